@@ -1,0 +1,11 @@
+// Vitest configuration for the project's own tests (test/ mirrors src/, drivers/, rigs/).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
