@@ -48,7 +48,7 @@ export function defineDriver<S extends z.ZodType>(
 export class DriverRegistry {
   private readonly defs = new Map<string, DriverDefinition>();
 
-  constructor(defs: Iterable<DriverDefinition<never>> = []) {
+  constructor(defs: Iterable<DriverDefinition<unknown>> = []) {
     for (const d of defs) this.register(d);
   }
 

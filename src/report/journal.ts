@@ -1,0 +1,131 @@
+// The run journal (reports/<runId>/journal.jsonl): one JSON event per line, appended and fsynced
+// the moment it happens, so a crash or `kill -9` loses nothing that had finished. The record is a
+// fold over these events (src/report/fold.ts) — at the normal end of a run and when
+// `pnc-bench report` rebuilds a run after a crash — so both paths give the same record.
+import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import type {
+  AttachmentRecord,
+  DutInfo,
+  EmergencyStopRecord,
+  ErrorInfo,
+  LogLine,
+  MeasurementRecord,
+  Outcome,
+  OutcomeDetail,
+  PhaseGroup,
+  RigHealthRecord,
+  RigInfo,
+  SeriesRecord,
+  SoftwareInfo,
+  ThroughputRecord,
+  TimingRecord,
+  Trigger,
+} from './record.ts';
+
+export const JOURNAL_FILE = 'journal.jsonl';
+
+export type JournalEvent =
+  | {
+      type: 'run.start';
+      t: number;
+      runId: string;
+      trigger: Trigger;
+      software: SoftwareInfo;
+      host: { hostname: string; platform: string };
+      rig: RigInfo;
+      dut: DutInfo;
+      /** suites the run intends to execute, in order */
+      plan: { name: string; file: string }[];
+    }
+  | {
+      type: 'suite.start';
+      t: number;
+      suite: number;
+      name: string;
+      version: string;
+      file: string;
+      sha256: string;
+      requires: string[];
+    }
+  | { type: 'suite.bind'; suite: number; uses: Record<string, string> }
+  | { type: 'phase.start'; t: number; suite: number; phase: number; name: string; group: PhaseGroup; attempt: number }
+  | { type: 'measurement'; phase: number; m: MeasurementRecord }
+  | { type: 'attachment'; phase: number; a: AttachmentRecord }
+  | { type: 'log'; phase: number; line: LogLine }
+  | {
+      type: 'phase.end';
+      t: number;
+      phase: number;
+      outcome: Outcome;
+      marginal: boolean;
+      reason?: string;
+      error?: ErrorInfo;
+      series: SeriesRecord[];
+    }
+  | { type: 'suite.end'; t: number; suite: number; outcome: Outcome; marginal: boolean; retried: boolean; details: OutcomeDetail[] }
+  | ({ type: 'timing' } & TimingRecord)
+  | ({ type: 'throughput' } & ThroughputRecord)
+  | ({ type: 'health' } & RigHealthRecord)
+  | ({ type: 'emergency-stop' } & EmergencyStopRecord)
+  | { type: 'driver.snapshot'; driver: string; when: 'open' | 'close'; snapshot: Record<string, unknown> }
+  | { type: 'run.end'; t: number; outcome: Outcome; details: OutcomeDetail[] };
+
+export class Journal {
+  private fd: number | null;
+  readonly file: string;
+
+  constructor(file: string) {
+    this.file = file;
+    this.fd = openSync(file, 'a');
+  }
+
+  /** Appends one event and makes it durable before returning. */
+  append(ev: JournalEvent): void {
+    if (this.fd === null) throw new Error(`journal ${this.file} is closed`);
+    writeSync(this.fd, JSON.stringify(ev) + '\n');
+    fdatasyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+export class JournalError extends Error {
+  override readonly name = 'JournalError';
+}
+
+/**
+ * Reads a journal. A last line cut short by a crash is dropped and reported in `truncatedTail`;
+ * a bad line anywhere else is corruption and throws with its line number.
+ */
+export function readJournal(file: string): { events: JournalEvent[]; truncatedTail: boolean } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new JournalError(`${file}: cannot read journal (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const lines = text.split('\n');
+  const endsClean = text.endsWith('\n') || text.length === 0;
+  if (lines.at(-1) === '') lines.pop();
+  const events: JournalEvent[] = [];
+  let truncatedTail = false;
+  lines.forEach((line, i) => {
+    const last = i === lines.length - 1;
+    try {
+      const ev = JSON.parse(line) as JournalEvent;
+      if (typeof ev !== 'object' || ev === null || typeof ev.type !== 'string') throw new Error('not an event object');
+      events.push(ev);
+    } catch (e) {
+      if (last && !endsClean) {
+        truncatedTail = true;
+        return;
+      }
+      throw new JournalError(`${file}:${i + 1}: corrupt journal line (${(e as Error).message}): ${line.slice(0, 80)}`);
+    }
+  });
+  if (events.length === 0 || events[0]?.type !== 'run.start') throw new JournalError(`${file}: the journal does not start with a run.start event`);
+  return { events, truncatedTail };
+}

@@ -1,0 +1,47 @@
+// Writing a run's files: record.json (atomically: temp file, fsync, rename, fsync of the folder)
+// and the outputs derived from it (junit.xml). `rebuildRun` re-derives everything from the journal,
+// which is what `pnc-bench report <runDir>` does after a crash or to refresh outputs.
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { foldJournal } from './fold.ts';
+import { JOURNAL_FILE, readJournal } from './journal.ts';
+import { toJUnit } from './junit.ts';
+import { RunRecord } from './record.ts';
+
+export const RECORD_FILE = 'record.json';
+export const JUNIT_FILE = 'junit.xml';
+
+/** Writes `data` to `file` so that a reader sees either the old or the whole new content. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dir = openSync(path.dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/** Validates the record against its schema, then writes record.json and junit.xml. */
+export function writeRunOutputs(runDir: string, record: RunRecord): { files: string[] } {
+  const checked = RunRecord.parse(record);
+  writeFileAtomic(path.join(runDir, RECORD_FILE), JSON.stringify(checked, null, 2) + '\n');
+  writeFileAtomic(path.join(runDir, JUNIT_FILE), toJUnit(checked));
+  return { files: [RECORD_FILE, JUNIT_FILE] };
+}
+
+/** Rebuilds record.json and every derived output of a run directory from its journal. */
+export function rebuildRun(runDir: string): { record: RunRecord; truncatedTail: boolean; files: string[] } {
+  const { events, truncatedTail } = readJournal(path.join(runDir, JOURNAL_FILE));
+  const record = foldJournal(events, { truncatedTail });
+  const { files } = writeRunOutputs(runDir, record);
+  return { record, truncatedTail, files };
+}

@@ -1,0 +1,185 @@
+// The rig at run time: the drivers a loaded rig file describes, created from the registry, opened
+// on demand (only the ones a suite uses), probed, emergency-stopped and closed under deadlines.
+// The runner talks to hardware only through this object and the capability interfaces.
+import type { CapabilityName, ChargeController, HealthResult, Lifecycle } from '../../drivers/capabilities.ts';
+import { LinkError } from '../../drivers/capabilities.ts';
+import type { DriverDefinition, DriverRegistry } from './registry.ts';
+import type { Resource } from './resources.ts';
+import { Transcript } from './transcript.ts';
+
+/** What the runtime needs of a loaded rig file (src/rig/load.ts gives more). */
+export interface RigSpec {
+  dir: string;
+  registry: DriverRegistry;
+  config: {
+    id: string;
+    resources: Record<string, Resource>;
+    drivers: Record<string, { driver: string; bind: Record<string, string>; options?: unknown }>;
+  };
+}
+
+export interface DriverSlot {
+  name: string;
+  def: DriverDefinition;
+  instance: Lifecycle;
+  transcript: Transcript;
+  opened: boolean;
+}
+
+export type UsesResolution =
+  | { ok: true; bound: Record<string, string> }
+  | { ok: false; kind: 'missing' | 'ambiguous'; message: string };
+
+/** Races `p` against a deadline; resolves 'timeout' when the deadline wins. */
+export async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([p, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class Rig {
+  readonly id: string;
+  private readonly slots = new Map<string, DriverSlot>();
+
+  constructor(spec: RigSpec, log: (driver: string, level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void) {
+    this.id = spec.config.id;
+    for (const [name, d] of Object.entries(spec.config.drivers)) {
+      const def = spec.registry.get(d.driver);
+      if (!def) throw new Error(`rig ${this.id}: driver "${d.driver}" of ${name} is not registered`);
+      const resources: Record<string, Resource> = {};
+      for (const [slot, res] of Object.entries(d.bind)) {
+        const r = spec.config.resources[res];
+        if (!r) throw new Error(`rig ${this.id}: ${name} binds ${slot} to unknown resource ${res}`);
+        resources[slot] = r;
+      }
+      const transcript = new Transcript(def.transcript);
+      const instance = def.create({
+        name,
+        options: d.options,
+        resources,
+        transcript,
+        rigDir: spec.dir,
+        log: (level, msg) => log(name, level, msg),
+      });
+      this.slots.set(name, { name, def, instance, transcript, opened: false });
+    }
+  }
+
+  names(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  slot(name: string): DriverSlot {
+    const s = this.slots.get(name);
+    if (!s) throw new Error(`rig ${this.id} has no driver "${name}"`);
+    return s;
+  }
+
+  openSlots(): DriverSlot[] {
+    return [...this.slots.values()].filter((s) => s.opened);
+  }
+
+  /**
+   * Binds a suite's roles to drivers: the driver with the role's name when it provides the
+   * capability, otherwise the only driver that provides it.
+   */
+  resolveUses(uses: Readonly<Record<string, CapabilityName>>): UsesResolution {
+    const bound: Record<string, string> = {};
+    for (const [role, cap] of Object.entries(uses)) {
+      const same = this.slots.get(role);
+      if (same?.def.provides.includes(cap)) {
+        bound[role] = role;
+        continue;
+      }
+      const candidates = [...this.slots.values()].filter((s) => s.def.provides.includes(cap));
+      if (candidates.length === 0) return { ok: false, kind: 'missing', message: `rig ${this.id} has no driver providing ${cap} (role "${role}")` };
+      if (candidates.length > 1)
+        return {
+          ok: false,
+          kind: 'ambiguous',
+          message: `role "${role}" needs ${cap}, which ${candidates.map((c) => c.name).join(', ')} all provide: name one of them "${role}" in the rig file`,
+        };
+      bound[role] = (candidates[0] as DriverSlot).name;
+    }
+    return { ok: true, bound };
+  }
+
+  /** Opens the named drivers that are not open yet; any failure is a LinkError (outcome INFRA). */
+  async open(names: readonly string[], signal: AbortSignal, timeoutMs: number): Promise<string[]> {
+    const opened: string[] = [];
+    for (const name of names) {
+      const s = this.slot(name);
+      if (s.opened) continue;
+      const sig = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      try {
+        await Promise.race([
+          s.instance.open(sig),
+          new Promise<never>((_, reject) => sig.addEventListener('abort', () => reject(sig.reason), { once: true })),
+        ]);
+      } catch (e) {
+        if (signal.aborted) throw e;
+        if (e instanceof LinkError) throw e;
+        const why = sig.aborted ? `did not open within ${timeoutMs} ms` : `failed to open: ${(e as Error).message ?? String(e)}`;
+        throw new LinkError(name, why, { cause: e });
+      }
+      s.opened = true;
+      opened.push(name);
+    }
+    return opened;
+  }
+
+  /** Health of the named drivers; a probe that throws or hangs counts as not ok. */
+  async health(names: readonly string[], signal: AbortSignal, timeoutMs: number): Promise<Record<string, HealthResult>> {
+    const out: Record<string, HealthResult> = {};
+    for (const name of names) {
+      const s = this.slot(name);
+      try {
+        const r = await withDeadline(s.instance.health(AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])), timeoutMs);
+        out[name] = r === 'timeout' ? { ok: false, detail: `health probe did not answer within ${timeoutMs} ms` } : r;
+      } catch (e) {
+        out[name] = { ok: false, detail: `health probe threw (a driver bug): ${(e as Error).message}` };
+      }
+    }
+    return out;
+  }
+
+  /** Calls emergencyStop() on every open ChargeController; never throws; bounded by `timeoutMs` each. */
+  async emergencyStop(timeoutMs: number): Promise<Record<string, string>> {
+    const results: Record<string, string> = {};
+    const ccus = [...this.slots.values()].filter((s) => s.opened && s.def.provides.includes('ChargeController'));
+    await Promise.all(
+      ccus.map(async (s) => {
+        try {
+          const r = await withDeadline((s.instance as ChargeController).emergencyStop(), timeoutMs);
+          results[s.name] = r === 'timeout' ? `no confirmation within ${timeoutMs} ms` : 'ok';
+        } catch (e) {
+          results[s.name] = `failed: ${(e as Error).message}`;
+        }
+      }),
+    );
+    return results;
+  }
+
+  /** Closes every open driver in parallel; each gets `deadlineMs` and is dropped after it. */
+  async closeAll(deadlineMs: number): Promise<Record<string, string>> {
+    const results: Record<string, string> = {};
+    await Promise.all(
+      this.openSlots().map(async (s) => {
+        try {
+          const r = await withDeadline(s.instance.close(deadlineMs), deadlineMs + 100);
+          results[s.name] = r === 'timeout' ? `close did not settle within ${deadlineMs} ms; dropped` : 'ok';
+        } catch (e) {
+          results[s.name] = `close failed: ${(e as Error).message}`;
+        }
+        s.opened = false;
+      }),
+    );
+    return results;
+  }
+}

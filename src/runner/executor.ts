@@ -1,0 +1,569 @@
+// The executor: runs suites on a rig and journals every event as it happens. Semantics (see
+// docs/event-sequence.md):
+//  - a suite whose `requires` features the rig lacks, or whose roles no driver provides, is SKIPPED;
+//  - the drivers a suite uses are opened (once per run) and probed; a failure is INFRA;
+//  - setup phases, then main phases, then teardown phases, which always run, each under its own
+//    deadline and a signal that run cancellation does not abort (a cancelled run still de-energises);
+//  - a phase ends PASS, FAIL (a measurement out of limits, a ProtocolViolation), ERROR (any other
+//    exception), TIMEOUT (its timeoutMs passed), INFRA (a LinkError), ABORTED (the run was
+//    cancelled) or SKIPPED; after ERROR/TIMEOUT/INFRA/ABORTED the remaining main phases are SKIPPED;
+//  - a phase is retried only for the outcomes in its retry policy (INFRA by default), every
+//    attempt recorded;
+//  - whenever a phase body ends abnormally, every open ChargeController gets emergencyStop().
+// This module knows nothing about Plug & Charge; it sees capabilities, measurements and outcomes.
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { LinkError, ProtocolViolation } from '../../drivers/capabilities.ts';
+import { foldJournal, summarizeSuite, type PhaseSummary } from '../report/fold.ts';
+import { Journal, JOURNAL_FILE, type JournalEvent } from '../report/journal.ts';
+import { writeRunOutputs } from '../report/outputs.ts';
+import {
+  aggregateOutcome,
+  type DutInfo,
+  type ErrorInfo,
+  type MeasuredValue,
+  type MeasurementRecord,
+  type Outcome,
+  type OutcomeDetail,
+  type PhaseGroup,
+  type RigInfo,
+  type RunRecord,
+  type SeriesRecord,
+  type SoftwareInfo,
+  type Trigger,
+  type ValidatorSpec,
+} from '../report/record.ts';
+import { Rig, type RigSpec } from '../rig/rig.ts';
+import type { LimitSet } from './limits.ts';
+import { LimitRef, toValidatorSpec, validate, type MeasureBuilder } from './measure.ts';
+import type { PhaseContext, PhaseDef, PhaseResult, SuiteDef } from './suite.ts';
+
+export const now = (): number => performance.timeOrigin + performance.now();
+
+const DEFAULT_PHASE_TIMEOUT_MS = 60_000;
+
+export interface LoadedSuite {
+  def: SuiteDef;
+  /** Path shown in the record (relative to the package root when inside it). */
+  file: string;
+  sha256: string;
+}
+
+export interface RunnableRig extends RigSpec {
+  file: string;
+  configHash: string;
+  config: RigSpec['config'] & {
+    class?: string;
+    features: string[];
+    dut: DutInfo;
+    timeouts: { openMs: number; closeMs: number; teardownMs: number };
+  };
+}
+
+export interface RunOptions {
+  runId: string;
+  runDir: string;
+  rig: RunnableRig;
+  suites: readonly LoadedSuite[];
+  limits: LimitSet;
+  trigger: Trigger;
+  software: SoftwareInfo;
+  host: { hostname: string; platform: string };
+  /** Run cancellation (SIGINT/SIGTERM): running phases end ABORTED, teardown still runs. */
+  signal: AbortSignal;
+  /** A second cancellation: cuts teardown short too. */
+  forceSignal?: AbortSignal;
+  /** Sees every journal event (progress display, live view). Must not throw. */
+  onEvent?: (ev: JournalEvent) => void;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+interface ResolvedMeasure {
+  decl: MeasureBuilder;
+  specs: ValidatorSpec[];
+  limitSource?: string;
+}
+
+/**
+ * Resolves every `limit(key)` of every phase before anything runs; a missing key or a limit of the
+ * wrong shape is a ConfigError that lists all problems at once.
+ */
+export function resolveLimits(suites: readonly LoadedSuite[], limits: LimitSet): Map<MeasureBuilder, ResolvedMeasure> {
+  const out = new Map<MeasureBuilder, ResolvedMeasure>();
+  const problems: string[] = [];
+  for (const s of suites) {
+    const phases = [...(s.def.setup ?? []), ...s.def.main, ...(s.def.teardown ?? [])];
+    for (const p of phases) {
+      for (const decl of p.measures ?? []) {
+        const specs: ValidatorSpec[] = [];
+        const sources: string[] = [];
+        for (const v of decl.validators) {
+          const where = `${s.file}: phase ${p.name}, measurement ${decl.name}`;
+          try {
+            if (v.param instanceof LimitRef) {
+              const entry = limits.get(v.param.key);
+              if (!entry) {
+                problems.push(`${where}: limit "${v.param.key}" is not defined in any limit file`);
+                continue;
+              }
+              specs.push(toValidatorSpec(v.kind, entry.value, `${entry.source} (used by ${where})`));
+              sources.push(entry.source);
+            } else {
+              specs.push(toValidatorSpec(v.kind, v.param, where));
+            }
+          } catch (e) {
+            problems.push((e as Error).message);
+          }
+        }
+        out.set(decl, { decl, specs, ...(sources.length ? { limitSource: sources.join('; ') } : {}) });
+      }
+    }
+  }
+  if (problems.length) throw new ConfigError(problems.join('\n'));
+  return out;
+}
+
+function errorInfo(e: unknown, withStack: boolean): ErrorInfo {
+  if (e instanceof Error) {
+    const info: ErrorInfo = { type: e.name || 'Error', message: e.message };
+    if (e instanceof LinkError) info.source = e.resource;
+    if (e instanceof ProtocolViolation) info.source = e.rule;
+    if (withStack && e.stack) info.stack = e.stack;
+    return info;
+  }
+  return { type: typeof e, message: String(e) };
+}
+
+const isLinkError = (e: unknown): boolean => e instanceof LinkError || (e instanceof Error && e.name === 'LinkError');
+const isViolation = (e: unknown): boolean => e instanceof ProtocolViolation || (e instanceof Error && e.name === 'ProtocolViolation');
+const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
+
+interface PhaseOutcome extends PhaseSummary {
+  result: PhaseResult;
+  abnormal: boolean;
+}
+
+export async function runBench(opts: RunOptions): Promise<RunRecord> {
+  const resolved = resolveLimits(opts.suites, opts.limits);
+  const { rig: spec, runDir } = opts;
+  mkdirSync(runDir, { recursive: true });
+  const journal = new Journal(path.join(runDir, JOURNAL_FILE));
+  const events: JournalEvent[] = [];
+  const emit = (ev: JournalEvent): void => {
+    journal.append(ev);
+    events.push(ev);
+    try {
+      opts.onEvent?.(ev);
+    } catch {
+      // a broken progress display must not break the run
+    }
+  };
+
+  let currentPhase: number | null = null;
+  const rig = new Rig(spec, (driver, level, msg) => {
+    if (currentPhase !== null) emit({ type: 'log', phase: currentPhase, line: { t: now(), level, msg: `[${driver}] ${msg}` } });
+  });
+  const rigInfo: RigInfo = {
+    id: spec.config.id,
+    ...(spec.config.class ? { class: spec.config.class } : {}),
+    file: spec.file,
+    features: spec.config.features,
+    configHash: spec.configHash,
+    resolvedConfig: JSON.parse(JSON.stringify(spec.config)) as Record<string, unknown>,
+    drivers: Object.fromEntries(
+      rig.names().map((n) => {
+        const s = rig.slot(n);
+        return [n, { driver: s.def.name, provides: [...s.def.provides] }];
+      }),
+    ),
+  };
+  emit({
+    type: 'run.start',
+    t: now(),
+    runId: opts.runId,
+    trigger: opts.trigger,
+    software: opts.software,
+    host: opts.host,
+    rig: rigInfo,
+    dut: spec.config.dut,
+    plan: opts.suites.map((s) => ({ name: s.def.name, file: s.file })),
+  });
+
+  const { timeouts } = spec.config;
+  const runSignal = opts.signal;
+  const force = opts.forceSignal ?? new AbortController().signal;
+  let phaseSeq = 0;
+  let timingSeq = 0;
+
+  const emergencyStop = async (reason: string): Promise<void> => {
+    const results = await rig.emergencyStop(timeouts.closeMs);
+    if (Object.keys(results).length) emit({ type: 'emergency-stop', t: now(), reason, results });
+  };
+
+  /** Journals a phase that was not run. */
+  const skipPhase = (suite: number, p: PhaseDef<unknown>, group: PhaseGroup, reason: string): PhaseOutcome => {
+    const id = phaseSeq++;
+    const t = now();
+    emit({ type: 'phase.start', t, suite, phase: id, name: p.name, group, attempt: 1 });
+    emit({ type: 'phase.end', t, phase: id, outcome: 'SKIPPED', marginal: false, reason, series: [] });
+    return { name: p.name, attempt: 1, outcome: 'SKIPPED', marginal: false, result: 'skip', abnormal: false };
+  };
+
+  const runPhaseOnce = async (
+    suiteIdx: number,
+    suite: LoadedSuite,
+    p: PhaseDef<unknown>,
+    group: PhaseGroup,
+    attempt: number,
+    drivers: Record<string, unknown>,
+  ): Promise<PhaseOutcome> => {
+    const id = phaseSeq++;
+    const tStart = now();
+    emit({ type: 'phase.start', t: tStart, suite: suiteIdx, phase: id, name: p.name, group, attempt });
+    currentPhase = id;
+    const timeoutMs = p.timeoutMs ?? (group === 'teardown' ? timeouts.teardownMs : DEFAULT_PHASE_TIMEOUT_MS);
+    const timeoutCtl = new AbortController();
+    const timer = setTimeout(() => timeoutCtl.abort(new Error(`phase ${p.name} exceeded its timeoutMs of ${timeoutMs} ms`)), timeoutMs);
+    const signal = AbortSignal.any(group === 'teardown' ? [timeoutCtl.signal, force] : [timeoutCtl.signal, runSignal, force]);
+
+    const decls = new Map((p.measures ?? []).map((d) => [d.name, resolved.get(d) as ResolvedMeasure]));
+    const set = new Map<string, MeasurementRecord>();
+    const points = new Map<string, number[][]>();
+    let closed = false;
+    const late = (what: string) => {
+      // the body ignored its signal and kept going after the phase ended
+      process.emitWarning(`phase ${p.name} ${what} after it ended; ignored`);
+    };
+    const attachNames = new Set<string>();
+    const attachDir = path.join('attachments', `s${suiteIdx}-${safeName(suite.def.name)}`, `p${id}-${safeName(p.name)}-a${attempt}`);
+
+    const writeAttachment = (name: string, data: Uint8Array, mime: string): void => {
+      let fname = safeName(name) || 'attachment';
+      for (let i = 2; attachNames.has(fname); i++) fname = `${safeName(name)}.${i}`;
+      attachNames.add(fname);
+      const rel = path.join(attachDir, fname);
+      mkdirSync(path.join(runDir, attachDir), { recursive: true });
+      writeFileSync(path.join(runDir, rel), data, { flush: true });
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      emit({ type: 'attachment', phase: id, a: { name, mime, sha256, bytes: data.length, path: rel.split(path.sep).join('/') } });
+    };
+
+    const ctx: PhaseContext<Record<string, unknown>> = {
+      d: drivers,
+      signal,
+      m: {
+        set: (name: string, value: MeasuredValue) => {
+          if (closed) return late(`set measurement ${name}`);
+          const r = decls.get(name);
+          if (!r) throw new Error(`phase ${p.name} sets measurement "${name}", which it does not declare in measures`);
+          if (r.decl.dims) throw new Error(`measurement "${name}" is a series: use m.series("${name}").add(...)`);
+          const v = validate(r.specs, value);
+          const rec: MeasurementRecord = {
+            name,
+            value,
+            t: now(),
+            validators: r.specs,
+            outcome: v.outcome,
+            marginal: v.marginal,
+            ...(r.decl.unitName ? { unit: r.decl.unitName } : {}),
+            ...(r.limitSource ? { limitSource: r.limitSource } : {}),
+            ...(v.detail ? { detail: v.detail } : {}),
+            ...(r.decl.description ? { description: r.decl.description } : {}),
+          };
+          set.set(name, rec);
+          emit({ type: 'measurement', phase: id, m: rec });
+        },
+        series: (name: string) => {
+          const r = decls.get(name);
+          if (!r?.decl.dims) throw new Error(`phase ${p.name} has no series measurement "${name}" declared (use measure("${name}").series([...]))`);
+          const dims = r.decl.dims.length;
+          return {
+            add: (...nums: number[]) => {
+              if (closed) return late(`added to series ${name}`);
+              if (nums.length !== dims + 1 || nums.some((n) => typeof n !== 'number' || !Number.isFinite(n)))
+                throw new Error(`series ${name} takes ${dims} coordinate(s) and a value, all finite numbers; got ${JSON.stringify(nums)}`);
+              const list = points.get(name) ?? [];
+              list.push(nums);
+              points.set(name, list);
+            },
+          };
+        },
+      },
+      attach: async (name, data, mime = 'application/octet-stream') => {
+        if (closed) return late(`attached ${name}`);
+        writeAttachment(name, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, mime);
+      },
+      log: (msg) => {
+        if (!closed) emit({ type: 'log', phase: id, line: { t: now(), level: 'info', msg } });
+      },
+      warn: (msg) => {
+        if (!closed) emit({ type: 'log', phase: id, line: { t: now(), level: 'warn', msg } });
+      },
+      timing: (tp) => {
+        if (!closed) emit({ type: 'timing', t: now(), suite: suite.def.name, phase: p.name, seq: timingSeq++, ...tp });
+      },
+      throughput: (tp) => {
+        if (!closed) emit({ type: 'throughput', t: now(), suite: suite.def.name, phase: p.name, ...tp });
+      },
+      health: (h) => {
+        if (!closed) emit({ type: 'health', t: now(), resource: h.resource, check: h.check, ok: h.ok, reconnects: h.reconnects ?? 0, detail: h.detail });
+      },
+      sleep: (ms) =>
+        new Promise<void>((resolve, reject) => {
+          if (signal.aborted) return reject(signal.reason);
+          const tm = setTimeout(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          }, ms);
+          const onAbort = () => {
+            clearTimeout(tm);
+            reject(signal.reason);
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      limitValue: (key) => {
+        const e = opts.limits.get(key);
+        if (!e) throw new Error(`limit "${key}" is not defined in any limit file`);
+        return e.value;
+      },
+      phase: { name: p.name, attempt, group },
+      suite: { name: suite.def.name, version: suite.def.version },
+      rig: { id: spec.config.id, features: spec.config.features, dut: spec.config.dut },
+    };
+
+    let outcome: Outcome;
+    let reason: string | undefined;
+    let error: ErrorInfo | undefined;
+    let result: PhaseResult;
+    let abnormal = false;
+    let onAbort: (() => void) | undefined;
+    try {
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      result = await Promise.race([Promise.resolve().then(() => p.fn(ctx)), aborted]);
+      outcome = 'PASS';
+    } catch (e) {
+      abnormal = true;
+      result = undefined;
+      if (timeoutCtl.signal.aborted) {
+        outcome = 'TIMEOUT';
+        reason = `exceeded its timeoutMs of ${timeoutMs} ms`;
+      } else if (runSignal.aborted || force.aborted) {
+        outcome = 'ABORTED';
+        reason = `run cancelled: ${String((runSignal.aborted ? runSignal.reason : force.reason)?.message ?? 'abort')}`;
+      } else if (isLinkError(e)) {
+        outcome = 'INFRA';
+        error = errorInfo(e, false);
+        reason = `rig fault: ${error.message}`;
+      } else if (isViolation(e)) {
+        outcome = 'FAIL';
+        error = errorInfo(e, false);
+        reason = `protocol violation: ${error.message}`;
+      } else {
+        outcome = 'ERROR';
+        error = errorInfo(e, true);
+        reason = `unexpected ${error.type}: ${error.message}`;
+      }
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      closed = true;
+    }
+
+    // Series are validated point by point at the end of the phase.
+    const series: SeriesRecord[] = [];
+    let marginal = [...set.values()].some((m) => m.marginal);
+    for (const [name, r] of decls) {
+      if (!r.decl.dims) continue;
+      const pts = points.get(name) ?? [];
+      let verdict: { outcome: 'PASS' | 'FAIL'; marginal: boolean; detail?: string } = { outcome: 'PASS', marginal: false };
+      for (const pt of pts) {
+        const v = validate(r.specs, pt[pt.length - 1] as number);
+        if (v.outcome === 'FAIL') {
+          verdict = { outcome: 'FAIL', marginal: false, detail: `at ${r.decl.dims.map((d, i) => `${d}=${pt[i]}`).join(', ')}: ${v.detail}` };
+          break;
+        }
+        if (v.marginal && !verdict.marginal) verdict = { outcome: 'PASS', marginal: true, ...(v.detail ? { detail: v.detail } : {}) };
+      }
+      if (pts.length === 0 && !r.decl.isOptional && outcome === 'PASS') verdict = { outcome: 'FAIL', marginal: false, detail: 'no points were recorded' };
+      marginal ||= verdict.marginal;
+      series.push({
+        name,
+        dims: r.decl.dims,
+        points: pts,
+        validators: r.specs,
+        outcome: verdict.outcome,
+        marginal: verdict.marginal,
+        ...(r.decl.unitName ? { unit: r.decl.unitName } : {}),
+        ...(r.limitSource ? { limitSource: r.limitSource } : {}),
+        ...(verdict.detail ? { detail: verdict.detail } : {}),
+        ...(r.decl.description ? { description: r.decl.description } : {}),
+      });
+    }
+
+    if (outcome === 'PASS') {
+      const unset = [...decls.values()].filter((r) => !r.decl.dims && !r.decl.isOptional && !set.has(r.decl.name)).map((r) => r.decl.name);
+      const failed = [...set.values()].filter((m) => m.outcome === 'FAIL');
+      const failedSeries = series.filter((s) => s.outcome === 'FAIL');
+      if (result === 'skip') {
+        outcome = 'SKIPPED';
+        reason = 'the phase skipped itself';
+      } else if (failed.length || failedSeries.length || unset.length) {
+        outcome = 'FAIL';
+        reason = [
+          ...failed.map((m) => `${m.name}: ${m.detail ?? 'out of limits'}`),
+          ...failedSeries.map((s) => `${s.name}: ${s.detail ?? 'out of limits'}`),
+          ...(unset.length ? [`never measured: ${unset.join(', ')}`] : []),
+        ].join('; ');
+      }
+    }
+    if (outcome !== 'PASS') marginal = false;
+
+    // Each open driver's traffic during this phase goes with the phase.
+    for (const s of rig.openSlots()) {
+      const seg = s.transcript.cut();
+      if (seg.length) writeAttachment(`${s.name}.${s.def.transcript.ext}`, seg, s.def.transcript.mime);
+    }
+    emit({
+      type: 'phase.end',
+      t: now(),
+      phase: id,
+      outcome,
+      marginal,
+      series,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(error ? { error } : {}),
+    });
+    currentPhase = null;
+    if (abnormal) await emergencyStop(`phase ${suite.def.name}/${p.name} ended ${outcome}`);
+    return { name: p.name, attempt, outcome, marginal, result, abnormal };
+  };
+
+  const runPhase = async (suiteIdx: number, suite: LoadedSuite, p: PhaseDef<unknown>, group: PhaseGroup, drivers: Record<string, unknown>): Promise<PhaseOutcome[]> => {
+    const attempts = Math.max(1, p.retry?.attempts ?? 1);
+    const on = p.retry?.on ?? ['INFRA'];
+    const all: PhaseOutcome[] = [];
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const r = await runPhaseOnce(suiteIdx, suite, p, group, attempt, drivers);
+      all.push(r);
+      const cancelled = group === 'teardown' ? force.aborted : runSignal.aborted;
+      if (!on.includes(r.outcome) || cancelled) break;
+    }
+    return all;
+  };
+
+  const runSuite = async (suiteIdx: number, suite: LoadedSuite): Promise<Outcome> => {
+    const def = suite.def;
+    emit({ type: 'suite.start', t: now(), suite: suiteIdx, name: def.name, version: def.version, file: suite.file, sha256: suite.sha256, requires: [...(def.requires ?? [])] });
+    const phases: PhaseSummary[] = [];
+    const extra: Outcome[] = [];
+    const details: OutcomeDetail[] = [];
+    const end = (): Outcome => {
+      const sum = summarizeSuite(phases, extra);
+      emit({ type: 'suite.end', t: now(), suite: suiteIdx, ...sum, details });
+      return sum.outcome;
+    };
+
+    if (runSignal.aborted) {
+      extra.push('SKIPPED');
+      details.push({ code: 'NOT_STARTED', message: 'the run was cancelled before this suite started' });
+      return end();
+    }
+    const missing = (def.requires ?? []).filter((f) => !spec.config.features.includes(f));
+    if (missing.length) {
+      extra.push('SKIPPED');
+      details.push({ code: 'MISSING_FEATURE', message: `rig ${spec.config.id} lacks feature(s) ${missing.join(', ')}` });
+      return end();
+    }
+    const uses = rig.resolveUses(def.uses ?? {});
+    if (!uses.ok) {
+      extra.push(uses.kind === 'missing' ? 'SKIPPED' : 'ERROR');
+      details.push({ code: uses.kind === 'missing' ? 'MISSING_DRIVER' : 'AMBIGUOUS_DRIVER', message: uses.message });
+      return end();
+    }
+    emit({ type: 'suite.bind', suite: suiteIdx, uses: uses.bound });
+    const names = [...new Set(Object.values(uses.bound))];
+    try {
+      const opened = await rig.open(names, runSignal, timeouts.openMs);
+      for (const n of opened) emit({ type: 'driver.snapshot', driver: n, when: 'open', snapshot: rig.slot(n).instance.snapshot() });
+    } catch (e) {
+      const aborted = runSignal.aborted;
+      extra.push(aborted ? 'ABORTED' : 'INFRA');
+      details.push({ code: aborted ? 'ABORTED' : 'DRIVER_OPEN', message: aborted ? 'run cancelled while opening drivers' : (e as Error).message });
+      await emergencyStop(`suite ${def.name}: drivers failed to open`);
+      return end();
+    }
+    const health = await rig.health(names, runSignal, timeouts.openMs);
+    const sick: string[] = [];
+    for (const [n, h] of Object.entries(health)) {
+      emit({ type: 'health', t: now(), resource: n, check: `preflight:${def.name}`, ok: h.ok, reconnects: h.reconnects ?? 0, detail: h.detail });
+      if (!h.ok) sick.push(`${n}: ${h.detail}`);
+    }
+    if (sick.length) {
+      extra.push('INFRA');
+      details.push({ code: 'PREFLIGHT', message: `unhealthy driver(s): ${sick.join('; ')}` });
+      return end();
+    }
+
+    const drivers: Record<string, unknown> = {};
+    for (const [role, n] of Object.entries(uses.bound)) drivers[role] = rig.slot(n).instance;
+
+    let stopReason: string | undefined;
+    for (const [group, list] of [['setup', def.setup ?? []], ['main', def.main]] as const) {
+      for (const p of list as readonly PhaseDef<unknown>[]) {
+        if (stopReason) {
+          phases.push(skipPhase(suiteIdx, p, group, stopReason));
+          continue;
+        }
+        const rs = await runPhase(suiteIdx, suite, p, group, drivers);
+        phases.push(...rs);
+        const last = rs[rs.length - 1] as PhaseOutcome;
+        if (group === 'setup' && !['PASS', 'SKIPPED'].includes(last.outcome)) stopReason = `setup phase ${p.name} ended ${last.outcome}`;
+        else if (['ERROR', 'TIMEOUT', 'INFRA', 'ABORTED'].includes(last.outcome)) stopReason = `phase ${p.name} ended ${last.outcome}`;
+        else if (last.outcome === 'FAIL' && p.stopOnFail) stopReason = `phase ${p.name} failed and stops the suite on failure`;
+        else if (last.result === 'stop') stopReason = `phase ${p.name} ended the suite`;
+      }
+    }
+    for (const p of (def.teardown ?? []) as readonly PhaseDef<unknown>[]) {
+      if (force.aborted) {
+        phases.push(skipPhase(suiteIdx, p, 'teardown', 'cancelled a second time: teardown cut short'));
+        continue;
+      }
+      phases.push(...(await runPhase(suiteIdx, suite, p, 'teardown', drivers)));
+    }
+    if (runSignal.aborted) extra.push('ABORTED');
+    return end();
+  };
+
+  const outcomes: Outcome[] = [];
+  const runDetails: OutcomeDetail[] = [];
+  try {
+    for (const [i, s] of opts.suites.entries()) outcomes.push(await runSuite(i, s));
+  } finally {
+    for (const n of rig.openSlots().map((s) => s.name)) {
+      try {
+        emit({ type: 'driver.snapshot', driver: n, when: 'close', snapshot: rig.slot(n).instance.snapshot() });
+      } catch {
+        // snapshot() of a broken driver: nothing to record
+      }
+    }
+    const closed = await rig.closeAll(timeouts.closeMs);
+    for (const [n, r] of Object.entries(closed)) if (r !== 'ok') runDetails.push({ code: 'DRIVER_CLOSE', message: `${n}: ${r}` });
+  }
+  if (runSignal.aborted) {
+    outcomes.push('ABORTED');
+    runDetails.push({ code: 'ABORTED', message: `run cancelled: ${String((runSignal.reason as Error | undefined)?.message ?? runSignal.reason)}` });
+  }
+  emit({ type: 'run.end', t: now(), outcome: outcomes.length ? aggregateOutcome(outcomes) : 'SKIPPED', details: runDetails });
+  journal.close();
+  const record = foldJournal(events);
+  writeRunOutputs(runDir, record);
+  return record;
+}
