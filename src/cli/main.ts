@@ -9,7 +9,16 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { exportRunToInflux, InfluxUrlError, parseInfluxUrl, redactInfluxUrl, uploadRun } from '../report/influx.ts';
+import {
+  exportRunToInflux,
+  InfluxRejectedError,
+  InfluxUnavailableError,
+  InfluxUrlError,
+  parseInfluxUrl,
+  redactInfluxUrl,
+  RunUploadError,
+  uploadRun,
+} from '../report/influx.ts';
 import { JournalError } from '../report/journal.ts';
 import { rebuildRun } from '../report/outputs.ts';
 import { exitCodeFor, type RunRecord, type Trigger } from '../report/record.ts';
@@ -34,9 +43,6 @@ interface RunFlags {
   trigger: Trigger['kind'];
   operator?: string;
 }
-
-/** A user mistake: printed as one clear message, no stack trace, exit 2. */
-class UsageError extends Error {}
 
 function makeRunId(rigId: string): string {
   const d = new Date();
@@ -140,9 +146,13 @@ function report(e: unknown, io: Io): number {
     for (const i of e.issues) io.err(`${i.file}:${i.line}:${i.col}: ${i.path}: ${i.message}`);
     return EXIT.CONFIG;
   }
-  if (e instanceof ConfigError || e instanceof LimitFileError || e instanceof InfluxUrlError || e instanceof UsageError || e instanceof JournalError) {
+  if (e instanceof ConfigError || e instanceof LimitFileError || e instanceof InfluxUrlError || e instanceof JournalError || e instanceof RunUploadError) {
     io.err(`error: ${e.message}`);
     return EXIT.CONFIG;
+  }
+  if (e instanceof InfluxUnavailableError || e instanceof InfluxRejectedError) {
+    io.err(`error: ${e.message}`);
+    return EXIT.INFRA;
   }
   io.err(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   return EXIT.INFRA;

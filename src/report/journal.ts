@@ -1,8 +1,12 @@
-// The run journal (reports/<runId>/journal.jsonl): one JSON event per line, appended and fsynced
-// the moment it happens, so a crash or `kill -9` loses nothing that had finished. The record is a
+// The run journal (reports/<runId>/journal.jsonl): one JSON event per line, written with a
+// synchronous write() the moment it happens, so a crash or `kill -9` loses nothing that had
+// finished (the kernel holds the data). Durability against a power cut: boundary events (run,
+// suite and phase start/end) are fdatasync'ed before append() returns; the events in between are
+// fdatasync'ed by a background group commit at most `groupCommitMs` later, so a busy phase does not
+// stall the event loop on the disk for every measurement (scripts/perf/journal.ts). The record is a
 // fold over these events (src/report/fold.ts) — at the normal end of a run and when
 // `pnc-bench report` rebuilds a run after a crash — so both paths give the same record.
-import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type {
   AttachmentRecord,
   DutInfo,
@@ -70,24 +74,54 @@ export type JournalEvent =
   | { type: 'driver.snapshot'; driver: string; when: 'open' | 'close'; snapshot: Record<string, unknown> }
   | { type: 'run.end'; t: number; outcome: Outcome; details: OutcomeDetail[] };
 
+const BOUNDARY = new Set<JournalEvent['type']>(['run.start', 'suite.start', 'phase.start', 'phase.end', 'suite.end', 'run.end']);
+
 export class Journal {
   private fd: number | null;
+  private pending: NodeJS.Timeout | undefined;
+  private syncing = false;
   readonly file: string;
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly groupCommitMs = 20,
+  ) {
     this.file = file;
     this.fd = openSync(file, 'a');
   }
 
-  /** Appends one event and makes it durable before returning. */
+  /** Appends one event; boundary events are durable before this returns, others within groupCommitMs. */
   append(ev: JournalEvent): void {
     if (this.fd === null) throw new Error(`journal ${this.file} is closed`);
     writeSync(this.fd, JSON.stringify(ev) + '\n');
-    fdatasyncSync(this.fd);
+    if (BOUNDARY.has(ev.type)) {
+      clearTimeout(this.pending);
+      this.pending = undefined;
+      fdatasyncSync(this.fd);
+    } else if (!this.pending) {
+      this.pending = setTimeout(() => this.backgroundSync(), this.groupCommitMs);
+    }
   }
 
+  private backgroundSync(): void {
+    this.pending = undefined;
+    const fd = this.fd;
+    if (fd === null || this.syncing) return;
+    this.syncing = true;
+    fdatasync(fd, () => {
+      this.syncing = false;
+    });
+  }
+
+  /** Makes everything durable and closes the file. */
   close(): void {
-    if (this.fd !== null) closeSync(this.fd);
+    clearTimeout(this.pending);
+    this.pending = undefined;
+    if (this.fd !== null) {
+      fdatasyncSync(this.fd);
+      // an in-flight background fdatasync on this fd finishes harmlessly (EBADF is ignored)
+      closeSync(this.fd);
+    }
     this.fd = null;
   }
 }

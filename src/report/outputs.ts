@@ -1,7 +1,8 @@
 // Writing a run's files: record.json (atomically: temp file, fsync, rename, fsync of the folder)
 // and the outputs derived from it (junit.xml). `rebuildRun` re-derives everything from the journal,
 // which is what `pnc-bench report <runDir>` does after a crash or to refresh outputs.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { foldJournal } from './fold.ts';
 import { JOURNAL_FILE, readJournal } from './journal.ts';
@@ -13,15 +14,20 @@ export const JUNIT_FILE = 'junit.xml';
 
 /** Writes `data` to `file` so that a reader sees either the old or the whole new content. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = openSync(tmp, 'w', 0o644);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, file);
+  try {
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   const dir = openSync(path.dirname(file), 'r');
   try {
     fsyncSync(dir);
