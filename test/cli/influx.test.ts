@@ -1,0 +1,99 @@
+// `pnc-bench run --influx` and `pnc-bench upload` end to end against a real influxd: points land;
+// with the server down they are spooled to influx.lp, and `upload` replays them exactly once,
+// however often it is run.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseLineProtocol, pointsFromRecord } from '../../src/report/influx.ts';
+import { RunRecord } from '../../src/report/record.ts';
+import { runCli } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/fake-rig.ts';
+import { startInfluxd, type RunningInfluxd } from '../helpers/influxd.ts';
+
+const FAIL = 'test/fixtures/suites/fail.suite.ts';
+let influx: RunningInfluxd;
+
+beforeAll(async () => {
+  influx = await startInfluxd();
+});
+afterAll(async () => {
+  await influx?.stop();
+});
+
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function countsByMeasurement(db: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of ['hil_run', 'hil_phase', 'hil_measurement', 'hil_timing', 'hil_series']) {
+    const rows = await influx.query(db, `SELECT * FROM ${m}`).catch(() => []);
+    if (rows.length) out[m] = rows.length;
+  }
+  return out;
+}
+
+function expectedCounts(record: RunRecord): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of pointsFromRecord(record)) out[p.measurement] = (out[p.measurement] ?? 0) + 1;
+  return out;
+}
+
+const onlyDir = (reports: string): string => path.join(reports, readdirSync(reports)[0] as string);
+const record = (dir: string): RunRecord => RunRecord.parse(JSON.parse(readFileSync(path.join(dir, 'record.json'), 'utf8')));
+
+describe('run --influx and upload', () => {
+  it('writes the run\'s points to InfluxDB', async () => {
+    const reports = tempDir();
+    const r = await runCli(['run', '--reports', reports, '--influx', influx.url('live')]);
+    expect(r.code).toBe(0);
+    const dir = onlyDir(reports);
+    const rec = record(dir);
+    const expected = expectedCounts(rec);
+    expect(r.stdout).toContain(`influx: ${Object.values(expected).reduce((a, b) => a + b, 0)} points written`);
+    expect(await countsByMeasurement('live')).toEqual(expected);
+    const runRows = await influx.query('live', 'SELECT * FROM hil_run GROUP BY *');
+    expect(runRows[0]?.tags).toMatchObject({ rig: 'virtual', suite: 'host-health', outcome: 'PASS', trigger: expect.any(String) });
+    expect(runRows[0]?.values.run_id).toBe(rec.runId);
+    expect(existsSync(path.join(dir, 'influx.lp'))).toBe(false);
+  });
+
+  it('spools when InfluxDB is down; upload replays every point exactly once, twice over', async () => {
+    const reports = tempDir();
+    const down = `http://127.0.0.1:${await closedPort()}/spooled`;
+    const r = await runCli(['run', FAIL, '--reports', reports, '--influx', down]);
+    expect(r.code).toBe(1); // the suite's own outcome; the InfluxDB outage does not change it
+    expect(r.stdout).toMatch(/influx: server unavailable .* points spooled to .*influx\.lp/);
+    const dir = onlyDir(reports);
+    const spooled = parseLineProtocol(readFileSync(path.join(dir, 'influx.lp'), 'utf8'));
+    const expected = expectedCounts(record(dir));
+    expect(spooled).toHaveLength(Object.values(expected).reduce((a, b) => a + b, 0));
+
+    const up1 = await runCli(['upload', dir, '--influx', influx.url('spooled')]);
+    expect(up1.code).toBe(0);
+    expect(up1.stdout).toContain(`influx: ${spooled.length} points from influx.lp written`);
+    expect(await countsByMeasurement('spooled')).toEqual(expected);
+    const m = await influx.query('spooled', 'SELECT * FROM hil_measurement GROUP BY *');
+    expect(m.map((x) => [x.tags.name, x.tags.outcome, x.values.value])).toEqual([['latency_ms', 'FAIL', 250]]);
+
+    const up2 = await runCli(['upload', dir, '--influx', influx.url('spooled')]);
+    expect(up2.code).toBe(0);
+    expect(await countsByMeasurement('spooled')).toEqual(expected);
+  });
+
+  it('upload reports a missing run directory as a usage error and an unreachable server as exit 3', async () => {
+    const missing = await runCli(['upload', path.join(tempDir(), 'nope'), '--influx', influx.url('x')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/error: .*record\.json/);
+    const reports = tempDir();
+    expect((await runCli(['run', FAIL, '--reports', reports])).code).toBe(1);
+    const down = await runCli(['upload', onlyDir(reports), '--influx', `http://127.0.0.1:${await closedPort()}/x`]);
+    expect(down.code).toBe(3);
+    expect(down.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
