@@ -113,7 +113,8 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
   const say = flags.json ? io.err : io.out;
   say(`\n${record.outcome}${record.marginal ? ' (marginal)' : ''}${record.retried ? ' (retried)' : ''}  run ${runId}  ${(record.durationMs / 1000).toFixed(1)} s`);
   for (const d of record.outcomeDetails) say(`  ${d.code}: ${d.message}`);
-  say(`record: ${path.relative(process.cwd(), runDir) || runDir}/record.json, junit.xml`);
+  const rel = path.relative(process.cwd(), runDir);
+  say(`record: ${rel && !rel.startsWith('..') ? rel : runDir}/record.json, junit.xml`);
   if (flags.influx) {
     const r = await exportRunToInflux(runDir, record, flags.influx);
     if ('written' in r) say(`influx: ${r.written} points written to ${redactInfluxUrl(flags.influx)}`);

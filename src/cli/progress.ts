@@ -86,8 +86,9 @@ export class Progress {
         const tag = this.color(ev.outcome, ev.outcome.padEnd(7));
         const att = p.attempt > 1 ? ` [attempt ${p.attempt}]` : '';
         const why = ev.outcome !== 'PASS' && ev.reason ? ` — ${ev.reason}` : '';
-        this.line(`  ${tag} ${p.name}${att}  ${secs(dur)}${ev.marginal ? ' (marginal)' : ''}${why}`);
         this.phaseName = '';
+        this.lastMeasurement = '';
+        this.line(`  ${tag} ${p.name}${att}  ${secs(dur)}${ev.marginal ? ' (marginal)' : ''}${why}`);
         break;
       }
       case 'emergency-stop':
@@ -96,8 +97,8 @@ export class Progress {
       case 'suite.end': {
         const tag = this.color(ev.outcome, ev.outcome);
         const details = ev.details.map((d) => `\n    ${d.code}: ${d.message}`).join('');
-        this.line(`  suite ${this.suites[ev.suite] ?? ''}: ${tag}${ev.marginal ? ' (marginal)' : ''}${ev.retried ? ' (retried)' : ''}${details}`);
         this.suiteName = '';
+        this.line(`  suite ${this.suites[ev.suite] ?? ''}: ${tag}${ev.marginal ? ' (marginal)' : ''}${ev.retried ? ' (retried)' : ''}${details}`);
         break;
       }
       case 'run.end':
