@@ -23,7 +23,7 @@ import { JournalError } from '../report/journal.ts';
 import { rebuildRun } from '../report/outputs.ts';
 import { exitCodeFor, type RunRecord, type Trigger } from '../report/record.ts';
 import { hostInfo, PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
-import { loadRig, RigConfigError } from '../rig/load.ts';
+import { formatRigIssue, loadRig, RigConfigError } from '../rig/load.ts';
 import { ConfigError, resolveLimits, runBench } from '../runner/executor.ts';
 import { LimitFileError, loadLimits } from '../runner/limits.ts';
 import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
@@ -67,7 +67,7 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
   if (flags.influx) parseInfluxUrl(flags.influx); // a bad URL is a usage error before anything runs
   const rig = await loadRig(flags.rig);
   const progressOut = flags.json ? process.stderr : process.stdout;
-  for (const w of rig.warnings) io.err(`warning: ${w.file}:${w.line}:${w.col}: ${w.path}: ${w.message}`);
+  for (const w of rig.warnings) io.err(`warning: ${formatRigIssue(w)}`);
   const files = findSuiteFiles(suitePaths.length ? suitePaths : [DEFAULT_SUITES]);
   const suites = await loadSuites(files, PACKAGE_ROOT);
   const limits = await loadLimits([...benchLimitFiles(), ...rig.limitFiles], rig.config.dut.model);
@@ -144,7 +144,7 @@ const defaultIo: Io = {
 /** Maps a thrown error to its exit code and message. */
 function report(e: unknown, io: Io): number {
   if (e instanceof RigConfigError) {
-    for (const i of e.issues) io.err(`${i.file}:${i.line}:${i.col}: ${i.path}: ${i.message}`);
+    for (const i of e.issues) io.err(formatRigIssue(i));
     return EXIT.CONFIG;
   }
   if (e instanceof ConfigError || e instanceof LimitFileError || e instanceof InfluxUrlError || e instanceof JournalError || e instanceof RunUploadError) {

@@ -36,7 +36,7 @@ export async function rigCheck(file: string, io: RigCheckIo, opts: Pick<LoadRigO
   io.out(`  drivers:   ${drivers.length === 0 ? '(none)' : ''}`.trimEnd());
   for (const [name, d] of drivers) {
     const def = rig.registry.get(d.driver);
-    const provides = def ? def.provides.join(', ') : '?';
+    const provides = def && def.provides.length > 0 ? def.provides.join(', ') : 'no capabilities';
     const bind = Object.entries(d.bind)
       .map(([slot, res]) => `${slot}=${res} (${c.resources[res]?.type ?? '?'})`)
       .join(', ');

@@ -32,7 +32,18 @@ export const RESOURCE_TYPES = {
       port: port.optional(),
       bitrate: z.number().int().positive().default(500000),
     })
-    .strict(),
+    .strict()
+    .superRefine((r, ctx) => {
+      // each transport needs its own way to reach the bus
+      const need: Record<typeof r.transport, ('iface' | 'path' | 'host' | 'port')[]> = {
+        socketcan: ['iface'],
+        slcan: ['path'],
+        socketcand: ['host', 'port', 'iface'],
+      };
+      for (const key of need[r.transport]) {
+        if (r[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `transport ${r.transport} needs "${key}"` });
+      }
+    }),
   ModbusTcp: z
     .object({ type: z.literal('ModbusTcp'), host, port: port.default(502), unitId: z.number().int().min(0).max(255).default(1) })
     .strict(),
