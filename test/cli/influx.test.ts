@@ -2,14 +2,13 @@
 // with the server down they are spooled to influx.lp, and `upload` replays them exactly once,
 // however often it is run.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLineProtocol, pointsFromRecord } from '../../src/report/influx.ts';
 import { RunRecord } from '../../src/report/record.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/fake-rig.ts';
-import { startInfluxd, type RunningInfluxd } from '../helpers/influxd.ts';
+import { closedPort, pointCounts, startInfluxd, type RunningInfluxd } from '../helpers/influxd.ts';
 
 const FAIL = 'test/fixtures/suites/fail.suite.ts';
 let influx: RunningInfluxd;
@@ -20,23 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await influx?.stop();
 });
-
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function countsByMeasurement(db: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const m of ['hil_run', 'hil_phase', 'hil_measurement', 'hil_timing', 'hil_series']) {
-    const rows = await influx.query(db, `SELECT * FROM ${m}`).catch(() => []);
-    if (rows.length) out[m] = rows.length;
-  }
-  return out;
-}
 
 function expectedCounts(record: RunRecord): Record<string, number> {
   const out: Record<string, number> = {};
@@ -56,7 +38,7 @@ describe('run --influx and upload', () => {
     const rec = record(dir);
     const expected = expectedCounts(rec);
     expect(r.stdout).toContain(`influx: ${Object.values(expected).reduce((a, b) => a + b, 0)} points written`);
-    expect(await countsByMeasurement('live')).toEqual(expected);
+    expect(await pointCounts(influx, 'live')).toEqual(expected);
     const runRows = await influx.query('live', 'SELECT * FROM hil_run GROUP BY *');
     expect(runRows[0]?.tags).toMatchObject({ rig: 'virtual', suite: 'host-health', outcome: 'PASS', trigger: expect.any(String) });
     expect(runRows[0]?.values.run_id).toBe(rec.runId);
@@ -77,13 +59,13 @@ describe('run --influx and upload', () => {
     const up1 = await runCli(['upload', dir, '--influx', influx.url('spooled')]);
     expect(up1.code).toBe(0);
     expect(up1.stdout).toContain(`influx: ${spooled.length} points from influx.lp written`);
-    expect(await countsByMeasurement('spooled')).toEqual(expected);
+    expect(await pointCounts(influx, 'spooled')).toEqual(expected);
     const m = await influx.query('spooled', 'SELECT * FROM hil_measurement GROUP BY *');
     expect(m.map((x) => [x.tags.name, x.tags.outcome, x.values.value])).toEqual([['latency_ms', 'FAIL', 250]]);
 
     const up2 = await runCli(['upload', dir, '--influx', influx.url('spooled')]);
     expect(up2.code).toBe(0);
-    expect(await countsByMeasurement('spooled')).toEqual(expected);
+    expect(await pointCounts(influx, 'spooled')).toEqual(expected);
   });
 
   it('upload reports a missing run directory as a usage error and an unreachable server as exit 3', async () => {

@@ -13,6 +13,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { INFLUX_MEASUREMENTS } from '../../src/report/influx.ts';
 
 export interface InfluxRow {
   /** The measurement (series name). */
@@ -214,4 +215,24 @@ export async function startInfluxd(): Promise<RunningInfluxd> {
     last = started.retry; // a free port was taken between probing and binding: try new ports
   }
   throw new Error(`influxd could not bind its ports after 3 attempts. Last output:\n${last.trim()}`);
+}
+
+/** A loopback TCP port nothing listens on (an InfluxDB that is down). */
+export async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+/** Points stored per measurement in `db` (measurements with none are left out). */
+export async function pointCounts(influx: RunningInfluxd, db: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const m of INFLUX_MEASUREMENTS) {
+    const rows = await influx.query(db, `SELECT count("run_id") FROM "${m}"`);
+    const n = rows[0]?.values.count;
+    if (typeof n === 'number' && n > 0) counts[m] = n;
+  }
+  return counts;
 }

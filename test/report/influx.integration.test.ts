@@ -2,7 +2,6 @@
 // for this file): what we write is exactly what the server stores (tags, field values and types,
 // nanosecond timestamps, nasty strings), and the spool → upload path is complete and idempotent.
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +16,7 @@ import {
   type InfluxPoint,
 } from '../../src/report/influx.ts';
 import { sampleRecord } from '../helpers/sample-record.ts';
-import { startInfluxd, type RunningInfluxd } from '../helpers/influxd.ts';
+import { closedPort, pointCounts, startInfluxd, type RunningInfluxd } from '../helpers/influxd.ts';
 
 let influx: RunningInfluxd;
 let tmp: string;
@@ -55,23 +54,6 @@ function countsOf(points: InfluxPoint[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const p of points) counts[p.measurement] = (counts[p.measurement] ?? 0) + 1;
   return counts;
-}
-
-async function serverCounts(db: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const m of INFLUX_MEASUREMENTS) {
-    const rows = await influx.query(db, `SELECT count("run_id") FROM "${m}"`);
-    if (rows.length > 0) counts[m] = rows[0]!.values.count as number;
-  }
-  return counts;
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
@@ -125,7 +107,7 @@ describe('spool and upload', () => {
 
     const url = `http://bench:hunter2@${influx.host}:${influx.port}/spooled`;
     expect(await uploadRun(runDir, url)).toEqual({ written: 28, source: 'spool' });
-    expect(await serverCounts('spooled')).toEqual(expectedCounts);
+    expect(await pointCounts(influx, 'spooled')).toEqual(expectedCounts);
     expect(await stored('spooled')).toEqual(sortPoints(points));
 
     const marker = JSON.parse(await readFile(path.join(runDir, 'influx.upload.json'), 'utf8')) as Record<string, unknown>;
@@ -133,7 +115,7 @@ describe('spool and upload', () => {
     expect(await exists(path.join(runDir, 'influx.lp'))).toBe(true);
 
     expect(await uploadRun(runDir, url)).toEqual({ written: 28, source: 'spool' });
-    expect(await serverCounts('spooled')).toEqual(expectedCounts);
+    expect(await pointCounts(influx, 'spooled')).toEqual(expectedCounts);
     expect(await stored('spooled')).toEqual(sortPoints(points));
   });
 
@@ -148,6 +130,6 @@ describe('spool and upload', () => {
     const live = await mkdtemp(path.join(tmp, 'run-'));
     expect(await exportRunToInflux(live, record, influx.url('fromrecord'))).toEqual({ written: 28 });
     expect(await exists(path.join(live, 'influx.lp'))).toBe(false);
-    expect(await serverCounts('fromrecord')).toEqual(expectedCounts);
+    expect(await pointCounts(influx, 'fromrecord')).toEqual(expectedCounts);
   });
 });
