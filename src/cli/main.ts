@@ -24,7 +24,8 @@ import { rebuildRun } from '../report/outputs.ts';
 import { exitCodeFor, type RunRecord, type Trigger } from '../report/record.ts';
 import { hostInfo, PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
 import { formatRigIssue, loadRig, RigConfigError } from '../rig/load.ts';
-import { ConfigError, resolveLimits, runBench } from '../runner/executor.ts';
+import { ConfigError } from '../runner/errors.ts';
+import { runBench } from '../runner/executor.ts';
 import { LimitFileError, loadLimits } from '../runner/limits.ts';
 import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
 import { Progress } from './progress.ts';
@@ -71,7 +72,6 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
   const files = findSuiteFiles(suitePaths.length ? suitePaths : [DEFAULT_SUITES]);
   const suites = await loadSuites(files, PACKAGE_ROOT);
   const limits = await loadLimits([...benchLimitFiles(), ...rig.limitFiles], rig.config.dut.model);
-  resolveLimits(suites, limits);
 
   const runId = makeRunId(rig.config.id);
   const runDir = path.resolve(flags.reports, runId);

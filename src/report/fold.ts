@@ -5,6 +5,7 @@
 import type { JournalEvent } from './journal.ts';
 import {
   aggregateOutcome,
+  lastAttempts,
   RECORD_SCHEMA_ID,
   RunRecord,
   type Outcome,
@@ -19,12 +20,11 @@ export const iso = (t: number): string => new Date(t).toISOString();
 export type PhaseSummary = Pick<PhaseRecord, 'name' | 'attempt' | 'outcome' | 'marginal'>;
 
 export function summarizeSuite(phases: readonly PhaseSummary[], extra: readonly Outcome[] = []): { outcome: Outcome; marginal: boolean; retried: boolean } {
-  const last = new Map<string, PhaseSummary>();
-  for (const p of phases) last.set(p.name, p);
-  const outcome = aggregateOutcome([...[...last.values()].map((p) => p.outcome), ...extra]);
+  const last = lastAttempts(phases);
+  const outcome = aggregateOutcome([...last.map((p) => p.outcome), ...extra]);
   return {
     outcome,
-    marginal: outcome === 'PASS' && [...last.values()].some((p) => p.marginal),
+    marginal: outcome === 'PASS' && last.some((p) => p.marginal),
     retried: phases.some((p) => p.attempt > 1),
   };
 }
@@ -54,6 +54,7 @@ export function foldJournal(events: readonly JournalEvent[], opts: { truncatedTa
     rig: structuredClone(start.rig),
     dut: start.dut,
     suites: [],
+    attachments: [],
     timings: [],
     throughput: [],
     rigHealth: [],
@@ -129,7 +130,8 @@ export function foldJournal(events: readonly JournalEvent[], opts: { truncatedTa
         break;
       }
       case 'attachment':
-        phaseOf(ev.phase).attachments.push(ev.a);
+        if (ev.phase === null) rec.attachments.push(ev.a);
+        else phaseOf(ev.phase).attachments.push(ev.a);
         break;
       case 'log':
         phaseOf(ev.phase).logs.push(ev.line);

@@ -38,6 +38,7 @@ import path from 'node:path';
 import { InfluxDB, ResultError, type IPoint } from 'influx';
 import { writeFileAtomic } from './outputs.ts';
 import {
+  lastAttempts,
   RunRecord,
   type MeasurementRecord,
   type PhaseRecord,
@@ -230,17 +231,6 @@ function limitsOf(validators: readonly ValidatorSpec[]): { low?: number; high?: 
   return {};
 }
 
-/** The last attempt of every phase (by suite and phase name), in record order. */
-function finalAttempts(suite: SuiteRecord): PhaseRecord[] {
-  const last = new Map<string, PhaseRecord>();
-  for (const p of suite.phases) {
-    const key = `${p.group}\u0000${p.name}`;
-    const seen = last.get(key);
-    if (seen === undefined || p.attempt >= seen.attempt) last.set(key, p);
-  }
-  return [...last.values()];
-}
-
 function measurementValue(m: MeasurementRecord): { value?: number; value_str?: string } {
   const v = m.value;
   if (v === null) return {};
@@ -302,7 +292,7 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
   let phasesFailed = 0;
   let measurementsFailed = 0;
   for (const suite of record.suites) {
-    for (const p of finalAttempts(suite)) {
+    for (const p of lastAttempts(suite.phases)) {
       if (p.outcome !== 'PASS' && p.outcome !== 'SKIPPED') phasesFailed++;
       measurementsFailed += p.measurements.filter((m) => m.outcome === 'FAIL').length;
       measurementsFailed += p.series.filter((s) => s.outcome === 'FAIL').length;

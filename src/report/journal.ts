@@ -54,7 +54,8 @@ export type JournalEvent =
   | { type: 'suite.bind'; suite: number; uses: Record<string, string> }
   | { type: 'phase.start'; t: number; suite: number; phase: number; name: string; group: PhaseGroup; attempt: number }
   | { type: 'measurement'; phase: number; m: MeasurementRecord }
-  | { type: 'attachment'; phase: number; a: AttachmentRecord }
+  /** phase null: driver traffic outside any phase, listed at run level */
+  | { type: 'attachment'; phase: number | null; a: AttachmentRecord }
   | { type: 'log'; phase: number; line: LogLine }
   | {
       type: 'phase.end';
@@ -90,10 +91,14 @@ export class Journal {
     this.fd = openSync(file, 'a');
   }
 
-  /** Appends one event; boundary events are durable before this returns, others within groupCommitMs. */
-  append(ev: JournalEvent): void {
+  /**
+   * Appends one event; boundary events are durable before this returns, others within
+   * groupCommitMs. Returns the line written (without the newline).
+   */
+  append(ev: JournalEvent): string {
     if (this.fd === null) throw new Error(`journal ${this.file} is closed`);
-    writeSync(this.fd, JSON.stringify(ev) + '\n');
+    const line = JSON.stringify(ev);
+    writeSync(this.fd, line + '\n');
     if (BOUNDARY.has(ev.type)) {
       clearTimeout(this.pending);
       this.pending = undefined;
@@ -101,6 +106,7 @@ export class Journal {
     } else if (!this.pending) {
       this.pending = setTimeout(() => this.backgroundSync(), this.groupCommitMs);
     }
+    return line;
   }
 
   private backgroundSync(): void {

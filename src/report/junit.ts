@@ -3,13 +3,13 @@
 // <system-out>). FAIL and TIMEOUT are <failure>s, ERROR / INFRA / ABORTED are <error>s whose
 // type is the outcome, SKIPPED is <skipped>. A failure message names the measurement, its value and
 // the limit it broke.
-import type { PhaseRecord, RunRecord, SuiteRecord, ValidatorSpec } from './record.ts';
+import { lastAttempts, type PhaseRecord, type RunRecord, type SuiteRecord, type ValidatorSpec } from './record.ts';
 
 const esc = (s: string): string =>
   s
     // XML 1.0 forbids most control characters even as entities
     // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '\ufffd')
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '\ufffd')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
@@ -87,21 +87,15 @@ export function toJUnit(rec: RunRecord): string {
   let skipped = 0;
   const suites: string[] = [];
   for (const s of rec.suites) {
-    const last = new Map<string, PhaseRecord>();
-    const earlier = new Map<string, PhaseRecord[]>();
-    for (const p of s.phases) {
-      const prev = last.get(p.name);
-      if (prev) earlier.set(p.name, [...(earlier.get(p.name) ?? []), prev]);
-      last.set(p.name, p);
-    }
-    const cases = [...last.values()];
+    const cases = lastAttempts(s.phases);
+    const earlier = (p: PhaseRecord): PhaseRecord[] => s.phases.filter((x) => x.name === p.name && x.attempt < p.attempt);
     const n = { tests: cases.length, failures: 0, errors: 0, skipped: 0 };
     let xml = '';
     for (const p of cases) {
       if (p.outcome === 'FAIL' || p.outcome === 'TIMEOUT') n.failures++;
       else if (p.outcome === 'SKIPPED') n.skipped++;
       else if (p.outcome !== 'PASS') n.errors++;
-      xml += testcase(s, p, earlier.get(p.name) ?? []);
+      xml += testcase(s, p, earlier(p));
     }
     // A suite that ended badly without a phase to show it (driver open failure, skipped suite).
     if (cases.length === 0 || (s.outcome !== 'PASS' && !cases.some((p) => p.outcome === s.outcome))) {

@@ -288,6 +288,8 @@ export const RunRecord = z
     rig: RigInfo,
     dut: DutInfo,
     suites: z.array(SuiteRecord),
+    /** Driver traffic outside any phase (opening, preflight, emergency stops, closing). */
+    attachments: z.array(AttachmentRecord),
     timings: z.array(TimingRecord),
     throughput: z.array(ThroughputRecord),
     rigHealth: z.array(RigHealthRecord),
@@ -295,6 +297,19 @@ export const RunRecord = z
   })
   .strict();
 export type RunRecord = z.infer<typeof RunRecord>;
+
+/**
+ * The attempt of each phase that counts: the last one (phase names are unique within a suite).
+ * Keeps the order in which the phases first ran.
+ */
+export function lastAttempts<T extends { name: string; attempt: number }>(phases: readonly T[]): T[] {
+  const last = new Map<string, T>();
+  for (const p of phases) {
+    const seen = last.get(p.name);
+    if (seen === undefined || p.attempt >= seen.attempt) last.set(p.name, p);
+  }
+  return [...last.values()];
+}
 
 /**
  * Severity order used to fold many outcomes into one (a suite from its phases, a run from its
@@ -309,15 +324,19 @@ export function aggregateOutcome(outcomes: Iterable<Outcome>): Outcome {
   return OUTCOME_SEVERITY[best] as Outcome;
 }
 
-/** Process exit code for a run outcome: 0 PASS (or nothing ran), 1 FAIL/TIMEOUT, 3 INFRA/ERROR/ABORTED. */
+/**
+ * Process exit code for a run outcome: 0 PASS, 1 FAIL/TIMEOUT, 2 when every suite was SKIPPED (the
+ * rig cannot run what was asked: a configuration mismatch, not a green run), 3 INFRA/ERROR/ABORTED.
+ */
 export function exitCodeFor(outcome: Outcome): number {
   switch (outcome) {
     case 'PASS':
-    case 'SKIPPED':
       return 0;
     case 'FAIL':
     case 'TIMEOUT':
       return 1;
+    case 'SKIPPED':
+      return 2;
     default:
       return 3;
   }

@@ -123,9 +123,11 @@ export class Rig {
           new Promise<never>((_, reject) => sig.addEventListener('abort', () => reject(sig.reason), { once: true })),
         ]);
       } catch (e) {
+        // a half-open link (a socket, a port) must not outlive the failure
+        await withDeadline(Promise.resolve().then(() => s.instance.close(timeoutMs)).catch(() => {}), timeoutMs);
         if (signal.aborted) throw e;
         if (e instanceof LinkError) throw e;
-        const why = sig.aborted ? `did not open within ${timeoutMs} ms` : `failed to open: ${(e as Error).message ?? String(e)}`;
+        const why = sig.aborted ? `did not open within ${timeoutMs} ms` : `failed to open: ${e instanceof Error ? e.message : String(e)}`;
         throw new LinkError(name, why, { cause: e });
       }
       s.opened = true;

@@ -10,16 +10,22 @@
 //  - a phase is retried only for the outcomes in its retry policy (INFRA by default), every
 //    attempt recorded;
 //  - whenever a phase body ends abnormally, every open ChargeController gets emergencyStop().
-// This module knows nothing about Plug & Charge; it sees capabilities, measurements and outcomes.
+// Whatever happens, run.end and the record are written. This module knows nothing about Plug &
+// Charge; it sees capabilities, measurements and outcomes.
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { LinkError, ProtocolViolation } from '../../drivers/capabilities.ts';
 import { foldJournal, summarizeSuite, type PhaseSummary } from '../report/fold.ts';
 import { Journal, JOURNAL_FILE, type JournalEvent } from '../report/journal.ts';
 import { writeRunOutputs } from '../report/outputs.ts';
 import {
   aggregateOutcome,
+  LogLine,
+  RigHealthRecord,
+  ThroughputRecord,
+  TimingRecord,
   type DutInfo,
   type ErrorInfo,
   type MeasuredValue,
@@ -35,6 +41,7 @@ import {
   type ValidatorSpec,
 } from '../report/record.ts';
 import { Rig, type RigSpec } from '../rig/rig.ts';
+import { ConfigError } from './errors.ts';
 import type { LimitSet } from './limits.ts';
 import { LimitRef, toValidatorSpec, validate, type MeasureBuilder } from './measure.ts';
 import type { PhaseContext, PhaseDef, PhaseResult, SuiteDef } from './suite.ts';
@@ -78,15 +85,13 @@ export interface RunOptions {
   onEvent?: (ev: JournalEvent) => void;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 interface ResolvedMeasure {
   decl: MeasureBuilder;
   specs: ValidatorSpec[];
   limitSource?: string;
 }
+
+const phasesOf = (def: SuiteDef): PhaseDef<unknown>[] => [...(def.setup ?? []), ...def.main, ...(def.teardown ?? [])] as PhaseDef<unknown>[];
 
 /**
  * Resolves every `limit(key)` of every phase before anything runs; a missing key or a limit of the
@@ -96,8 +101,7 @@ export function resolveLimits(suites: readonly LoadedSuite[], limits: LimitSet):
   const out = new Map<MeasureBuilder, ResolvedMeasure>();
   const problems: string[] = [];
   for (const s of suites) {
-    const phases = [...(s.def.setup ?? []), ...s.def.main, ...(s.def.teardown ?? [])];
-    for (const p of phases) {
+    for (const p of phasesOf(s.def)) {
       for (const decl of p.measures ?? []) {
         const specs: ValidatorSpec[] = [];
         const sources: string[] = [];
@@ -127,20 +131,37 @@ export function resolveLimits(suites: readonly LoadedSuite[], limits: LimitSet):
   return out;
 }
 
+/** Text of anything thrown, without ever throwing itself. */
+function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
 function errorInfo(e: unknown, withStack: boolean): ErrorInfo {
   if (e instanceof Error) {
-    const info: ErrorInfo = { type: e.name || 'Error', message: e.message };
+    const info: ErrorInfo = { type: text(e.name) || 'Error', message: text(e.message) };
     if (e instanceof LinkError) info.source = e.resource;
     if (e instanceof ProtocolViolation) info.source = e.rule;
-    if (withStack && e.stack) info.stack = e.stack;
+    if (withStack && typeof e.stack === 'string') info.stack = e.stack;
     return info;
   }
-  return { type: typeof e, message: String(e) };
+  return { type: e === null ? 'null' : typeof e, message: text(e) };
 }
 
 const isLinkError = (e: unknown): boolean => e instanceof LinkError || (e instanceof Error && e.name === 'LinkError');
 const isViolation = (e: unknown): boolean => e instanceof ProtocolViolation || (e instanceof Error && e.name === 'ProtocolViolation');
 const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
+
+/** Parses what a suite hands in; a bad value is the suite's bug, thrown into its phase (ERROR). */
+function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new TypeError(`${what}: ${z.prettifyError(r.error).replace(/\n+/g, '; ')}`);
+  return r.data;
+}
 
 interface PhaseOutcome extends PhaseSummary {
   result: PhaseResult;
@@ -150,12 +171,26 @@ interface PhaseOutcome extends PhaseSummary {
 export async function runBench(opts: RunOptions): Promise<RunRecord> {
   const resolved = resolveLimits(opts.suites, opts.limits);
   const { rig: spec, runDir } = opts;
+
+  let currentPhase: number | null = null;
+  let emit: (ev: JournalEvent) => void = () => {};
+  const rig = new Rig(spec, (driver, level, msg) => {
+    if (currentPhase !== null) emit({ type: 'log', phase: currentPhase, line: { t: now(), level, msg: `[${driver}] ${msg}` } });
+  });
+  // A role two drivers could fill is a rig/suite mismatch the user must resolve before running.
+  const ambiguous = opts.suites.flatMap((s) => {
+    const r = rig.resolveUses(s.def.uses ?? {});
+    return !r.ok && r.kind === 'ambiguous' ? [`${s.file}: ${r.message}`] : [];
+  });
+  if (ambiguous.length) throw new ConfigError(ambiguous.join('\n'));
+
   mkdirSync(runDir, { recursive: true });
   const journal = new Journal(path.join(runDir, JOURNAL_FILE));
   const events: JournalEvent[] = [];
-  const emit = (ev: JournalEvent): void => {
-    journal.append(ev);
-    events.push(ev);
+  emit = (ev: JournalEvent): void => {
+    // The record is folded from the events as written, so a live record and one rebuilt from the
+    // journal are the same.
+    events.push(JSON.parse(journal.append(ev)) as JournalEvent);
     try {
       opts.onEvent?.(ev);
     } catch {
@@ -163,10 +198,6 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     }
   };
 
-  let currentPhase: number | null = null;
-  const rig = new Rig(spec, (driver, level, msg) => {
-    if (currentPhase !== null) emit({ type: 'log', phase: currentPhase, line: { t: now(), level, msg: `[${driver}] ${msg}` } });
-  });
   const rigInfo: RigInfo = {
     id: spec.config.id,
     ...(spec.config.class ? { class: spec.config.class } : {}),
@@ -198,6 +229,29 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
   const force = opts.forceSignal ?? new AbortController().signal;
   let phaseSeq = 0;
   let timingSeq = 0;
+  let rigAttachSeq = 0;
+
+  /** Writes a file beside the record and journals it under a phase, or at run level (null). */
+  const writeAttachment = (phase: number | null, dir: string, taken: Set<string>, name: string, data: Uint8Array, mime: string): void => {
+    let fname = safeName(name) || 'attachment';
+    for (let i = 2; taken.has(fname); i++) fname = `${safeName(name)}.${i}`;
+    taken.add(fname);
+    const rel = path.join(dir, fname);
+    mkdirSync(path.join(runDir, dir), { recursive: true });
+    writeFileSync(path.join(runDir, rel), data, { flush: true });
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    emit({ type: 'attachment', phase, a: { name, mime, sha256, bytes: data.length, path: rel.split(path.sep).join('/') } });
+  };
+
+  /** Driver traffic outside phases (opening, preflight, emergency stops, closing) goes to run level. */
+  const flushRigTranscripts = (when: string, slots = rig.openSlots()): void => {
+    for (const s of slots) {
+      const seg = s.transcript.cut();
+      if (!seg.length) continue;
+      const seq = String(rigAttachSeq++).padStart(3, '0');
+      writeAttachment(null, path.join('attachments', 'rig'), new Set(), `${seq}-${s.name}-${safeName(when)}.${s.def.transcript.ext}`, seg, s.def.transcript.mime);
+    }
+  };
 
   const emergencyStop = async (reason: string): Promise<void> => {
     const results = await rig.emergencyStop(timeouts.closeMs);
@@ -221,6 +275,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     attempt: number,
     drivers: Record<string, unknown>,
   ): Promise<PhaseOutcome> => {
+    flushRigTranscripts(`before ${suite.def.name} ${p.name}`);
     const id = phaseSeq++;
     const tStart = now();
     emit({ type: 'phase.start', t: tStart, suite: suiteIdx, phase: id, name: p.name, group, attempt });
@@ -228,29 +283,20 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     const timeoutMs = p.timeoutMs ?? (group === 'teardown' ? timeouts.teardownMs : DEFAULT_PHASE_TIMEOUT_MS);
     const timeoutCtl = new AbortController();
     const timer = setTimeout(() => timeoutCtl.abort(new Error(`phase ${p.name} exceeded its timeoutMs of ${timeoutMs} ms`)), timeoutMs);
-    const signal = AbortSignal.any(group === 'teardown' ? [timeoutCtl.signal, force] : [timeoutCtl.signal, runSignal, force]);
+    // Teardown is not cancelled by the run's cancellation, only by a second one.
+    const cancel = group === 'teardown' ? force : AbortSignal.any([runSignal, force]);
+    const signal = AbortSignal.any([timeoutCtl.signal, cancel]);
 
     const decls = new Map((p.measures ?? []).map((d) => [d.name, resolved.get(d) as ResolvedMeasure]));
     const set = new Map<string, MeasurementRecord>();
     const points = new Map<string, number[][]>();
     let closed = false;
-    const late = (what: string) => {
+    const late = (what: string): void => {
       // the body ignored its signal and kept going after the phase ended
       process.emitWarning(`phase ${p.name} ${what} after it ended; ignored`);
     };
-    const attachNames = new Set<string>();
+    const taken = new Set<string>();
     const attachDir = path.join('attachments', `s${suiteIdx}-${safeName(suite.def.name)}`, `p${id}-${safeName(p.name)}-a${attempt}`);
-
-    const writeAttachment = (name: string, data: Uint8Array, mime: string): void => {
-      let fname = safeName(name) || 'attachment';
-      for (let i = 2; attachNames.has(fname); i++) fname = `${safeName(name)}.${i}`;
-      attachNames.add(fname);
-      const rel = path.join(attachDir, fname);
-      mkdirSync(path.join(runDir, attachDir), { recursive: true });
-      writeFileSync(path.join(runDir, rel), data, { flush: true });
-      const sha256 = createHash('sha256').update(data).digest('hex');
-      emit({ type: 'attachment', phase: id, a: { name, mime, sha256, bytes: data.length, path: rel.split(path.sep).join('/') } });
-    };
 
     const ctx: PhaseContext<Record<string, unknown>> = {
       d: drivers,
@@ -261,6 +307,8 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
           const r = decls.get(name);
           if (!r) throw new Error(`phase ${p.name} sets measurement "${name}", which it does not declare in measures`);
           if (r.decl.dims) throw new Error(`measurement "${name}" is a series: use m.series("${name}").add(...)`);
+          const ok = value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+          if (!ok) throw new TypeError(`measurement ${name}: ${text(value)} is not a finite number, string, boolean or null`);
           const v = validate(r.specs, value);
           const rec: MeasurementRecord = {
             name,
@@ -285,7 +333,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
             add: (...nums: number[]) => {
               if (closed) return late(`added to series ${name}`);
               if (nums.length !== dims + 1 || nums.some((n) => typeof n !== 'number' || !Number.isFinite(n)))
-                throw new Error(`series ${name} takes ${dims} coordinate(s) and a value, all finite numbers; got ${JSON.stringify(nums)}`);
+                throw new TypeError(`series ${name} takes ${dims} coordinate(s) and a value, all finite numbers; got ${text(nums)}`);
               const list = points.get(name) ?? [];
               list.push(nums);
               points.set(name, list);
@@ -295,22 +343,28 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
       },
       attach: async (name, data, mime = 'application/octet-stream') => {
         if (closed) return late(`attached ${name}`);
-        writeAttachment(name, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, mime);
+        if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError(`attach ${name}: data must be a string or bytes`);
+        writeAttachment(id, attachDir, taken, name, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, mime);
       },
       log: (msg) => {
-        if (!closed) emit({ type: 'log', phase: id, line: { t: now(), level: 'info', msg } });
+        if (!closed) emit({ type: 'log', phase: id, line: checked(LogLine, { t: now(), level: 'info', msg }, 'log') });
       },
       warn: (msg) => {
-        if (!closed) emit({ type: 'log', phase: id, line: { t: now(), level: 'warn', msg } });
+        if (!closed) emit({ type: 'log', phase: id, line: checked(LogLine, { t: now(), level: 'warn', msg }, 'warn') });
       },
       timing: (tp) => {
-        if (!closed) emit({ type: 'timing', t: now(), suite: suite.def.name, phase: p.name, seq: timingSeq++, ...tp });
+        if (closed) return late('recorded a timing');
+        const r = checked(TimingRecord, { t: now(), suite: suite.def.name, phase: p.name, seq: timingSeq, ...tp }, 'timing');
+        timingSeq++;
+        emit({ type: 'timing', ...r });
       },
       throughput: (tp) => {
-        if (!closed) emit({ type: 'throughput', t: now(), suite: suite.def.name, phase: p.name, ...tp });
+        if (closed) return late('recorded throughput');
+        emit({ type: 'throughput', ...checked(ThroughputRecord, { t: now(), suite: suite.def.name, phase: p.name, ...tp }, 'throughput') });
       },
       health: (h) => {
-        if (!closed) emit({ type: 'health', t: now(), resource: h.resource, check: h.check, ok: h.ok, reconnects: h.reconnects ?? 0, detail: h.detail });
+        if (closed) return late('recorded a health check');
+        emit({ type: 'health', ...checked(RigHealthRecord, { t: now(), reconnects: 0, ...h }, 'health') });
       },
       sleep: (ms) =>
         new Promise<void>((resolve, reject) => {
@@ -347,6 +401,8 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
       });
+      aborted.catch(() => {}); // settled by the race below; never unhandled
+      signal.throwIfAborted(); // a phase that starts after cancellation does not run its body
       result = await Promise.race([Promise.resolve().then(() => p.fn(ctx)), aborted]);
       outcome = 'PASS';
     } catch (e) {
@@ -355,9 +411,10 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
       if (timeoutCtl.signal.aborted) {
         outcome = 'TIMEOUT';
         reason = `exceeded its timeoutMs of ${timeoutMs} ms`;
-      } else if (runSignal.aborted || force.aborted) {
+      } else if (cancel.aborted) {
         outcome = 'ABORTED';
-        reason = `run cancelled: ${String((runSignal.aborted ? runSignal.reason : force.reason)?.message ?? 'abort')}`;
+        const why = force.aborted ? force.reason : runSignal.reason;
+        reason = `run cancelled: ${text(why instanceof Error ? why.message : why)}`;
       } else if (isLinkError(e)) {
         outcome = 'INFRA';
         error = errorInfo(e, false);
@@ -392,7 +449,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
         }
         if (v.marginal && !verdict.marginal) verdict = { outcome: 'PASS', marginal: true, ...(v.detail ? { detail: v.detail } : {}) };
       }
-      if (pts.length === 0 && !r.decl.isOptional && outcome === 'PASS') verdict = { outcome: 'FAIL', marginal: false, detail: 'no points were recorded' };
+      if (pts.length === 0 && !r.decl.isOptional && outcome === 'PASS' && result !== 'skip') verdict = { outcome: 'FAIL', marginal: false, detail: 'no points were recorded' };
       marginal ||= verdict.marginal;
       series.push({
         name,
@@ -412,16 +469,16 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
       const unset = [...decls.values()].filter((r) => !r.decl.dims && !r.decl.isOptional && !set.has(r.decl.name)).map((r) => r.decl.name);
       const failed = [...set.values()].filter((m) => m.outcome === 'FAIL');
       const failedSeries = series.filter((s) => s.outcome === 'FAIL');
-      if (result === 'skip') {
+      // A failed measurement is a finding even when the phase then skips itself.
+      if (failed.length || failedSeries.length) {
+        outcome = 'FAIL';
+        reason = [...failed.map((m) => `${m.name}: ${m.detail ?? 'out of limits'}`), ...failedSeries.map((s) => `${s.name}: ${s.detail ?? 'out of limits'}`)].join('; ');
+      } else if (result === 'skip') {
         outcome = 'SKIPPED';
         reason = 'the phase skipped itself';
-      } else if (failed.length || failedSeries.length || unset.length) {
+      } else if (unset.length) {
         outcome = 'FAIL';
-        reason = [
-          ...failed.map((m) => `${m.name}: ${m.detail ?? 'out of limits'}`),
-          ...failedSeries.map((s) => `${s.name}: ${s.detail ?? 'out of limits'}`),
-          ...(unset.length ? [`never measured: ${unset.join(', ')}`] : []),
-        ].join('; ');
+        reason = `never measured: ${unset.join(', ')}`;
       }
     }
     if (outcome !== 'PASS') marginal = false;
@@ -429,7 +486,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     // Each open driver's traffic during this phase goes with the phase.
     for (const s of rig.openSlots()) {
       const seg = s.transcript.cut();
-      if (seg.length) writeAttachment(`${s.name}.${s.def.transcript.ext}`, seg, s.def.transcript.mime);
+      if (seg.length) writeAttachment(id, attachDir, taken, `${s.name}.${s.def.transcript.ext}`, seg, s.def.transcript.mime);
     }
     emit({
       type: 'phase.end',
@@ -447,7 +504,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
   };
 
   const runPhase = async (suiteIdx: number, suite: LoadedSuite, p: PhaseDef<unknown>, group: PhaseGroup, drivers: Record<string, unknown>): Promise<PhaseOutcome[]> => {
-    const attempts = Math.max(1, p.retry?.attempts ?? 1);
+    const attempts = p.retry?.attempts ?? 1;
     const on = p.retry?.on ?? ['INFRA'];
     const all: PhaseOutcome[] = [];
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -471,75 +528,89 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
       return sum.outcome;
     };
 
-    if (runSignal.aborted) {
-      extra.push('SKIPPED');
-      details.push({ code: 'NOT_STARTED', message: 'the run was cancelled before this suite started' });
-      return end();
-    }
-    const missing = (def.requires ?? []).filter((f) => !spec.config.features.includes(f));
-    if (missing.length) {
-      extra.push('SKIPPED');
-      details.push({ code: 'MISSING_FEATURE', message: `rig ${spec.config.id} lacks feature(s) ${missing.join(', ')}` });
-      return end();
-    }
-    const uses = rig.resolveUses(def.uses ?? {});
-    if (!uses.ok) {
-      extra.push(uses.kind === 'missing' ? 'SKIPPED' : 'ERROR');
-      details.push({ code: uses.kind === 'missing' ? 'MISSING_DRIVER' : 'AMBIGUOUS_DRIVER', message: uses.message });
-      return end();
-    }
-    emit({ type: 'suite.bind', suite: suiteIdx, uses: uses.bound });
-    const names = [...new Set(Object.values(uses.bound))];
     try {
-      const opened = await rig.open(names, runSignal, timeouts.openMs);
-      for (const n of opened) emit({ type: 'driver.snapshot', driver: n, when: 'open', snapshot: rig.slot(n).instance.snapshot() });
-    } catch (e) {
-      const aborted = runSignal.aborted;
-      extra.push(aborted ? 'ABORTED' : 'INFRA');
-      details.push({ code: aborted ? 'ABORTED' : 'DRIVER_OPEN', message: aborted ? 'run cancelled while opening drivers' : (e as Error).message });
-      await emergencyStop(`suite ${def.name}: drivers failed to open`);
-      return end();
-    }
-    const health = await rig.health(names, runSignal, timeouts.openMs);
-    const sick: string[] = [];
-    for (const [n, h] of Object.entries(health)) {
-      emit({ type: 'health', t: now(), resource: n, check: `preflight:${def.name}`, ok: h.ok, reconnects: h.reconnects ?? 0, detail: h.detail });
-      if (!h.ok) sick.push(`${n}: ${h.detail}`);
-    }
-    if (sick.length) {
-      extra.push('INFRA');
-      details.push({ code: 'PREFLIGHT', message: `unhealthy driver(s): ${sick.join('; ')}` });
-      return end();
-    }
+      if (runSignal.aborted) {
+        extra.push('SKIPPED');
+        details.push({ code: 'NOT_STARTED', message: 'the run was cancelled before this suite started' });
+        return end();
+      }
+      const missing = (def.requires ?? []).filter((f) => !spec.config.features.includes(f));
+      if (missing.length) {
+        extra.push('SKIPPED');
+        details.push({ code: 'MISSING_FEATURE', message: `rig ${spec.config.id} lacks feature(s) ${missing.join(', ')}` });
+        return end();
+      }
+      const uses = rig.resolveUses(def.uses ?? {});
+      if (!uses.ok) {
+        extra.push('SKIPPED');
+        details.push({ code: 'MISSING_DRIVER', message: uses.message });
+        return end();
+      }
+      emit({ type: 'suite.bind', suite: suiteIdx, uses: uses.bound });
+      const names = [...new Set(Object.values(uses.bound))];
+      try {
+        const opened = await rig.open(names, runSignal, timeouts.openMs);
+        for (const n of opened) emit({ type: 'driver.snapshot', driver: n, when: 'open', snapshot: rig.slot(n).instance.snapshot() });
+      } catch (e) {
+        const aborted = runSignal.aborted;
+        extra.push(aborted ? 'ABORTED' : 'INFRA');
+        details.push({ code: aborted ? 'ABORTED' : 'DRIVER_OPEN', message: aborted ? 'run cancelled while opening drivers' : errorInfo(e, false).message });
+        await emergencyStop(`suite ${def.name}: drivers failed to open`);
+        return end();
+      }
 
-    const drivers: Record<string, unknown> = {};
-    for (const [role, n] of Object.entries(uses.bound)) drivers[role] = rig.slot(n).instance;
+      const drivers: Record<string, unknown> = {};
+      for (const [role, n] of Object.entries(uses.bound)) drivers[role] = rig.slot(n).instance;
 
-    let stopReason: string | undefined;
-    for (const [group, list] of [['setup', def.setup ?? []], ['main', def.main]] as const) {
-      for (const p of list as readonly PhaseDef<unknown>[]) {
-        if (stopReason) {
-          phases.push(skipPhase(suiteIdx, p, group, stopReason));
+      let stopReason: string | undefined;
+      const health = await rig.health(names, runSignal, timeouts.openMs);
+      const sick: string[] = [];
+      for (const [n, h] of Object.entries(health)) {
+        emit({ type: 'health', t: now(), resource: n, check: `preflight:${def.name}`, ok: h.ok, reconnects: h.reconnects ?? 0, detail: h.detail });
+        if (!h.ok) sick.push(`${n}: ${h.detail}`);
+      }
+      if (sick.length) {
+        extra.push('INFRA');
+        details.push({ code: 'PREFLIGHT', message: `unhealthy driver(s): ${sick.join('; ')}` });
+        stopReason = 'preflight found unhealthy drivers';
+        await emergencyStop(`suite ${def.name}: preflight failed`);
+      }
+
+      for (const [group, list] of [['setup', def.setup ?? []], ['main', def.main]] as const) {
+        for (const p of list as readonly PhaseDef<unknown>[]) {
+          if (stopReason) {
+            phases.push(skipPhase(suiteIdx, p, group, stopReason));
+            continue;
+          }
+          const rs = await runPhase(suiteIdx, suite, p, group, drivers);
+          phases.push(...rs);
+          const last = rs[rs.length - 1] as PhaseOutcome;
+          if (group === 'setup' && !['PASS', 'SKIPPED'].includes(last.outcome)) stopReason = `setup phase ${p.name} ended ${last.outcome}`;
+          else if (['ERROR', 'TIMEOUT', 'INFRA', 'ABORTED'].includes(last.outcome)) stopReason = `phase ${p.name} ended ${last.outcome}`;
+          else if (last.outcome === 'FAIL' && p.stopOnFail) stopReason = `phase ${p.name} failed and stops the suite on failure`;
+          else if (last.result === 'stop') stopReason = `phase ${p.name} ended the suite`;
+        }
+      }
+      for (const p of (def.teardown ?? []) as readonly PhaseDef<unknown>[]) {
+        if (force.aborted) {
+          phases.push(skipPhase(suiteIdx, p, 'teardown', 'cancelled a second time: teardown cut short'));
           continue;
         }
-        const rs = await runPhase(suiteIdx, suite, p, group, drivers);
-        phases.push(...rs);
-        const last = rs[rs.length - 1] as PhaseOutcome;
-        if (group === 'setup' && !['PASS', 'SKIPPED'].includes(last.outcome)) stopReason = `setup phase ${p.name} ended ${last.outcome}`;
-        else if (['ERROR', 'TIMEOUT', 'INFRA', 'ABORTED'].includes(last.outcome)) stopReason = `phase ${p.name} ended ${last.outcome}`;
-        else if (last.outcome === 'FAIL' && p.stopOnFail) stopReason = `phase ${p.name} failed and stops the suite on failure`;
-        else if (last.result === 'stop') stopReason = `phase ${p.name} ended the suite`;
+        phases.push(...(await runPhase(suiteIdx, suite, p, 'teardown', drivers)));
       }
-    }
-    for (const p of (def.teardown ?? []) as readonly PhaseDef<unknown>[]) {
-      if (force.aborted) {
-        phases.push(skipPhase(suiteIdx, p, 'teardown', 'cancelled a second time: teardown cut short'));
-        continue;
+      if (runSignal.aborted) extra.push('ABORTED');
+      return end();
+    } catch (e) {
+      // A fault of the runner itself (or of a driver's snapshot()): the suite is ERROR, the run goes on.
+      if (currentPhase !== null) {
+        emit({ type: 'phase.end', t: now(), phase: currentPhase, outcome: 'ERROR', marginal: false, reason: `runner fault: ${errorInfo(e, false).message}`, series: [] });
+        currentPhase = null;
       }
-      phases.push(...(await runPhase(suiteIdx, suite, p, 'teardown', drivers)));
+      extra.push('ERROR');
+      details.push({ code: 'RUNNER', message: `runner fault: ${errorInfo(e, false).message}` });
+      await emergencyStop(`suite ${def.name}: runner fault`);
+      return end();
     }
-    if (runSignal.aborted) extra.push('ABORTED');
-    return end();
   };
 
   const outcomes: Outcome[] = [];
@@ -554,12 +625,15 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
         // snapshot() of a broken driver: nothing to record
       }
     }
+    const open = rig.openSlots();
     const closed = await rig.closeAll(timeouts.closeMs);
     for (const [n, r] of Object.entries(closed)) if (r !== 'ok') runDetails.push({ code: 'DRIVER_CLOSE', message: `${n}: ${r}` });
+    flushRigTranscripts('close', open);
   }
   if (runSignal.aborted) {
     outcomes.push('ABORTED');
-    runDetails.push({ code: 'ABORTED', message: `run cancelled: ${String((runSignal.reason as Error | undefined)?.message ?? runSignal.reason)}` });
+    const why = runSignal.reason as unknown;
+    runDetails.push({ code: 'ABORTED', message: `run cancelled: ${text(why instanceof Error ? why.message : why)}` });
   }
   emit({ type: 'run.end', t: now(), outcome: outcomes.length ? aggregateOutcome(outcomes) : 'SKIPPED', details: runDetails });
   journal.close();

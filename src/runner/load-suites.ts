@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, type LoadedSuite } from './executor.ts';
-import { isSuite } from './suite.ts';
+import { ConfigError } from './errors.ts';
+import type { LoadedSuite } from './executor.ts';
+import { defineSuite, isSuite } from './suite.ts';
 
 const SUITE_RE = /\.suite\.(ts|mts|js|mjs)$/;
 
@@ -50,9 +51,16 @@ export async function loadSuites(files: readonly string[], displayRoot: string):
     try {
       mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
     } catch (e) {
-      throw new ConfigError(`${shown}: cannot load suite: ${(e as Error).message}`);
+      const msg = e instanceof Error ? e.message : String(e);
+      const hint = /require\(\) ES Module|ERR_REQUIRE/.test(msg) ? ' (outside this package, name the file .suite.mts so it loads as an ES module)' : '';
+      throw new ConfigError(`${shown}: cannot load suite: ${msg}${hint}`);
     }
     if (!isSuite(mod.default)) throw new ConfigError(`${shown}: the default export is not a suite (export default defineSuite({...}))`);
+    try {
+      defineSuite(mod.default); // re-checks names, phase lists and measurement declarations
+    } catch (e) {
+      throw new ConfigError(`${shown}: ${(e as Error).message}`);
+    }
     const other = names.get(mod.default.name);
     if (other) throw new ConfigError(`${shown}: suite name "${mod.default.name}" is already used by ${other}`);
     names.set(mod.default.name, shown);

@@ -17,9 +17,9 @@
 // role names a phase sees in `d` to capabilities; the runner binds each role to the rig driver of
 // the same name when it provides the capability, else to the only driver that provides it.
 // `requires` lists rig features; a rig without one of them SKIPS the suite.
-import type { CapabilityMap, CapabilityName } from '../../drivers/capabilities.ts';
-import type { MeasuredValue, Outcome } from '../report/record.ts';
-import type { MeasureBuilder } from './measure.ts';
+import { CAPABILITY_NAMES, type CapabilityMap, type CapabilityName } from '../../drivers/capabilities.ts';
+import { OUTCOMES, type MeasuredValue, type Outcome } from '../report/record.ts';
+import { MeasureBuilder } from './measure.ts';
 
 export type Uses = Readonly<Record<string, CapabilityName>>;
 export type Drivers<U extends Uses> = { [K in keyof U]: CapabilityMap[U[K]] };
@@ -107,10 +107,18 @@ export interface PhaseDef<D> extends PhaseOptions {
 }
 
 export function phase<D = object>(opts: PhaseOptions, fn: (ctx: PhaseContext<D>) => Promise<PhaseResult> | PhaseResult): PhaseDef<D> {
-  if (!/^[A-Za-z0-9_.-]+$/.test(opts.name)) throw new Error(`phase name "${opts.name}" must match [A-Za-z0-9_.-]+`);
+  const name = String(opts?.name);
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`phase name "${name}" must match [A-Za-z0-9_.-]+`);
+  if (typeof fn !== 'function') throw new Error(`phase ${name}: the phase function is missing`);
+  if (opts.timeoutMs !== undefined && !(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new Error(`phase ${name}: timeoutMs must be a positive number of milliseconds`);
+  if (opts.retry !== undefined) {
+    if (!Number.isInteger(opts.retry.attempts) || opts.retry.attempts < 1) throw new Error(`phase ${name}: retry.attempts must be a whole number >= 1`);
+    for (const o of opts.retry.on ?? []) if (!OUTCOMES.includes(o)) throw new Error(`phase ${name}: retry.on has unknown outcome "${o}"`);
+  }
   const names = new Set<string>();
   for (const m of opts.measures ?? []) {
-    if (names.has(m.name)) throw new Error(`phase ${opts.name}: measurement "${m.name}" declared twice`);
+    if (!(m instanceof MeasureBuilder)) throw new Error(`phase ${name}: measures must be built with measure(...)`);
+    if (names.has(m.name)) throw new Error(`phase ${name}: measurement "${m.name}" declared twice`);
     names.add(m.name);
   }
   return { ...opts, kind: 'phase', fn };
@@ -133,11 +141,22 @@ export interface SuiteDef<U extends Uses = Uses> extends SuiteOptions<U> {
 }
 
 export function defineSuite<U extends Uses = Record<string, never>>(opts: SuiteOptions<U>): SuiteDef<U> {
-  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(opts.name)) throw new Error(`suite name "${opts.name}" must match [a-z0-9][a-z0-9_.-]*`);
+  const name = String(opts?.name);
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(name)) throw new Error(`suite name "${name}" must match [a-z0-9][a-z0-9_.-]*`);
+  if (typeof opts.version !== 'string' || opts.version === '') throw new Error(`suite ${name}: version must be a non-empty string`);
+  for (const f of opts.requires ?? []) if (typeof f !== 'string') throw new Error(`suite ${name}: requires lists feature names (strings)`);
+  for (const [role, cap] of Object.entries(opts.uses ?? {})) {
+    if (!CAPABILITY_NAMES.includes(cap)) throw new Error(`suite ${name}: uses.${role} is "${String(cap)}", not one of ${CAPABILITY_NAMES.join(', ')}`);
+  }
   const seen = new Set<string>();
-  for (const p of [...(opts.setup ?? []), ...opts.main, ...(opts.teardown ?? [])]) {
-    if (seen.has(p.name)) throw new Error(`suite ${opts.name}: phase "${p.name}" appears twice`);
-    seen.add(p.name);
+  for (const [group, list] of [['setup', opts.setup ?? []], ['main', opts.main], ['teardown', opts.teardown ?? []]] as const) {
+    if (!Array.isArray(list)) throw new Error(`suite ${name}: ${group} must be a list of phases`);
+    for (const p of list as readonly unknown[]) {
+      const ph = p as PhaseDef<unknown> | undefined;
+      if (ph?.kind !== 'phase' || typeof ph.fn !== 'function') throw new Error(`suite ${name}: ${group} holds something that is not a phase(...)`);
+      if (seen.has(ph.name)) throw new Error(`suite ${name}: phase "${ph.name}" appears twice`);
+      seen.add(ph.name);
+    }
   }
   return { ...opts, kind: 'suite' };
 }

@@ -77,6 +77,33 @@ describe('pnc-bench run', () => {
     expect(influx.stderr).toMatch(/error: .*ftp/);
   });
 
+  it('exits when the run ends even if a phase body ignored its cancellation and left a timer running', async () => {
+    const reports = tempDir();
+    const t0 = Date.now();
+    const r = await runCli(['run', 'test/fixtures/suites/zombie.suite.ts', '--reports', reports]);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.code).toBe(1);
+    expect(readRecord(onlyRunDir(reports)).suites[0]?.phases[0]).toMatchObject({ name: 'ignores_signal', outcome: 'TIMEOUT' });
+  });
+
+  it('exits 2 when every suite was skipped: the rig cannot run what was asked', async () => {
+    const reports = tempDir();
+    const r = await runCli(['run', 'test/fixtures/suites/needs-dc.suite.ts', '--reports', reports]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('MISSING_FEATURE: rig virtual lacks feature(s) dc');
+    expect(readRecord(onlyRunDir(reports)).outcome).toBe('SKIPPED');
+  });
+
+  it('rejects a suite file whose default export is not a well-formed suite, without a stack trace', async () => {
+    const dir = tempDir();
+    const f = path.join(dir, 'bad.suite.mts');
+    writeFileSync(f, "export default { kind: 'suite', name: 'x' };\n");
+    const r = await runCli(['run', f, '--reports', path.join(dir, 'r')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.suite\.mts: suite x: version must be a non-empty string/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('SIGTERM mid-run ends the run ABORTED with the record written and teardown run', async () => {
     const reports = tempDir();
     const { child, done } = startCli(['run', LONG, '--reports', reports]);

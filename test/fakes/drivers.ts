@@ -21,6 +21,8 @@ const faults = z
     closeHangs: z.boolean().default(false),
     /** the first N reads reject with a LinkError, then reads work */
     failReads: z.number().int().nonnegative().default(0),
+    /** health() reports the link as not ok */
+    unhealthy: z.boolean().default(false),
   })
   .strict();
 
@@ -42,6 +44,7 @@ abstract class FakeBase {
   }
 
   async health(_signal: AbortSignal): Promise<HealthResult> {
+    if (this.ctx.options.unhealthy) return { ok: false, detail: 'fake link reports no answer', reconnects: 2 };
     return { ok: this.opened, detail: this.opened ? 'fake link open' : 'fake link closed', reconnects: 0 };
   }
 

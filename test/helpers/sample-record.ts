@@ -203,6 +203,7 @@ export function sampleRecord(overrides: Partial<RunRecord> = {}): RunRecord {
     },
     dut: { model: 'acme-dc150', vendor: 'ACME', serial: 'SN-0042-7781', firmware: 'v2.13.1-rc2', hardware: 'rev C' },
     suites: [authorization, installation],
+    attachments: [{ name: 'ccu.candump', mime: 'text/plain', sha256: 'c'.repeat(64), bytes: 120, path: 'attachments/rig/000-ccu.candump' }],
     timings: [
       { t: at(6612.4), suite: 'pnc-authorization', phase: 'pnc_authorization', protocol: 'ocpp', message: 'Authorize', direction: 'cp->csms', latencyMs: 1612.4, seq: 0 },
       { t: at(6700), suite: 'pnc-authorization', phase: 'pnc_authorization', protocol: 'v2g', message: 'SessionSetupReq', direction: 'ev->secc', latencyMs: 41.25, seq: 1 },

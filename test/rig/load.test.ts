@@ -57,9 +57,9 @@ describe('loadRig: valid files', () => {
     expect(c.drivers.meter).toEqual({
       driver: 'FakeMeter',
       bind: { link: 'meter_link' },
-      options: { openFails: false, closeHangs: false, failReads: 0, energyWh: 1000, powerW: 11000, serial: 'FAKE-0001' },
+      options: { openFails: false, closeHangs: false, failReads: 0, unhealthy: false, energyWh: 1000, powerW: 11000, serial: 'FAKE-0001' },
     });
-    expect(c.drivers.ccu?.options).toEqual({ openFails: false, closeHangs: false, failReads: 0 });
+    expect(c.drivers.ccu?.options).toEqual({ openFails: false, closeHangs: false, failReads: 0, unhealthy: false });
     expect(c.timeouts).toEqual({ openMs: 2000, closeMs: 5000, teardownMs: 30000 });
     expect(c.limits).toEqual(['./limits/placeholder.yaml']);
     expect(rig.limitFiles).toEqual([path.join(FIXTURES, 'limits/placeholder.yaml')]);

@@ -49,7 +49,7 @@ describe('rigJsonSchema', () => {
     expect(obj(obj(props.bind).properties).link).toEqual({ type: 'string', description: 'Name of a ModbusTcp or ModbusRtu resource.' });
     const options = obj(props.options);
     expect(options.additionalProperties).toBe(false);
-    expect(Object.keys(obj(options.properties))).toEqual(['openFails', 'closeHangs', 'failReads', 'energyWh', 'powerW', 'serial']);
+    expect(Object.keys(obj(options.properties))).toEqual(['openFails', 'closeHangs', 'failReads', 'unhealthy', 'energyWh', 'powerW', 'serial']);
     expect(obj(obj(options.properties).powerW)).toMatchObject({ type: 'number', default: 7400 });
   });
 

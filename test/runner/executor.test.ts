@@ -6,10 +6,11 @@ import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LinkError, ProtocolViolation, type ChargeController, type EnergyMeter } from '../../drivers/capabilities.ts';
 import { RunRecord, type PhaseRecord } from '../../src/report/record.ts';
-import { ConfigError, runBench, type LoadedSuite, type RunnableRig } from '../../src/runner/executor.ts';
+import { ConfigError } from '../../src/runner/errors.ts';
+import { runBench, type LoadedSuite, type RunnableRig } from '../../src/runner/executor.ts';
 import { LimitSet, loadLimits } from '../../src/runner/limits.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
-import { defineSuite, phase, type Drivers, type SuiteDef, type Uses } from '../../src/runner/suite.ts';
+import { defineSuite, phase, type Drivers, type PhaseDef, type SuiteDef, type Uses } from '../../src/runner/suite.ts';
 import { emergencyStops } from '../fakes/drivers.ts';
 import { fakeRig, tempDir } from '../helpers/fake-rig.ts';
 
@@ -231,15 +232,17 @@ describe('executor', () => {
     });
     const { record, runDir } = await run([defineSuite({ name: 'att', version: '1', uses, main: [p] })]);
     const atts = phaseNamed(record, 'io').attachments;
-    // a phase's transcript holds the traffic since the previous phase: here the links' opening too
-    expect(atts.map((a) => a.name).sort()).toEqual(['ccu.log', 'meter.log', 'note.txt']);
+    // a phase's transcript holds exactly its own traffic; opening the links is listed at run level
+    expect(atts.map((a) => a.name).sort()).toEqual(['meter.log', 'note.txt']);
+    expect(record.attachments.map((a) => a.name)).toEqual(['000-meter-before_att_io.log', '001-ccu-before_att_io.log']);
+    expect(readFileSync(path.join(runDir, record.attachments[0]?.path ?? ''), 'utf8')).toMatch(/ open\n$/);
     for (const a of atts) {
       const data = readFileSync(path.join(runDir, a.path));
       expect(a.sha256).toBe(createHash('sha256').update(data).digest('hex'));
       expect(a.bytes).toBe(data.length);
     }
     const transcript = readFileSync(path.join(runDir, atts.find((a) => a.name === 'meter.log')?.path ?? ''), 'utf8');
-    expect(transcript).toMatch(/ open\n.* read meter\n$/);
+    expect(transcript).toMatch(/^\S+ read meter\n$/);
   });
 
   it('finishes within the close deadline when a driver wedges on close', async () => {
@@ -253,3 +256,166 @@ describe('executor', () => {
 
 // Keep the capability types in use so a change to them breaks this file at compile time.
 export type _Check = [EnergyMeter, ChargeController];
+
+describe('executor: control flow and bad input', () => {
+  it("a teardown phase that fails after cancellation keeps its own outcome (a contactor that did not open is INFRA, not ABORTED)", async () => {
+    const ctl = new AbortController();
+    const waiting = phase<D>({ name: 'waiting' }, async ({ sleep }) => {
+      setTimeout(() => ctl.abort(new Error('received SIGINT')), 30);
+      await sleep(10_000);
+    });
+    let signalAbortedInTeardown: boolean | undefined;
+    const open = phase<D>({ name: 'open_contactor' }, ({ signal }) => {
+      signalAbortedInTeardown = signal.aborted;
+      throw new LinkError('ccu', 'contactor did not open');
+    });
+    const { record } = await run([defineSuite({ name: 'td', version: '1', uses, main: [waiting], teardown: [open] })], { signal: ctl.signal });
+    expect(signalAbortedInTeardown).toBe(false);
+    expect(phaseNamed(record, 'open_contactor')).toMatchObject({ outcome: 'INFRA', error: { type: 'LinkError', message: 'ccu: contactor did not open' } });
+    expect(record.outcome).toBe('ABORTED');
+  });
+
+  it('a second cancellation cuts teardown short: the running teardown phase is ABORTED, the rest SKIPPED, the record written', async () => {
+    const ctl = new AbortController();
+    const force = new AbortController();
+    const waiting = phase<D>({ name: 'waiting' }, async ({ sleep }) => {
+      setTimeout(() => ctl.abort(new Error('received SIGINT')), 30);
+      await sleep(10_000);
+    });
+    const slowTidy = phase<D>({ name: 'slow_tidy' }, async ({ sleep }) => {
+      setTimeout(() => force.abort(new Error('received SIGINT twice')), 30);
+      await sleep(10_000);
+    });
+    const never = phase<D>({ name: 'never' }, () => {});
+    const runDir = tempDir();
+    const t0 = Date.now();
+    const record = await runBench({
+      runId: 'force',
+      runDir,
+      rig: fakeRig(),
+      suites: [loaded(defineSuite({ name: 'force', version: '1', uses, main: [waiting], teardown: [slowTidy, never] }))],
+      limits: new LimitSet(),
+      trigger: { kind: 'manual' },
+      software: { benchVersion: '0', node: process.version, packages: {} },
+      host: { hostname: 'h', platform: 'p' },
+      signal: ctl.signal,
+      forceSignal: force.signal,
+    });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(phaseNamed(record, 'slow_tidy')).toMatchObject({ outcome: 'ABORTED', reason: 'run cancelled: received SIGINT twice' });
+    expect(phaseNamed(record, 'never')).toMatchObject({ outcome: 'SKIPPED', reason: 'cancelled a second time: teardown cut short' });
+    expect(readFileSync(path.join(runDir, 'record.json'), 'utf8')).toContain('"outcome": "ABORTED"');
+  });
+
+  it("'skip', 'stop', stopOnFail and a failing setup phase", async () => {
+    const skipper = phase<D>({ name: 'skipper', measures: [measure('x')] }, () => 'skip');
+    const stopper = phase<D>({ name: 'stopper' }, () => 'stop');
+    const afterStop = phase<D>({ name: 'after_stop' }, () => {});
+    const r1 = await run([defineSuite({ name: 's1', version: '1', main: [skipper, stopper, afterStop] })]);
+    expect(r1.record.suites[0]?.phases.map((p) => [p.name, p.outcome, p.reason])).toEqual([
+      ['skipper', 'SKIPPED', 'the phase skipped itself'],
+      ['stopper', 'PASS', undefined],
+      ['after_stop', 'SKIPPED', 'phase stopper ended the suite'],
+    ]);
+    expect(r1.record.outcome).toBe('PASS');
+
+    const failing = phase<D>({ name: 'failing', stopOnFail: true, measures: [measure('v').equals(1)] }, ({ m }) => m.set('v', 2));
+    const r2 = await run([defineSuite({ name: 's2', version: '1', main: [failing, afterStop] })]);
+    expect(phaseNamed(r2.record, 'after_stop')).toMatchObject({ outcome: 'SKIPPED', reason: 'phase failing failed and stops the suite on failure' });
+
+    const badSetup = phase<D>({ name: 'bad_setup' }, () => {
+      throw new ProtocolViolation('x', 'no');
+    });
+    const main = phase<D>({ name: 'main_phase' }, () => {});
+    const tidy = phase<D>({ name: 'tidy' }, () => {});
+    const r3 = await run([defineSuite({ name: 's3', version: '1', setup: [badSetup], main: [main], teardown: [tidy] })]);
+    expect(r3.record.suites[0]?.phases.map((p) => [p.name, p.outcome])).toEqual([
+      ['bad_setup', 'FAIL'],
+      ['main_phase', 'SKIPPED'],
+      ['tidy', 'PASS'],
+    ]);
+  });
+
+  it("a phase that records a failed measurement and then returns 'skip' is FAIL", async () => {
+    const p = phase<D>({ name: 'sneaky', measures: [measure('v').equals(1)] }, ({ m }) => {
+      m.set('v', 2);
+      return 'skip';
+    });
+    const { record } = await run([defineSuite({ name: 'sneak', version: '1', main: [p] })]);
+    expect(phaseNamed(record, 'sneaky')).toMatchObject({ outcome: 'FAIL', reason: 'v: 2 is not 1' });
+  });
+
+  it('an unhealthy driver at preflight makes the suite INFRA, skips its main phases, still runs teardown and emergency-stops', async () => {
+    const rig = fakeRig({ drivers: { meter: { driver: 'FakeMeter', options: { unhealthy: true } }, ccu: { driver: 'FakeCcu' } } });
+    const main = phase<D>({ name: 'main_phase' }, () => {});
+    const tidy = phase<D>({ name: 'tidy' }, () => {});
+    const { record } = await run([defineSuite({ name: 'pre', version: '1', uses, main: [main], teardown: [tidy] })], { rig });
+    expect(record.suites[0]).toMatchObject({ outcome: 'INFRA', outcomeDetails: [{ code: 'PREFLIGHT', message: 'unhealthy driver(s): meter: fake link reports no answer' }] });
+    expect(record.suites[0]?.phases.map((p) => [p.name, p.outcome])).toEqual([
+      ['main_phase', 'SKIPPED'],
+      ['tidy', 'PASS'],
+    ]);
+    expect(record.rigHealth.find((h) => h.resource === 'meter')).toMatchObject({ ok: false, reconnects: 2, check: 'preflight:pre' });
+    expect(record.emergencyStops[0]).toMatchObject({ reason: 'suite pre: preflight failed', results: { ccu: 'ok' } });
+  });
+
+  it('a role two drivers could fill is a configuration error before the run starts', async () => {
+    const rig = fakeRig({ drivers: { meter_a: { driver: 'FakeMeter' }, meter_b: { driver: 'FakeMeter' } } });
+    const p = defineSuite({ name: 'amb', version: '1', uses: { meter: 'EnergyMeter' }, main: [phase({ name: 'p' }, () => {})] });
+    await expect(run([p], { rig })).rejects.toThrow(/role "meter" needs EnergyMeter, which meter_a, meter_b all provide/);
+  });
+
+  it('bad values handed in by a suite end the phase ERROR with a clear message, and the record is still written', async () => {
+    const cases: [string, (ctx: Parameters<PhaseDef<D>['fn']>[0]) => void, RegExp][] = [
+      ['undef', ({ m }) => m.set('v', undefined as unknown as number), /measurement v: undefined is not a finite number, string, boolean or null/],
+      ['nan', ({ m }) => m.set('v', Number.NaN), /measurement v: NaN is not a finite number/],
+      ['timing', ({ timing }) => timing({ protocol: 'ocpp', message: 'Authorize', direction: 'cp->csms', latencyMs: Number.NaN }), /^timing: /],
+      ['throughput', ({ throughput }) => throughput({ link: 'can0', window: '1s', framesPerS: 1, bytesPerS: 1, errors: 0.5, dropped: 0 }), /^throughput: /],
+      ['health', ({ health }) => health({ resource: 'x', check: 'y', ok: true } as never), /^health: /],
+      ['series', ({ m }) => m.series('s').add(1, Number.POSITIVE_INFINITY), /series s takes 1 coordinate\(s\) and a value/],
+      [
+        'weird-throw',
+        () => {
+          throw Object.create(null);
+        },
+        /.*/,
+      ],
+    ];
+    const phases = cases.map(([name, fn]) => phase<D>({ name, measures: [measure('v').optional(), measure('s').series(['t']).optional()] }, fn));
+    const { record, runDir } = await run([defineSuite({ name: 'bad', version: '1', main: phases.slice(0, 1) }), ...phases.slice(1).map((p, i) => defineSuite({ name: `bad${i}`, version: '1', main: [p] }))]);
+    const all = record.suites.flatMap((s) => s.phases);
+    cases.forEach(([name, , re]) => {
+      const p = all.find((x) => x.name === name);
+      expect(p?.outcome, name).toBe('ERROR');
+      expect(p?.error?.message, name).toMatch(re);
+    });
+    expect(RunRecord.parse(JSON.parse(readFileSync(path.join(runDir, 'record.json'), 'utf8'))).outcome).toBe('ERROR');
+  });
+
+  it('rejects bad phase and suite declarations', () => {
+    expect(() => phase({ name: 'p', retry: { attempts: Number.NaN } }, () => {})).toThrow('retry.attempts must be a whole number >= 1');
+    expect(() => phase({ name: 'p', timeoutMs: -1 }, () => {})).toThrow('timeoutMs must be a positive number');
+    expect(() => defineSuite({ name: 'x', version: '1', uses: { a: 'Toaster' as 'Csms' }, main: [] })).toThrow('uses.a is "Toaster"');
+    expect(() => defineSuite({ name: 'x', version: '1', main: [{ kind: 'phase' } as unknown as PhaseDef<object>] })).toThrow('not a phase(...)');
+    expect(() => defineSuite({ name: 'x', version: '', main: [] })).toThrow('version must be a non-empty string');
+  });
+
+  it('the record rebuilt from the journal equals the live one (retries, series, attachments, marginal)', async () => {
+    const rig = fakeRig({ drivers: { meter: { driver: 'FakeMeter', options: { failReads: 1 } }, ccu: { driver: 'FakeCcu' } } });
+    const p = phase<D>(
+      { name: 'rich', retry: { attempts: 2 }, measures: [measure('p').inRange({ max: 8000, marginalMax: 7000 }), measure('s').series(['t_ms']).inRange({ min: 0 })] },
+      async ({ d, m, signal, attach, timing, log }) => {
+        m.set('p', await d.meter.readPowerW(signal));
+        m.series('s').add(0, 1);
+        m.series('s').add(10, 2);
+        timing({ protocol: 'modbus', message: 'Read', direction: 'bench->meter', latencyMs: 1.25 });
+        log('hello');
+        await attach('a.bin', new Uint8Array([1, 2, 3]));
+      },
+    );
+    const { record, runDir } = await run([defineSuite({ name: 'rich', version: '1', uses, main: [p] })], { rig });
+    expect(record.suites[0]?.phases.map((x) => x.outcome)).toEqual(['INFRA', 'PASS']);
+    const { rebuildRun } = await import('../../src/report/outputs.ts');
+    expect(rebuildRun(runDir).record).toEqual(record);
+  });
+});
