@@ -5,6 +5,7 @@
 //   pnc-bench rig check <file>
 //   pnc-bench report <runDir>
 //   pnc-bench upload <runDir> --influx <url>
+//   pnc-bench exi decode <hex|base64|@file> | exi encode   (src/cli/exi.ts)
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,7 @@ import { ConfigError } from '../runner/errors.ts';
 import { runBench } from '../runner/executor.ts';
 import { LimitFileError, loadLimits } from '../runner/limits.ts';
 import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
+import { exiCommands } from './exi.ts';
 import { Progress } from './progress.ts';
 import { rigCheck } from './rig.ts';
 
@@ -215,6 +217,10 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       io.out(`influx: ${r.written} points from ${r.source === 'spool' ? 'influx.lp' : 'record.json'} written to ${redactInfluxUrl(flags.influx)}`);
       code = 0;
     });
+
+  exiCommands(program, io, (c) => {
+    code = c;
+  });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
