@@ -4,6 +4,13 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// `pnc-bench … | head` closes our stdout early: that is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv.slice(2));
 // Exit explicitly once the output is flushed: a phase body that ignored its cancellation, or a

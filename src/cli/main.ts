@@ -5,6 +5,7 @@
 //   pnc-bench rig check <file>
 //   pnc-bench report <runDir>
 //   pnc-bench upload <runDir> --influx <url>
+//   pnc-bench pki init <dir> [--seed s] | pki show <dir>     (src/cli/pki.ts)
 //   pnc-bench exi decode <hex|base64|@file> | exi encode   (src/cli/exi.ts)
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { runBench } from '../runner/executor.ts';
 import { LimitFileError, loadLimits } from '../runner/limits.ts';
 import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
 import { exiCommands } from './exi.ts';
+import { pkiCommands } from './pki.ts';
 import { Progress } from './progress.ts';
 import { rigCheck } from './rig.ts';
 
@@ -218,9 +220,11 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       code = 0;
     });
 
-  exiCommands(program, io, (c) => {
+  const setCode = (c: number): void => {
     code = c;
-  });
+  };
+  pkiCommands(program, io, setCode);
+  exiCommands(program, io, setCode);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

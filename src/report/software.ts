@@ -10,7 +10,7 @@ import type { SoftwareInfo } from './record.ts';
 /** The package root (the folder holding package.json, bench/, rigs/). */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-const TRACKED = ['commander', 'influx', 'yaml', 'zod', 'tsx', 'ws', 'fastify', 'serialport', 'modbus-serial', 'socketcan', 'mqtt', '@peculiar/x509'];
+const TRACKED = ['commander', 'influx', 'yaml', 'zod', 'tsx', 'ws', 'fastify', 'serialport', 'modbus-serial', 'socketcan', 'mqtt', 'candied', '@noble/curves'];
 
 function version(pkgJson: string): string | undefined {
   try {
