@@ -99,7 +99,7 @@ export function pkiCommands(program: Command, io: PkiCliIo, setCode: (code: numb
     .option('--seed <s>', 'seed: the same seed (and --not-before) gives the same keys, serials and certificates')
     .option('--ocsp-url <url>', 'OCSP responder URL for authorityInfoAccess, e.g. http://127.0.0.1:8180/ocsp')
     .option('--not-before <iso>', 'start of validity of every certificate (default: today 00:00 UTC)')
-    .option('--organization <o>', 'subject O of every certificate (the CPO name)', undefined)
+    .option('--organization <o>', 'subject O of every certificate (the CPO name; at most 16 characters)', undefined)
     .option('--emaid <e>', 'eMAID of the contract certificate (default: derived from the seed)')
     .option('--force', 'overwrite an existing PKI in <dir>')
     .action((dir: string, flags: InitFlags) => {

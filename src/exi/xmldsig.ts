@@ -233,7 +233,8 @@ export function verifyV2GSignature(msg: V2G_MessageType, publicKey: Uint8Array, 
   const signedInfoExi = encodeSignedInfo(si);
   const signatureValid = ecdsaVerifyP256(publicKey, signedInfoExi, sig.SignatureValue.CONTENT);
   if (!signatureValid) problems.push('SignatureValue does not verify over SignedInfo with the given public key');
-  const valid =
-    signatureValid && duplicates.size === 0 && references.length > 0 && references.every((r) => r.ok) && expectedIds.every((id) => si.Reference.some((r) => r.URI === `#${id}`));
+  // Every problem counts: a SHA-1 digest or a foreign algorithm id is as unacceptable as a bad digest.
+  if (references.length === 0) problems.push('SignedInfo has no Reference');
+  const valid = signatureValid && problems.length === 0;
   return { valid, signatureValid, references, signedInfoExi, problems };
 }

@@ -36,6 +36,7 @@ export const CSR_REJECT_CODES = [
   'unsupported-signature-algorithm',
   'bad-signature',
   'missing-subject-field',
+  'repeated-subject-field',
   'subject-field-too-long',
   'invalid-country',
   'wrong-domain-component',
@@ -152,6 +153,8 @@ export async function signCsr(pki: BenchPki, csrPem: string, opts: CsrSignOption
   const one = (t: string) => field(t)[0];
   for (const a of attrs) if (a.value.length > UB_NAME && a.type !== 'DC') return reject('subject-field-too-long', `csr: subject ${a.type} is ${a.value.length} characters; at most ${UB_NAME}`);
 
+  // The subject is copied into the certificate: a second CN/O/C would smuggle an identity past the checks.
+  for (const t of ['CN', 'O', 'C']) if (field(t).length > 1) return reject('repeated-subject-field', `csr: subject has ${field(t).length} ${t} attributes; exactly one is allowed`);
   const required = opts.profile === 'secc' ? ['CN', 'O', 'C', 'DC'] : ['CN', 'O'];
   for (const t of required) if (one(t) === undefined || one(t) === '') return reject('missing-subject-field', `csr: subject has no ${t}${t === 'DC' ? ' (a V2G SECC certificate needs DC=CPO)' : ''}`);
   const c = one('C');

@@ -53,6 +53,9 @@ export function startOfUtcDay(d: Date): Date {
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 }
 
+export const MAX_OCSP_URL_CHARS = 48;
+export const MAX_ORGANIZATION_CHARS = 16;
+
 /** Validates options and fills defaults; throws PkiInputError naming the option. */
 export function resolvePkiOptions(opts: PkiOptions = {}): ResolvedPkiOptions {
   const seed = opts.seed ?? toHex(crypto.getRandomValues(new Uint8Array(16)));
@@ -62,9 +65,14 @@ export function resolvePkiOptions(opts: PkiOptions = {}): ResolvedPkiOptions {
   if (notBefore.getTime() % 1000 !== 0) throw new PkiInputError('notBefore', `${notBefore.toISOString()} has fractions of a second; X.509 times have whole seconds`);
   const y = notBefore.getUTCFullYear();
   if (y < 1950 || y > 9000) throw new PkiInputError('notBefore', `year ${y} is outside 1950..9000`);
-  if (opts.ocspUrl !== undefined) checkHttpUrl(opts.ocspUrl, 'ocspUrl');
+  // Bounds keep a CertificateInstallationRes (six certificates) inside OCPP's 5,600-character
+  // exiResponse (test/pki/exi-response.test.ts builds one at these limits).
+  if (opts.ocspUrl !== undefined) {
+    checkHttpUrl(opts.ocspUrl, 'ocspUrl');
+    if (opts.ocspUrl.length > MAX_OCSP_URL_CHARS) throw new PkiInputError('ocspUrl', `is ${opts.ocspUrl.length} characters; at most ${MAX_OCSP_URL_CHARS} (every certificate carries it)`);
+  }
   const organization = opts.organization ?? 'pnc-bench';
-  if (organization.length < 1 || organization.length > 64) throw new PkiInputError('organization', 'must be 1..64 characters');
+  if (organization.length < 1 || organization.length > MAX_ORGANIZATION_CHARS) throw new PkiInputError('organization', `must be 1..${MAX_ORGANIZATION_CHARS} characters`);
   const country = opts.country ?? 'DE';
   if (!/^[A-Z]{2}$/.test(country)) throw new PkiInputError('country', `"${country}" must be two upper-case letters (ISO 3166 alpha-2)`);
   let emaid: string;

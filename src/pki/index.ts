@@ -37,7 +37,7 @@ export {
 } from './x509.ts';
 export { PKI_ROLES, ROLE_PROFILES, ROOT_ROLES, isPkiRole, MAX_CERTIFICATE_BYTES, MAX_SUB_CAS, type PkiRole, type RoleProfile, type DomainComponent } from './profile.ts';
 export { issueCertificate, deriveSerial, randomSerial, type CertifiedKey, type CertificateAuthority, type IssueSpec } from './issue.ts';
-export { BenchPki, generatePki, resolvePkiOptions, type PkiOptions, type ResolvedPkiOptions } from './hierarchy.ts';
+export { BenchPki, generatePki, MAX_OCSP_URL_CHARS, MAX_ORGANIZATION_CHARS, resolvePkiOptions, type PkiOptions, type ResolvedPkiOptions } from './hierarchy.ts';
 export { writePkiDir, loadPkiDir, readManifest, MANIFEST_FILE, type PkiManifest, type ManifestEntry } from './store.ts';
 export { issueContractCertificate, issueDeterministicContract, cpsSigner, type ContractIssueOptions, type ContractBundle, type CpsSigner } from './contract.ts';
 export { signCsr, CSR_REJECT_CODES, type CsrProfile, type CsrRejectCode, type CsrSignOptions, type CsrSignResult } from './csr.ts';

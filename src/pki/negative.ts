@@ -31,13 +31,14 @@ export const NEGATIVE_KINDS = [
   'oversize-chain',
   'unknown-root',
   'contract-under-v2g-root',
+  'contract-under-cpo-subca',
   'no-ocsp-url',
   'bad-signature',
   'wrong-emaid-check-digit',
 ] as const;
 export type NegativeKind = (typeof NEGATIVE_KINDS)[number];
 
-const CONTRACT_ONLY: readonly NegativeKind[] = ['contract-under-v2g-root', 'wrong-emaid-check-digit'];
+const CONTRACT_ONLY: readonly NegativeKind[] = ['contract-under-v2g-root', 'contract-under-cpo-subca', 'wrong-emaid-check-digit'];
 
 export const NEGATIVE_DESCRIPTIONS: Readonly<Record<NegativeKind, string>> = {
   expired: 'leaf expired one day ago',
@@ -49,6 +50,7 @@ export const NEGATIVE_DESCRIPTIONS: Readonly<Record<NegativeKind, string>> = {
   'oversize-chain': 'three sub-CAs between root and leaf (ISO 15118 allows two); pathLen allows it',
   'unknown-root': 'chain ends at a root the bench does not trust',
   'contract-under-v2g-root': 'MO Sub-CAs issued by the V2G root instead of the MO root (valid when the V2G root is trusted)',
+  'contract-under-cpo-subca': 'contract issued by CPO Sub-CA 2 (a CA of the charging side, not of a mobility operator) under the trusted V2G root',
   'no-ocsp-url': 'leaf has no authorityInfoAccess OCSP URL',
   'bad-signature': 'leaf signature corrupted (one bit flipped)',
   'wrong-emaid-check-digit': 'contract CN is an eMAID with a wrong check digit',
@@ -64,6 +66,7 @@ const EXPECTED: Readonly<Record<NegativeKind, AuthorizeCertificateStatus>> = {
   'oversize-chain': 'CertChainError',
   'unknown-root': 'CertChainError',
   'contract-under-v2g-root': 'Accepted',
+  'contract-under-cpo-subca': 'CertChainError',
   'no-ocsp-url': 'CertChainError',
   'bad-signature': 'SignatureError',
   'wrong-emaid-check-digit': 'CertChainError',
@@ -158,7 +161,6 @@ export function negativeMaterial(pki: BenchPki, kind: NegativeKind, opts: Negati
       break;
     }
     case 'unknown-root': {
-      // Not registered as an authority: the bench's responder is not authoritative for it.
       const rk = key('root');
       const rootSpec: IssueSpec = {
         subject: encodeName({ CN: `Foreign${ROLE_PROFILES[b.root as PkiRole].commonName}`, O: 'foreign-pki', C: o.country, DC: branch === 'contract' ? 'MO' : 'V2G' }),
@@ -176,6 +178,12 @@ export function negativeMaterial(pki: BenchPki, kind: NegativeKind, opts: Negati
       issuer = s2;
       subs = [s2.cert, s1.cert];
       root = foreignRoot.cert;
+      break;
+    }
+    case 'contract-under-cpo-subca': {
+      issuer = pki.authority('cpo-sub2');
+      subs = [pki.cert('cpo-sub2'), pki.cert('cpo-sub1')];
+      root = pki.cert('v2g-root');
       break;
     }
     case 'contract-under-v2g-root': {

@@ -133,18 +133,38 @@ export async function startOcspHttpServer(responder: OcspResponder, opts: OcspHt
   };
 }
 
-/** OCSP over HTTP POST (application/ocsp-request), with a per-request timeout (default 5 s). */
-export function httpOcspTransport(opts: { timeoutMs?: number } = {}): OcspTransport {
+/**
+ * OCSP over HTTP POST (application/ocsp-request), with a per-request timeout (default 5 s). The URL
+ * comes from a charger (responderURL), so only http(s) is followed and the answer is capped
+ * (default 64 KiB; a real OCSP response is a few KiB).
+ */
+export function httpOcspTransport(opts: { timeoutMs?: number; maxResponseBytes?: number } = {}): OcspTransport {
   const timeoutMs = opts.timeoutMs ?? 5000;
+  const maxBytes = opts.maxResponseBytes ?? 65_536;
   return async (requestDer, url, signal) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new Error(`responder URL "${url}" is not a URL`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`responder URL "${url}" is not http(s)`);
     const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
-    const res = await fetch(url, {
+    const res = await fetch(parsed, {
       method: 'POST',
       headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
       body: Buffer.from(requestDer),
       signal: AbortSignal.any(signals),
+      redirect: 'error',
     });
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of res.body ?? []) {
+      size += chunk.length;
+      if (size > maxBytes) throw new Error(`response larger than ${maxBytes} bytes`);
+      chunks.push(chunk);
+    }
+    return new Uint8Array(Buffer.concat(chunks));
   };
 }

@@ -142,6 +142,9 @@ function profileProblems(path: readonly PkiCert[], anchored: boolean): string[] 
       return;
     }
     if (isAnchor) return; // trust anchors are trusted as configured
+    // Only a mobility operator's CAs issue contracts: a CPO or CPS Sub-CA under the V2G root must not.
+    const caDc = c.subjectField('DC');
+    if (!caDc.includes('MO')) problems.push(`${d} subject DC is ${caDc.length ? caDc.join('/') : 'absent'}: only MO Sub-CAs issue contract certificates`);
     if (!c.basicConstraints?.ca) problems.push(`${d} issues ${certDesc(path[i - 1] as PkiCert)} but is not a CA (basicConstraints CA:false or absent)`);
     if (!c.keyUsage) problems.push(`${d} has no keyUsage extension`);
     else if (!c.keyUsage.usages.includes('keyCertSign')) problems.push(`${d} keyUsage lacks keyCertSign`);

@@ -20,7 +20,7 @@ import {
 import { decryptContractPrivateKey } from '../../src/exi/contract-key.ts';
 import { decodeV2GMessage, encodeV2GMessage, type V2GMessage } from '../../src/exi/iso2.ts';
 import { toHex } from '../../src/exi/json.ts';
-import { ecdsaSignP256, publicKeyFromCertificate, signV2GMessage, verifyV2GSignature } from '../../src/exi/xmldsig.ts';
+import { ecdsaSignP256, encodeSignedInfo, publicKeyFromCertificate, signV2GMessage, verifyV2GSignature } from '../../src/exi/xmldsig.ts';
 import { hex, loadVectors } from './helpers/vectors.ts';
 import { makeChain, type TestCert } from './helpers/pki.ts';
 
@@ -186,6 +186,25 @@ describe('Get15118EVCertificate answer (update)', () => {
     expect(verifyV2GSignature(msg, cps[0]!.publicKey, ['ID1', 'ID2', 'ID3', 'ID4']).valid).toBe(true);
     const key = decryptContractPrivateKey({ encryptedPrivateKey: res.ContractSignatureEncryptedPrivateKey.CONTENT, dhPublicKey: res.DHpublickey.CONTENT, recipientPrivateKey: mo[0]!.privateKey });
     expect(toHex(key)).toBe(toHex(newContract[0]!.privateKey));
+  });
+
+  it('a signature that verifies but names another algorithm is not valid', async () => {
+    const { response } = await answerGet15118EVCertificate(await evRequest('install', hex('0102030405060708')), {
+      cps: cpsSigner,
+      issueContract: async () => {
+        const c = await makeChain('MO', 'DEABC123456789Y');
+        return { certificateChain: c.slice(0, 3).map((x) => x.der), privateKey: c[0]!.privateKey };
+      },
+    });
+    const msg = decodeV2GMessage(response.exi);
+    expect(verifyV2GSignature(msg, cps[0]!.publicKey).valid).toBe(true);
+    const si = msg.Header.Signature!.SignedInfo;
+    si.Reference[0]!.DigestMethod.Algorithm = 'http://www.w3.org/2000/09/xmldsig#sha1';
+    msg.Header.Signature!.SignatureValue.CONTENT = ecdsaSignP256(cps[0]!.privateKey, encodeSignedInfo(si)); // re-signed: the ECDSA check passes
+    const bad = verifyV2GSignature(msg, cps[0]!.publicKey);
+    expect(bad.signatureValid).toBe(true);
+    expect(bad.valid).toBe(false);
+    expect(bad.problems).toContainEqual(expect.stringMatching(/DigestMethod http:\/\/www.w3.org\/2000\/09\/xmldsig#sha1 is not SHA-256/));
   });
 
   it('the real dSPACE CertificateUpdateReq verifies with its contract certificate', () => {

@@ -141,6 +141,7 @@ describe('OCPP 1.6 ChargePointCertificate CSRs', () => {
     ['O is not the CPO name', '/CN=CP-000123/O=Someone Else', P256, 'wrong-organization', /subject O "Someone Else" is not the CPO name "ACME CPO"/],
     ['CN is not the serial', '/CN=CP-999/O=ACME CPO', P256, 'wrong-common-name', /subject CN "CP-999" is not the charge point serial number "CP-000123"/],
     ['no O', '/CN=CP-000123', P256, 'missing-subject-field', /subject has no O/],
+    ['two CNs', '/CN=CP-000123/CN=attacker.example/O=ACME CPO', P256, 'repeated-subject-field', /subject has 2 CN attributes; exactly one is allowed/],
     ['RSA 1024', '/CN=CP-000123/O=ACME CPO', RSA(1024), 'key-too-small', /RSA key of 1024 bits; at least 2048 required/],
     ['secp256k1', '/CN=CP-000123/O=ACME CPO', K256, 'wrong-curve', /EC key on secp256k1; accepted curves are P-256, P-384, P-521/],
   ])('rejects: %s', async (_name, subj, key, code, reason) => {

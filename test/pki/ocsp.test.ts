@@ -280,6 +280,15 @@ describe('OCSP over HTTP (fastify on loopback, at the AIA URL)', () => {
     }
   });
 
+  it('the HTTP transport follows only http(s) URLs and caps the answer size', async () => {
+    const transport = httpOcspTransport({ timeoutMs: 2000, maxResponseBytes: 100 });
+    const req = buildOcspRequest([{ cert: pki.cert('contract'), issuer: pki.cert('mo-sub2') }]);
+    await expect(transport(req, 'file:///etc/passwd')).rejects.toThrow('responder URL "file:///etc/passwd" is not http(s)');
+    await expect(transport(req, 'data:application/ocsp-response;base64,AAAA')).rejects.toThrow(/is not http\(s\)/);
+    await expect(transport(req, 'not a url')).rejects.toThrow('responder URL "not a url" is not a URL');
+    await expect(transport(req, server.url)).rejects.toThrow('response larger than 100 bytes');
+  });
+
   it('no OCSP URL in the certificate → reported as such', async () => {
     const c = issueContractCertificate(pki, { ocspUrl: null });
     expect(await checkOcsp(c.cert, pki.cert('mo-sub2'), { transport: responder.transport })).toMatchObject({ ok: false, noUrl: true });

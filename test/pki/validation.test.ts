@@ -108,6 +108,7 @@ describe('negative material → AuthorizeCertificateStatus', () => {
     ['no-ocsp-url', 0, /OK/],
     ['wrong-emaid-check-digit', 0, /OK/],
     ['contract-under-v2g-root', 0, /OK/],
+    ['contract-under-cpo-subca', 0, /OK/], // X.509-valid: only the V2G profile (DC=MO on issuing CAs) forbids it
     ['revoked', 0, /OK/],
   ] as const)('openssl verify on %s: error %d', (kind, errNo, text) => {
     const m = negativeMaterial(pki, kind);
