@@ -32,6 +32,7 @@ export interface Lifecycle {
 }
 
 export interface MeterReading {
+  /** Per phase; NaN where the meter reports "not available" (e.g. L2/L3 of a single-phase meter). */
   voltageV: number[];
   currentA: number[];
   powerW: number;
@@ -41,11 +42,36 @@ export interface MeterReading {
   t: number;
 }
 
+export interface MeterPollOptions {
+  /** Time between the starts of two readings. */
+  intervalMs: number;
+  /** Polling stops (and poll() resolves) when this aborts. */
+  signal: AbortSignal;
+  /** Every reading, e.g. to add points to a series measurement. */
+  onReading(r: MeterReading): void;
+  /** A reading that failed (the loop goes on); without it failures are only counted. */
+  onError?(e: Error): void;
+  /** Consecutive failed readings after which poll() rejects with the last LinkError (default 10). */
+  maxFailures?: number;
+}
+
+export interface MeterPollSummary {
+  readings: number;
+  failures: number;
+  /** Intervals skipped because a reading took longer than intervalMs. */
+  overruns: number;
+}
+
 export interface EnergyMeter extends Lifecycle {
   read(signal: AbortSignal): Promise<MeterReading>;
   readEnergyWh(signal: AbortSignal): Promise<number>;
   readPowerW(signal: AbortSignal): Promise<number>;
   serialNumber(signal: AbortSignal): Promise<string>;
+  /**
+   * Reads every `intervalMs` until `signal` aborts, then resolves with counts. Rejects with
+   * LinkError only when `maxFailures` consecutive readings fail.
+   */
+  poll(opts: MeterPollOptions): Promise<MeterPollSummary>;
 }
 
 export interface CcuStatus {
@@ -54,6 +80,43 @@ export interface CcuStatus {
   state: string;
   faults: string[];
   t: number;
+  /** Output power as the controller reports it (or voltage × current). */
+  powerW?: number;
+  /** The last limits this driver commanded, if any. */
+  setpoint?: { voltageV: number; currentA: number };
+  /** The controller's own limits, when it reports them. */
+  ratedMaxVoltageV?: number;
+  ratedMaxCurrentA?: number;
+  ratedPowerW?: number;
+  /** How old the measured values are, ms (time since the controller last reported them). */
+  ageMs?: number;
+}
+
+/** Traffic counters of a driver's link since open, for hil_throughput (two samples give a rate). */
+export interface LinkStats {
+  /** e.g. `slcan:/dev/ttyACM0`, `socketcand:10.0.0.5:29536/can0` */
+  link: string;
+  rxFrames: number;
+  txFrames: number;
+  rxBytes: number;
+  txBytes: number;
+  errors: number;
+  dropped: number;
+  /** epoch ms of the sample */
+  tMs: number;
+}
+
+/** The hil_throughput point (a suite's ThroughputPoint) between two LinkStats samples. */
+export function linkThroughput(a: LinkStats, b: LinkStats): { link: string; window: string; framesPerS: number; bytesPerS: number; errors: number; dropped: number } {
+  const s = Math.max(1e-6, (b.tMs - a.tMs) / 1000);
+  return {
+    link: b.link,
+    window: `${s.toFixed(3)}s`,
+    framesPerS: (b.rxFrames + b.txFrames - a.rxFrames - a.txFrames) / s,
+    bytesPerS: (b.rxBytes + b.txBytes - a.rxBytes - a.txBytes) / s,
+    errors: Math.max(0, b.errors - a.errors),
+    dropped: Math.max(0, b.dropped - a.dropped),
+  };
 }
 
 export interface ChargeController extends Lifecycle {
@@ -64,6 +127,8 @@ export interface ChargeController extends Lifecycle {
   /** De-energise now. Takes no signal: it must run even when the run was cancelled. Never rejects
    * for a rig that is already safe; rejects with LinkError when it could not reach the hardware. */
   emergencyStop(): Promise<void>;
+  /** Bus traffic counters (frames/s, errors, drops via linkThroughput). */
+  linkStats(): LinkStats;
 }
 
 export type EvPaymentOption = 'ExternalPayment' | 'Contract';
@@ -80,7 +145,14 @@ export interface EvEmulator extends Lifecycle {
   startSession(session: { mode: 'AC' | 'DC'; payment: EvPaymentOption }, signal: AbortSignal): Promise<void>;
   stopSession(signal: AbortSignal): Promise<void>;
   installCertificate(signal: AbortSignal): Promise<void>;
-  waitForState(state: string, opts: { timeoutMs: number; signal: AbortSignal }): Promise<EvStateEvent>;
+  /**
+   * Resolves with the first event of `state` at or after `since` (epoch ms; default: now, except
+   * that the latest event counts when it already is `state`). Timeout → ProtocolViolation (the
+   * charger did not get the EV there); link down → LinkError.
+   */
+  waitForState(state: string, opts: { timeoutMs: number; signal: AbortSignal; since?: number }): Promise<EvStateEvent>;
+  /** Every state event since open, oldest first. */
+  events(): readonly EvStateEvent[];
 }
 
 export interface ConsoleMatch {
@@ -89,9 +161,21 @@ export interface ConsoleMatch {
   t: number;
 }
 
+export interface ConsoleLine {
+  line: string;
+  t: number;
+}
+
 export interface Secc extends Lifecycle {
   send(line: string, signal: AbortSignal): Promise<void>;
   expect(pattern: RegExp | string, opts: { timeoutMs: number; signal: AbortSignal }): Promise<ConsoleMatch>;
+  /**
+   * Waits for a named event pattern from the rig file (`options.events`); lines at or after `since`
+   * (epoch ms, default: now) count. Timeout → ProtocolViolation showing the lines seen meanwhile.
+   */
+  waitForEvent(name: string, opts: { timeoutMs: number; signal: AbortSignal; since?: number }): Promise<ConsoleMatch & { event: string }>;
+  /** Received lines at or after `since` (epoch ms), oldest first (bounded history). */
+  lines(since?: number): readonly ConsoleLine[];
 }
 
 export interface OcppCall {

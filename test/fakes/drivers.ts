@@ -9,6 +9,9 @@ import {
   type ChargeController,
   type EnergyMeter,
   type HealthResult,
+  type LinkStats,
+  type MeterPollOptions,
+  type MeterPollSummary,
   type MeterReading,
 } from '../../drivers/capabilities.ts';
 import { defineDriver, type DriverContext } from '../../src/rig/registry.ts';
@@ -80,6 +83,21 @@ class FakeMeterImpl extends FakeBase implements EnergyMeter {
   async serialNumber(_signal: AbortSignal): Promise<string> {
     return this.o.serial;
   }
+  async poll(opts: MeterPollOptions): Promise<MeterPollSummary> {
+    const summary = { readings: 0, failures: 0, overruns: 0 };
+    while (!opts.signal.aborted) {
+      try {
+        opts.onReading(await this.read(opts.signal));
+        summary.readings += 1;
+      } catch (e) {
+        if (opts.signal.aborted) break;
+        summary.failures += 1;
+        opts.onError?.(e as Error);
+      }
+      await new Promise((r) => setTimeout(r, opts.intervalMs));
+    }
+    return summary;
+  }
   snapshot(): Record<string, unknown> {
     return { opened: this.opened, reads: this.reads, energyWh: this.energyWh };
   }
@@ -124,6 +142,9 @@ class FakeCcuImpl extends FakeBase implements ChargeController {
     this.stops += 1;
     emergencyStops.push({ driver: this.ctx.name, t: Date.now() });
     this.ctx.transcript.write(`${new Date().toISOString()} EMERGENCY STOP\n`);
+  }
+  linkStats(): LinkStats {
+    return { link: 'fake', rxFrames: this.reads, txFrames: 0, rxBytes: 0, txBytes: 0, errors: 0, dropped: 0, tMs: Date.now() };
   }
   snapshot(): Record<string, unknown> {
     return { opened: this.opened, enabled: this.enabled, emergencyStops: this.stops };
