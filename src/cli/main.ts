@@ -6,6 +6,7 @@
 //   pnc-bench report <runDir>
 //   pnc-bench upload <runDir> --influx <url>
 //   pnc-bench pki init <dir> [--seed s] | pki show <dir>     (src/cli/pki.ts)
+//   pnc-bench csms --port <p> [--profile 0..3] [--pki <dir>] (src/cli/csms.ts)
 //   pnc-bench exi decode <hex|base64|@file> | exi encode   (src/cli/exi.ts)
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { ConfigError } from '../runner/errors.ts';
 import { runBench } from '../runner/executor.ts';
 import { LimitFileError, loadLimits } from '../runner/limits.ts';
 import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
+import { csmsCommands } from './csms.ts';
 import { exiCommands } from './exi.ts';
 import { pkiCommands } from './pki.ts';
 import { Progress } from './progress.ts';
@@ -224,6 +226,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     code = c;
   };
   pkiCommands(program, io, setCode);
+  csmsCommands(program, io, setCode);
   exiCommands(program, io, setCode);
 
   try {

@@ -11,6 +11,7 @@ import { ROOT } from '../helpers/cli.ts';
 const README: Record<string, string> = {
   CcuCan: 'drivers/ccu/README.md',
   EverestCarSim: 'drivers/ev/README.md',
+  MockCsms: 'docs/csms.md',
   ModbusMeter: 'drivers/meter/README.md',
   SeccConsole: 'drivers/secc/README.md',
 };

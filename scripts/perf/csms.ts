@@ -1,0 +1,468 @@
+// Benchmark: the mock CSMS against the issue's targets, and the same workload against an ocpp-rpc
+// 2.2.1 server in strict mode. Prints a table. Run with `npx tsx scripts/perf/csms.ts` (npm run perf:csms).
+//
+// Workload: PnC Authorize round trips — DataTransfer(vendorId org.openchargealliance.iso15118pnc,
+// messageId Authorize, data = a 2.0.1 AuthorizeRequest with an eMAID idToken) — each validated on the
+// server against the 1.6 schema (outer request and response) and the 2.0.1 schema (inner request and
+// response). The mock CSMS also writes its JSON-lines transcript (cut every second, as the runner
+// does per phase) and records every exchange for timings, as it does during a run. The ocpp-rpc server
+// gets the same work: strict mode (outer validation) plus the inner parse and 2.0.1 validation in its
+// handler. The load generator is a child process (minimal WebSocket clients on raw TCP sockets, one
+// outstanding CALL each), so client and server run on different cores and the client is not the limit.
+//
+//   1. memory per idle connection with 1 000 connections            target <= 15 KB
+//   2. throughput, 100 chargers, closed loop, rounds alternating
+//      between the two servers (median)                             target >= 20 000 calls/s, >= 1.3x ocpp-rpc
+//   3. latency p50/p99 at half the median throughput, paced         target p99 <= 2 ms
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { createRequire } from 'node:module';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MockCsms } from '../../src/csms/index.ts';
+import { Transcript } from '../../src/rig/transcript.ts';
+
+const VENDOR = 'org.openchargealliance.iso15118pnc';
+const INNER = JSON.stringify({ idToken: { idToken: 'DEPNB1234567890', type: 'eMAID' } });
+const CHARGERS = 100;
+const IDLE = 1_000;
+/** throughput: ROUNDS rounds per server, alternating, each WARMUP_MS + MEASURE_MS; the median counts */
+const ROUNDS = 4;
+const WARMUP_MS = 1_000;
+const MEASURE_MS = 3_000;
+const LATENCY_MS = 5_000;
+const SPIN = process.env.PERF_NO_SPIN === undefined;
+
+// ---------------------------------------------------------------------------------- load generator
+
+interface LoadRequest {
+  cmd: 'throughput' | 'latency' | 'idle' | 'closeIdle' | 'exit';
+  url?: string;
+  n?: number;
+  ratePerS?: number;
+  measureMs?: number;
+}
+interface LoadReply {
+  calls?: number;
+  elapsedMs?: number;
+  p50?: number;
+  p99?: number;
+  max?: number;
+  samples?: number;
+  errors?: number;
+  ready?: number;
+  /** load generator CPU (user+system) per wall second during the measurement */
+  clientCpu?: number;
+  /** set by the parent: its own (the server's) CPU during the measurement window, ms */
+  serverCpuMs?: number;
+  mark?: 'start' | 'end';
+}
+
+function callFrame(id: number): string {
+  return `[2,"${id}","DataTransfer",{"vendorId":"${VENDOR}","messageId":"Authorize","data":${INNER_JSON}}]`;
+}
+const INNER_JSON = JSON.stringify(INNER);
+
+/**
+ * A minimal WebSocket client on a raw TCP socket (RFC 6455 client framing with a zero mask key), so the
+ * load generator spends its CPU on the wire and not in a client library: the server under test stays
+ * the bottleneck. Text frames only; the server's answers are counted, not parsed.
+ */
+class RawWs {
+  private buf: Buffer = Buffer.alloc(0);
+  onText: (first2: number) => void = () => {};
+  private constructor(private readonly sock: net.Socket) {}
+
+  static connect(url: string, path: string): Promise<RawWs> {
+    const u = new URL(url);
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(Number(u.port), u.hostname);
+      sock.setNoDelay(true);
+      let head = Buffer.alloc(0);
+      const onData = (d: Buffer): void => {
+        head = Buffer.concat([head, d]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        sock.off('data', onData);
+        if (!head.subarray(0, 12).toString().includes('101')) return reject(new Error(`upgrade refused: ${head.subarray(0, end).toString()}`));
+        const ws = new RawWs(sock);
+        sock.on('data', (x: Buffer) => ws.onData(x));
+        if (head.length > end + 4) ws.onData(head.subarray(end + 4));
+        resolve(ws);
+      };
+      sock.on('data', onData);
+      sock.once('error', reject);
+      sock.once('connect', () => {
+        sock.write(
+          `GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n`,
+        );
+      });
+    });
+  }
+
+  send(text: string): void {
+    const len = Buffer.byteLength(text);
+    const hdr = len < 126 ? 6 : 8;
+    const b = Buffer.allocUnsafe(hdr + len);
+    b[0] = 0x81;
+    if (len < 126) b[1] = 0x80 | len;
+    else {
+      b[1] = 0x80 | 126;
+      b.writeUInt16BE(len, 2);
+    }
+    b.writeUInt32BE(0, hdr - 4); // mask key 0: the payload goes as is
+    b.write(text, hdr);
+    this.sock.write(b);
+  }
+
+  private onData(d: Buffer): void {
+    let b = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    let off = 0;
+    for (;;) {
+      if (b.length - off < 2) break;
+      let len = (b[off + 1] as number) & 0x7f;
+      let hdr = 2;
+      if (len === 126) {
+        if (b.length - off < 4) break;
+        len = b.readUInt16BE(off + 2);
+        hdr = 4;
+      } else if (len === 127) {
+        if (b.length - off < 10) break;
+        len = Number(b.readBigUInt64BE(off + 2));
+        hdr = 10;
+      }
+      if (b.length - off < hdr + len) break;
+      if (((b[off] as number) & 0x0f) === 1) this.onText(((b[off + hdr] as number) << 8) | (b[off + hdr + 1] as number));
+      off += hdr + len;
+    }
+    this.buf = off >= b.length ? Buffer.alloc(0) : Buffer.from(b.subarray(off));
+    b = this.buf;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => {
+      this.sock.once('close', () => r());
+      this.sock.end(Buffer.from([0x88, 0x80, 0, 0, 0, 0]));
+      setTimeout(() => this.sock.destroy(), 500).unref();
+    });
+  }
+}
+
+async function connectAll(url: string, n: number, prefix: string): Promise<RawWs[]> {
+  const out: RawWs[] = [];
+  for (let i = 0; i < n; i += 50) out.push(...(await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) => RawWs.connect(url, `/${prefix}${i + k}`)))));
+  return out;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? 0;
+}
+
+async function clientMain(): Promise<void> {
+  let idle: RawWs[] = [];
+  let run = 0;
+  process.on('message', (m: LoadRequest) => {
+    void (async (): Promise<LoadReply> => {
+      run++;
+      if (m.cmd === 'exit') process.exit(0);
+      if (m.cmd === 'idle') {
+        idle = await connectAll(m.url as string, m.n as number, `IDLE${run}-`);
+        return { ready: idle.length };
+      }
+      if (m.cmd === 'closeIdle') {
+        await Promise.all(idle.map((ws) => ws.close()));
+        idle = [];
+        return { ready: 0 };
+      }
+      const conns = await connectAll(m.url as string, m.n as number, `PERF${run}-`);
+      let measuring = false;
+      let stop = false;
+      let calls = 0;
+      let errors = 0;
+      const lat: number[] = [];
+      const sentAt = new Float64Array(conns.length);
+      let nextId = 0;
+      const send = (i: number): void => {
+        sentAt[i] = performance.now();
+        (conns[i] as RawWs).send(callFrame(++nextId));
+      };
+      const paced = m.cmd === 'latency';
+      const intervalMs = paced ? (conns.length * 1000) / (m.ratePerS as number) : 0;
+      const due = new Float64Array(conns.length);
+      const busy = new Uint8Array(conns.length);
+      conns.forEach((ws, i) => {
+        ws.onText = (first2) => {
+          const now = performance.now();
+          if (first2 !== 0x5b33) errors++; // '[3' expected
+          if (measuring) {
+            calls++;
+            if (paced) lat.push(now - (sentAt[i] as number));
+          }
+          busy[i] = 0;
+          if (stop) return;
+          if (!paced) send(i);
+          else if (now >= (due[i] as number)) {
+            busy[i] = 1;
+            due[i] = (due[i] as number) + intervalMs;
+            send(i);
+          }
+        };
+      });
+      // Busy-poll: keep the event loop spinning (setImmediate) so the load generator never sleeps in
+      // epoll; on a VM, waking a sleeping process costs more than the server's own work per call.
+      let spinning = true;
+      const spin = (): void => {
+        if (spinning) setImmediate(spin);
+      };
+      if (SPIN && !paced) spin(); // only for throughput; paced runs leave the CPU to the server's GC threads
+      const t0 = performance.now();
+      let ticker: NodeJS.Timeout | undefined;
+      if (!paced) conns.forEach((_, i) => send(i));
+      else {
+        conns.forEach((_, i) => (due[i] = t0 + (i * intervalMs) / conns.length));
+        ticker = setInterval(() => {
+          const now = performance.now();
+          for (let i = 0; i < conns.length; i++) {
+            if (!busy[i] && now >= (due[i] as number)) {
+              busy[i] = 1;
+              due[i] = (due[i] as number) + intervalMs;
+              send(i);
+            }
+          }
+        }, 1);
+      }
+      await new Promise((r) => setTimeout(r, WARMUP_MS));
+      measuring = true;
+      process.send?.({ mark: 'start' });
+      const m0 = performance.now();
+      const cpu0 = process.cpuUsage();
+      await new Promise((r) => setTimeout(r, m.measureMs ?? MEASURE_MS));
+      measuring = false;
+      const elapsedMs = performance.now() - m0;
+      const cpu = process.cpuUsage(cpu0);
+      process.send?.({ mark: 'end' });
+      const clientCpu = (cpu.user + cpu.system) / 1000 / elapsedMs;
+      stop = true;
+      spinning = false;
+      if (ticker) clearInterval(ticker);
+      await new Promise((r) => setTimeout(r, 200));
+      await Promise.all(conns.map((ws) => ws.close()));
+      if (!paced) return { calls, elapsedMs, errors, clientCpu };
+      const sorted = Float64Array.from(lat).sort();
+      return { calls, elapsedMs, errors, samples: sorted.length, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1] ?? 0 };
+    })().then((r) => process.send?.(r));
+  });
+  process.send?.({ ready: 1 });
+}
+
+// ---------------------------------------------------------------------------------- servers
+
+interface ServerUnderTest {
+  name: string;
+  url: string;
+  close(): Promise<void>;
+}
+
+async function startMock(): Promise<ServerUnderTest> {
+  const transcript = new Transcript({ ext: 'jsonl', mime: 'application/jsonl' });
+  const csms = new MockCsms({ host: '127.0.0.1', port: 0, transcript, pingIntervalMs: 30_000 });
+  await csms.listen();
+  // the runner cuts transcripts per phase and drains timings; do it every second
+  const cutter = setInterval(() => {
+    transcript.cut();
+    csms.drainExchanges();
+  }, 1_000);
+  return {
+    name: 'mock CSMS (src/csms)',
+    url: csms.url,
+    close: async () => {
+      clearInterval(cutter);
+      await csms.close(2_000);
+      transcript.cut();
+      if (csms.violations().length) throw new Error(`unexpected violations: ${csms.violations()[0]?.message}`);
+    },
+  };
+}
+
+async function startOcppRpc(): Promise<ServerUnderTest> {
+  const require = createRequire(import.meta.url);
+  const { RPCServer, createValidator } = await import('ocpp-rpc');
+  const v201 = createValidator('ocpp2.0.1', require('ocpp-rpc/lib/schemas/ocpp2_0_1.json'));
+  const server = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true, pingIntervalMs: 30_000 });
+  server.on('client', (client: { handle(method: string, fn: (o: { params: unknown }) => Promise<unknown>): void }) => {
+    client.handle('DataTransfer', async ({ params }) => {
+      const p = params as { vendorId: string; messageId?: string; data?: string };
+      if (p.vendorId !== VENDOR) return { status: 'UnknownVendorId' };
+      if (p.messageId !== 'Authorize') return { status: 'UnknownMessageId' };
+      let inner: unknown;
+      try {
+        inner = JSON.parse(p.data ?? '');
+        v201.validate('urn:Authorize.req', inner);
+      } catch {
+        return { status: 'Rejected' };
+      }
+      const res = { idTokenInfo: { status: 'Accepted' } };
+      v201.validate('urn:Authorize.conf', res);
+      return { status: 'Accepted', data: JSON.stringify(res) };
+    });
+  });
+  const http = await server.listen(0, '127.0.0.1');
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { name: 'ocpp-rpc 2.2.1 strict', url: `ws://127.0.0.1:${port}`, close: () => server.close({ force: true }) };
+}
+
+/** A bare `ws` server answering every frame with a canned CALLRESULT: no OCPP, no validation. It shows
+ * what this machine and load generator can do at all, the ceiling for any server measured here. */
+async function startEcho(): Promise<ServerUnderTest> {
+  const { WebSocketServer } = await import('ws');
+  const answer = `{"status":"Accepted","data":${JSON.stringify(JSON.stringify({ idTokenInfo: { status: 'Accepted' } }))}}`;
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: false, handleProtocols: () => 'ocpp1.6' });
+  wss.on('connection', (ws) => {
+    ws.on('message', (d: Buffer) => {
+      const s = d.toString();
+      const id = s.slice(4, s.indexOf('"', 4));
+      ws.send(`[3,"${id}",${answer}]`);
+    });
+  });
+  await new Promise((r) => wss.once('listening', r));
+  const addr = wss.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { name: 'bare ws echo', url: `ws://127.0.0.1:${port}`, close: () => new Promise<void>((r) => wss.close(() => r())) };
+}
+
+// ---------------------------------------------------------------------------------- driver
+
+/** Sends a request to the load generator; the server's CPU is taken between its start and end marks. */
+function ask(child: ChildProcess, req: LoadRequest): Promise<LoadReply> {
+  return new Promise((resolve) => {
+    let cpu0: NodeJS.CpuUsage | undefined;
+    let serverCpuMs: number | undefined;
+    const onMessage = (m: LoadReply): void => {
+      if (m.mark === 'start') cpu0 = process.cpuUsage();
+      else if (m.mark === 'end') {
+        const d = process.cpuUsage(cpu0);
+        serverCpuMs = (d.user + d.system) / 1000;
+      } else {
+        child.off('message', onMessage);
+        resolve(serverCpuMs === undefined ? m : { ...m, serverCpuMs });
+      }
+    };
+    child.on('message', onMessage);
+    child.send(req);
+  });
+}
+
+v8.setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+async function settledMemory(): Promise<{ heap: number; rss: number }> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed + m.external + m.arrayBuffers, rss: m.rss };
+}
+
+async function idleMemory(server: ServerUnderTest, child: ChildProcess): Promise<{ heapKb: number; rssKb: number }> {
+  const before = await settledMemory();
+  const r = await ask(child, { cmd: 'idle', url: server.url, n: IDLE });
+  if (r.ready !== IDLE) throw new Error(`only ${r.ready} idle connections`);
+  await new Promise((res) => setTimeout(res, 500));
+  const after = await settledMemory();
+  await ask(child, { cmd: 'closeIdle' });
+  await new Promise((res) => setTimeout(res, 300));
+  return { heapKb: (after.heap - before.heap) / IDLE / 1024, rssKb: (after.rss - before.rss) / IDLE / 1024 };
+}
+
+async function throughput(server: ServerUnderTest, child: ChildProcess): Promise<{ rate: number; cpuUsPerCall: number }> {
+  const t = await ask(child, { cmd: 'throughput', url: server.url, n: CHARGERS });
+  if (t.errors) throw new Error(`${server.name}: ${t.errors} answers were not CALLRESULTs`);
+  return { rate: ((t.calls as number) * 1000) / (t.elapsedMs as number), cpuUsPerCall: ((t.serverCpuMs as number) * 1000) / (t.calls as number) };
+}
+
+async function latency(server: ServerUnderTest, child: ChildProcess, ratePerS: number): Promise<LoadReply> {
+  const l = await ask(child, { cmd: 'latency', url: server.url, n: CHARGERS, ratePerS, measureMs: LATENCY_MS });
+  if (l.errors) throw new Error(`${server.name}: ${l.errors} answers were not CALLRESULTs`);
+  return l;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+
+async function main(): Promise<void> {
+  const child = fork(process.argv[1] as string, ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise((r) => child.once('message', r));
+  const mock = await startMock();
+  const rpc = await startOcppRpc();
+  const echo = await startEcho();
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  try {
+    // memory first, on a quiet process: one round to grow the allocator's pools, then the measured one
+    await idleMemory(mock, child);
+    const mockIdle = await idleMemory(mock, child);
+    await idleMemory(rpc, child);
+    const rpcIdle = await idleMemory(rpc, child);
+    log(`idle memory per connection: mock ${mockIdle.heapKb.toFixed(1)} KB heap / ${mockIdle.rssKb.toFixed(1)} KB RSS, ocpp-rpc ${rpcIdle.heapKb.toFixed(1)} / ${rpcIdle.rssKb.toFixed(1)}`);
+    // throughput: alternating rounds so a noisy neighbour hits both alike
+    const rates: { mock: number[]; rpc: number[] } = { mock: [], rpc: [] };
+    const cpu: { mock: number[]; rpc: number[] } = { mock: [], rpc: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      const a = await throughput(mock, child);
+      const b = await throughput(rpc, child);
+      rates.mock.push(a.rate);
+      rates.rpc.push(b.rate);
+      cpu.mock.push(a.cpuUsPerCall);
+      cpu.rpc.push(b.cpuUsPerCall);
+      log(`round ${i + 1}/${ROUNDS}: mock ${a.rate.toFixed(0)}/s (${a.cpuUsPerCall.toFixed(1)} µs CPU/call), ocpp-rpc ${b.rate.toFixed(0)}/s (${b.cpuUsPerCall.toFixed(1)} µs CPU/call)`);
+    }
+    const mockRate = median(rates.mock);
+    const rpcRate = median(rates.rpc);
+    const mockCpu = median(cpu.mock);
+    const rpcCpu = median(cpu.rpc);
+    const mockLat = await latency(mock, child, mockRate / 2);
+    const rpcLat = await latency(rpc, child, rpcRate / 2);
+    // the machine's ceiling: the same load against a server that does nothing
+    const echoRate = (await throughput(echo, child)).rate;
+    const echoLat = await latency(echo, child, mockRate / 2);
+
+    const ratio = mockRate / rpcRate;
+    const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+    const rows: [string, string, string, string, string][] = [
+      ['measure', mock.name, rpc.name, 'target', 'mock'],
+      [`PnC Authorize round trips/s, ${CHARGERS} chargers (median of ${ROUNDS})`, f(mockRate), f(rpcRate), '>= 20,000', mockRate >= 20_000 ? 'PASS' : 'FAIL'],
+      ['  rounds', rates.mock.map((r) => f(r)).join(' '), rates.rpc.map((r) => f(r)).join(' '), '', ''],
+      ['server CPU per round trip, user+system (µs, median)', f(mockCpu, 1), f(rpcCpu, 1), '', ''],
+      [`p50 latency at half load (ms)`, f(mockLat.p50 as number, 3), f(rpcLat.p50 as number, 3), '', ''],
+      [`p99 latency at half load (ms)`, f(mockLat.p99 as number, 3), f(rpcLat.p99 as number, 3), '<= 2', (mockLat.p99 as number) <= 2 ? 'PASS' : 'FAIL'],
+      ['max latency at half load (ms)', f(mockLat.max as number, 3), f(rpcLat.max as number, 3), '', ''],
+      [`memory per idle connection, ${f(IDLE)} connections: heap+external (KB)`, f(mockIdle.heapKb, 1), f(rpcIdle.heapKb, 1), '<= 15', mockIdle.heapKb <= 15 ? 'PASS' : 'FAIL'],
+      ['  same, RSS (KB)', f(mockIdle.rssKb, 1), f(rpcIdle.rssKb, 1), '<= 15', mockIdle.rssKb <= 15 ? 'PASS' : 'FAIL'],
+      ['throughput vs ocpp-rpc', `${f(ratio, 2)}x`, '1x', '>= 1.3x', ratio >= 1.3 ? 'PASS' : 'FAIL'],
+      ['CPU efficiency vs ocpp-rpc (its CPU per call / ours)', `${f(rpcCpu / mockCpu, 2)}x`, '1x', '', ''],
+    ];
+    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+    console.log(
+      `\nmock CSMS benchmark (Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs; load generator in a child process; ` +
+        `throughput ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s per round; latency paced at half the median rate for ${LATENCY_MS / 1000} s)\n`,
+    );
+    for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
+    console.log(`\nlatency samples: mock ${f(mockLat.samples as number)}, ocpp-rpc ${f(rpcLat.samples as number)}`);
+    console.log(
+      `machine ceiling (bare ws echo, no OCPP, no validation): ${f(echoRate)} round trips/s; at ${f(mockRate / 2)}/s p50 ${f(echoLat.p50 as number, 3)} ms, ` +
+        `p99 ${f(echoLat.p99 as number, 3)} ms, max ${f(echoLat.max as number, 3)} ms`,
+    );
+  } finally {
+    await mock.close();
+    await rpc.close();
+    await echo.close();
+    child.kill();
+  }
+}
+
+if (process.argv.includes('--load-generator')) await clientMain();
+else await main();

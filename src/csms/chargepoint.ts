@@ -1,0 +1,771 @@
+// One charger as the mock CSMS sees it: configuration, state, the current connection, the script
+// (response rules, inbox, expectations) and the dispatcher that answers each charger CALL:
+//
+//   frame ok → action known? (NotImplemented) → sent by a charger? (NotSupported) → after a Rejected
+//   boot? (SecurityError) → 1.6 schema (its CALLERROR code) → PnC DataTransfer unwrapped and checked
+//   against 2.0.1 (UnknownMessageId / Rejected) → handed to expectations → scripted plan or default
+//   handler → answer checked against the schema (InternalError if the CSMS itself got it wrong) → sent
+//   → commit (state, follow-ups such as CertificateSigned)
+//
+// Every violation is recorded (rule id + message) and attached to the ReceivedCall, so a suite's
+// expectCall rejects with the charger's ProtocolViolation.
+//
+//   const cp = csms.chargePoint('CP1');
+//   cp.respond('Authorize', { status: 'Blocked' });
+//   const call = await cp.expectCall('DataTransfer.Authorize', { timeoutMs: 30_000, signal });
+//   const conf = await cp.call('Reset', { type: 'Soft' }, { signal });
+import { LinkError, ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import type { BenchPki, OcspTransport } from '../pki/index.ts';
+import { RpcConnection, nowMs, type ConnectionHooks, type Exchange, type InboundCall } from './connection.ts';
+import { CsmsUsageError, OcppCallError, RULES } from './errors.ts';
+import { isPlainObject, parseFrame, type CallFrame } from './frames.ts';
+import { DEFAULT_HANDLERS, STATUS_PATHS, withStatus, type Handler, type HandlerContext, type HandlerResult } from './handlers.ts';
+import type { CertificateHashData, Ocpp16CallAction, Ocpp16Calls, PncCallMessage, PncCallResult, PncCalls } from './messages.ts';
+import { PNC_HANDLERS, routePnc } from './pnc.ts';
+import { CP_ACTIONS, CSMS_ACTIONS, PNC_CSMS_MESSAGES, type OcppSchemas, type PncCpMessage } from './schemas.ts';
+import { CallScript, type RuleHandle, type RuleOptions } from './script.ts';
+import { ChargePointState, type StoredCertificate } from './state.ts';
+import { toUs } from './transcript.ts';
+import type { AnswerRecord, ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEntry, ViolationRecord } from './types.ts';
+
+/** What a ChargePoint needs from the server. */
+export interface CsmsServices {
+  readonly schemas: OcppSchemas;
+  pki(): BenchPki;
+  readonly ocspTransport: OcspTransport;
+  /** aborted when the CSMS closes */
+  readonly signal: AbortSignal;
+  readonly callTimeoutMs: number;
+  readonly callConcurrency: number;
+  /** calls kept per charger and action for expectCall until consumed */
+  readonly inboxLimit: number;
+  nextTransactionId(): number;
+  entry(e: TranscriptEntry): void;
+  /** a frame for the transcript (kept apart from `entry` so the hot path allocates no entry object) */
+  frame(cp: string, dir: 'in' | 'out', text: string, t: number, json: boolean): void;
+  /** +1 when a received message starts being handled, -1 when its synchronous handling ends */
+  turn(delta: 1 | -1): void;
+  violation(v: ViolationRecord): void;
+  exchange(cp: string, direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void;
+  call(call: ReceivedCall): void;
+}
+
+export interface CallOptions {
+  signal: AbortSignal;
+  /** default the CSMS's callTimeoutMs; also bounds the wait for a connection */
+  timeoutMs?: number;
+  /** send the payload even if it fails the schema (fault injection) */
+  unchecked?: boolean;
+  /** PnC message: wrapped in DataTransfer with the PnC vendorId */
+  pnc?: boolean;
+  /** PnC vendorId (default the charger's first PnC vendorId) */
+  vendorId?: string;
+}
+
+/** Details of the TLS session and handshake of the current connection. */
+export interface ConnectionInfo {
+  remoteAddress: string | undefined;
+  protocol: string;
+  tls?: { version: string | null; cipher: string | undefined; clientCertificate?: { subject: string; fingerprint256: string } };
+  /** how the Basic auth password matched: 'raw' or 'hex' */
+  passwordMatched?: 'raw' | 'hex';
+  connectedAt: number;
+}
+
+const CP_ACTION_SET: ReadonlySet<string> = new Set(CP_ACTIONS);
+const STRICT = { lenientTimestamps: false } as const;
+const LENIENT = { lenientTimestamps: true } as const;
+const NO_VIOLATIONS: readonly ViolationRecord[] = Object.freeze([]);
+
+/**
+ * A charger CALL as suites see it (ReceivedCall). Built for a busy CSMS: `answered` is created only when
+ * someone asks, and once the call is answered the parsed payloads are dropped and re-parsed from the
+ * frame text on the next read, so calls kept for a later expectCall cost one string each, not an
+ * object graph the garbage collector has to copy around.
+ */
+class InboundCallRecord implements ReceivedCall {
+  readonly chargePointId: string;
+  readonly uniqueId: string;
+  action: string;
+  readonly t: number;
+  pnc: { vendorId: string; messageId: string } | undefined = undefined;
+  violations: readonly ViolationRecord[] = NO_VIOLATIONS;
+  /** the inner PnC payload replaced the outer one (routing succeeded) */
+  innerPayload = false;
+  private readonly text: string;
+  private readonly wireAction: string;
+  private cachedFrame: CallFrame | undefined;
+  private cachedPayload: JsonObject | undefined;
+  private done: { kind: AnswerRecord['kind']; t: number; errorCode: string | undefined; text: string | undefined } | undefined;
+  private promise: Promise<AnswerRecord> | undefined;
+  private resolve: ((a: AnswerRecord) => void) | undefined;
+
+  constructor(chargePointId: string, frame: CallFrame, t: number, text: string) {
+    this.chargePointId = chargePointId;
+    this.uniqueId = frame.uniqueId;
+    this.action = frame.action;
+    this.t = t;
+    this.text = text;
+    this.wireAction = frame.action;
+    this.cachedFrame = frame;
+  }
+
+  get frame(): { action: string; payload: JsonObject } {
+    if (this.cachedFrame === undefined) {
+      const r = parseFrame(this.text);
+      this.cachedFrame = r.ok && r.frame.type === 2 ? r.frame : { type: 2, uniqueId: this.uniqueId, action: this.wireAction, payload: {} };
+    }
+    return this.cachedFrame;
+  }
+
+  get payload(): JsonObject {
+    if (this.cachedPayload === undefined) {
+      const outer = this.frame.payload;
+      this.cachedPayload = this.innerPayload ? (JSON.parse(outer.data as string) as JsonObject) : outer;
+    }
+    return this.cachedPayload;
+  }
+
+  set payload(v: JsonObject) {
+    this.cachedPayload = v;
+  }
+
+  get answered(): Promise<AnswerRecord> {
+    if (!this.promise) this.promise = this.done ? Promise.resolve(this.answerRecord()) : new Promise<AnswerRecord>((r) => (this.resolve = r));
+    return this.promise;
+  }
+
+  /** Records how the call was answered (`text`: the frame sent) and drops the parsed payloads. */
+  settle(kind: AnswerRecord['kind'], errorCode?: string, text?: string): void {
+    if (this.done) return;
+    this.done = { kind, t: nowMs(), errorCode, text };
+    this.resolve?.(this.answerRecord());
+    this.resolve = undefined;
+    this.cachedFrame = undefined;
+    this.cachedPayload = undefined;
+  }
+
+  private answerRecord(): AnswerRecord {
+    const d = this.done as NonNullable<InboundCallRecord['done']>;
+    const rec: AnswerRecord = { kind: d.kind, t: d.t };
+    if (d.errorCode !== undefined) rec.errorCode = d.errorCode;
+    if (d.kind === 'result' && d.text !== undefined) {
+      const r = parseFrame(d.text);
+      if (r.ok && r.frame.type === 3) {
+        rec.payload = r.frame.payload;
+        if (this.innerPayload && typeof r.frame.payload.data === 'string') {
+          try {
+            rec.inner = JSON.parse(r.frame.payload.data) as JsonObject;
+          } catch {
+            /* a scripted non-JSON data */
+          }
+        }
+      }
+    }
+    return rec;
+  }
+
+  addViolation(v: ViolationRecord): void {
+    this.violations = [...this.violations, v];
+  }
+
+  toJSON(): JsonObject {
+    return { chargePointId: this.chargePointId, uniqueId: this.uniqueId, action: this.action, payload: this.payload, t: this.t, ...(this.pnc ? { pnc: this.pnc } : {}), violations: [...this.violations] };
+  }
+}
+
+const CSMS_ACTION_SET: ReadonlySet<string> = new Set(CSMS_ACTIONS);
+const PNC_CSMS_SET: ReadonlySet<string> = new Set(PNC_CSMS_MESSAGES);
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The HandlerContext of one charger: one object with prototype methods (no closures per charger). */
+class ChargePointContext implements HandlerContext {
+  constructor(private readonly cp: ChargePoint, private readonly services: CsmsServices) {}
+  get chargePointId(): string {
+    return this.cp.id;
+  }
+  get config(): ChargerConfig {
+    return this.cp.config;
+  }
+  get state(): ChargePointState {
+    return this.cp.state;
+  }
+  get schemas(): OcppSchemas {
+    return this.services.schemas;
+  }
+  get ocspTransport(): OcspTransport {
+    return this.services.ocspTransport;
+  }
+  get signal(): AbortSignal {
+    return this.services.signal;
+  }
+  pki(): BenchPki {
+    return this.services.pki();
+  }
+  event(name: string, detail?: JsonObject | string): void {
+    this.cp.event(name, detail);
+  }
+  violation(rule: string, message: string): void {
+    this.cp.recordViolation(rule, message);
+  }
+  async sendCall(action: string, payload: JsonObject, opts: { pnc?: boolean }): Promise<JsonObject | undefined> {
+    const r = await this.cp.callAny(action, payload, { signal: this.services.signal, ...(opts.pnc ? { pnc: true } : {}) });
+    return r.response;
+  }
+  nextTransactionId(): number {
+    return this.services.nextTransactionId();
+  }
+}
+
+/** The RpcConnection hooks of one charger: one object with prototype methods. */
+class ChargePointHooks implements ConnectionHooks {
+  constructor(private readonly cp: ChargePoint, private readonly services: CsmsServices) {}
+  frame(dir: 'in' | 'out', text: string, t: number, json: boolean): void {
+    this.services.frame(this.cp.id, dir, text, t, json);
+  }
+  call(frame: CallFrame, t: number, text: string): void {
+    this.cp.dispatch(frame, t, text);
+  }
+  turnStart(): void {
+    this.services.turn(1);
+  }
+  turnEnd(): void {
+    this.services.turn(-1);
+  }
+  violation(rule: string, message: string, uniqueId?: string): void {
+    this.cp.recordViolation(rule, message, uniqueId);
+  }
+  exchange(direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void {
+    this.services.exchange(this.cp.id, direction, message, uniqueId, t, latencyMs, outcome, errorCode);
+  }
+  closed(code: number, reason: string): void {
+    this.cp.event('disconnected', { code, reason });
+  }
+}
+
+export class ChargePoint {
+  readonly id: string;
+  config: ChargerConfig;
+  readonly state = new ChargePointState();
+  readonly script: CallScript;
+  private conn: RpcConnection | undefined;
+  private info: ConnectionInfo | undefined;
+  private overrides: Map<string, Handler> | undefined;
+  private recorded: ViolationRecord[] | undefined;
+  private connectWaiters: (() => void)[] | undefined;
+  private readonly ctx: HandlerContext;
+  private readonly hooks: ConnectionHooks;
+
+  constructor(
+    id: string,
+    config: ChargerConfig,
+    private readonly services: CsmsServices,
+  ) {
+    this.id = id;
+    this.config = config;
+    this.script = new CallScript(services.inboxLimit);
+    this.ctx = new ChargePointContext(this, services);
+    this.hooks = new ChargePointHooks(this, services);
+  }
+
+  // ------------------------------------------------------------------ connection
+
+  get connected(): boolean {
+    return this.conn?.isOpen === true;
+  }
+
+  get connection(): ConnectionInfo | undefined {
+    return this.connected ? this.info : undefined;
+  }
+
+  /** @internal the RPC connection (open or last closed) */
+  rpc(): RpcConnection | undefined {
+    return this.conn;
+  }
+
+  /** @internal the server attaches a freshly upgraded WebSocket */
+  attach(conn: RpcConnection, info: ConnectionInfo): void {
+    const old = this.conn;
+    if (old?.isOpen) {
+      this.event('replaced', 'a new connection of this charge point replaces the open one');
+      old.close({ code: 1000, reason: 'replaced by a new connection' });
+    }
+    this.conn = conn;
+    this.info = info;
+    this.state.connects++;
+    const waiters = this.connectWaiters;
+    this.connectWaiters = undefined;
+    for (const w of waiters ?? []) w();
+  }
+
+  /** @internal hooks for the RpcConnection of this charger */
+  connectionHooks(): ConnectionHooks {
+    return this.hooks;
+  }
+
+  /** @internal records a violation of this charger (connection layer, handlers) */
+  recordViolation(rule: string, message: string, uniqueId?: string): void {
+    this.violate(rule, message, uniqueId);
+  }
+
+  /** @internal a charger CALL from the connection */
+  dispatch(frame: CallFrame, t: number, text: string): void {
+    this.onCall(frame, t, text);
+  }
+
+  /** Resolves when the charger is connected (at once if it is). Rejects with LinkError on timeout. */
+  waitForConnection(opts: { timeoutMs: number; signal: AbortSignal }): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      if (opts.signal.aborted) return reject(abortError(opts.signal));
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        opts.signal.removeEventListener('abort', onAbort);
+        this.connectWaiters = this.connectWaiters?.filter((w) => w !== waiter);
+        if (err) reject(err);
+        else resolve();
+      };
+      const waiter = (): void => done();
+      const onAbort = (): void => done(abortError(opts.signal));
+      const timer = setTimeout(() => done(new LinkError(this.id, `charge point did not connect within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      (this.connectWaiters ??= []).push(waiter);
+    });
+  }
+
+  /** Closes the connection (code/reason) or drops it (`terminate`). */
+  disconnect(opts: { code?: number; reason?: string; terminate?: boolean } = {}): void {
+    this.conn?.close(opts);
+  }
+
+  /** Writes a text frame as is (fault injection: malformed frames, duplicate ids, unsolicited results). */
+  sendRaw(text: string): void {
+    if (!this.conn?.isOpen) throw new LinkError(this.id, 'not connected');
+    this.conn.sendRaw(text);
+  }
+
+  // ------------------------------------------------------------------ evidence
+
+  /** Violations this charger committed, oldest first. */
+  violations(): readonly ViolationRecord[] {
+    return this.recorded ?? NO_VIOLATIONS;
+  }
+
+  /** Throws the first recorded violation (since index `from`) as a ProtocolViolation. */
+  assertNoViolations(from = 0): void {
+    const all = this.violations();
+    const v = all[from];
+    if (v) throw new ProtocolViolation(v.rule, `${this.id}: ${v.message}${all.length - from > 1 ? ` (+${all.length - from - 1} more)` : ''}`);
+  }
+
+  private violate(rule: string, message: string, uniqueId?: string, action?: string): ViolationRecord {
+    const v: ViolationRecord = { t: nowMs(), chargePointId: this.id, rule, message, ...(uniqueId !== undefined ? { uniqueId } : {}), ...(action !== undefined ? { action } : {}) };
+    const rec = (this.recorded ??= []);
+    rec.push(v);
+    if (rec.length > 11_000) rec.splice(0, rec.length - 10_000);
+    this.services.violation(v);
+    return v;
+  }
+
+  event(name: string, detail?: JsonObject | string): void {
+    this.services.entry({ tUs: toUs(nowMs()), cp: this.id, event: name, ...(detail !== undefined ? { detail } : {}) });
+  }
+
+  // ------------------------------------------------------------------ scripting
+
+  /** Answers the next `times` calls matching `key` (action, `DataTransfer.<messageId>` or `*`) with `plan`. */
+  respond(key: string, plan: ResponsePlan, opts: RuleOptions = {}): RuleHandle {
+    if (plan.status !== undefined && key !== '*' && !STATUS_PATHS[key]) {
+      throw new CsmsUsageError(`respond(${key}): this answer has no status; give payload instead (status works for ${Object.keys(STATUS_PATHS).join(', ')})`);
+    }
+    return this.script.addRule(key, plan, opts);
+  }
+
+  /** Replaces the default handler of `key` for this charger (until removed with `handle(key, undefined)`). */
+  handle(key: string, handler: Handler | undefined): void {
+    if (handler) (this.overrides ??= new Map()).set(key, handler);
+    else this.overrides?.delete(key);
+  }
+
+  /** Waits for a call from this charger (see ExpectOptions). */
+  expectCall(key: string, opts: ExpectOptions): Promise<ReceivedCall> {
+    const start = nowMs();
+    const connectsBefore = this.state.connects;
+    return this.script.expect(key, opts, () => {
+      const wasConnected = this.connected || this.state.connects > connectsBefore || (this.conn !== undefined && this.conn.connectedAt < start);
+      return wasConnected
+        ? new ProtocolViolation(RULES.expectTimeout, `${this.id} did not send ${key} within ${opts.timeoutMs} ms`)
+        : new LinkError(this.id, `not connected: waited ${opts.timeoutMs} ms for ${key}`);
+    });
+  }
+
+  // ------------------------------------------------------------------ dispatch of charger CALLs
+  // The hot path: no closures per call, and when the handler answers synchronously (most do) the
+  // answer is written in the same tick the CALL was read.
+
+  private onCall(frame: CallFrame, t: number, text: string): void {
+    const conn = this.conn as RpcConnection;
+    const inbound = conn.track(frame, t);
+    const call = new InboundCallRecord(this.id, frame, t, text);
+    const schemas = this.services.schemas;
+    const action = frame.action;
+    if (!schemas.has16(action)) return this.refuse(call, inbound, conn, RULES.unknownAction, 'NotImplemented', `action ${action} is not an OCPP 1.6 action`);
+    if (!CP_ACTION_SET.has(action)) return this.refuse(call, inbound, conn, RULES.direction, 'NotSupported', `${action} is a Central System to charge point message`);
+    if (this.state.boot?.status === 'Rejected' && action !== 'BootNotification') {
+      return this.refuse(call, inbound, conn, RULES.bootRejected, 'SecurityError', `${action} refused: this charge point's BootNotification was Rejected`);
+    }
+    const f = schemas.validate16(action, 'req', frame.payload, this.config.lenientTimestamps ? LENIENT : STRICT);
+    if (f !== null && !f.tolerated) {
+      return this.refuse(call, inbound, conn, `${RULES.schema16}.${action}.req`, f.code, f.message, { issues: f.issues.slice(0, 5).map((i) => ({ ...i })) });
+    }
+    if (f?.tolerated) this.event('warning', { rule: `${RULES.schema16}.${action}.req`, message: `tolerated: ${f.message}` });
+
+    let pncId: PncCpMessage | undefined;
+    if (action === 'DataTransfer') {
+      const route = routePnc(frame.payload, this.config, schemas);
+      if (route.kind !== 'not-pnc') {
+        if (route.messageId !== undefined) call.action = `DataTransfer.${route.messageId}`;
+        call.pnc = { vendorId: frame.payload.vendorId as string, messageId: route.messageId ?? '' };
+        inbound.message = call.action;
+        if (route.kind === 'refuse') {
+          if (route.violation) call.addViolation(this.violate(route.violation.rule, route.violation.message, frame.uniqueId, call.action));
+          this.services.call(call);
+          this.script.deliver(call);
+          call.settle('result', undefined, conn.respond(inbound, route.outer));
+          return;
+        }
+        call.payload = route.inner;
+        call.innerPayload = true;
+        pncId = route.messageId;
+        if (route.tolerated) this.event('warning', { rule: `${RULES.schemaPnc}.${pncId}.req`, message: `tolerated: ${route.tolerated}` });
+      }
+    }
+    this.services.call(call);
+    const taken = this.script.takeRule(call);
+    if (taken === undefined || !taken.consumed) this.script.deliver(call);
+    const plan = taken?.plan;
+    if (plan?.delayMs) {
+      void sleep(plan.delayMs, this.services.signal).then(() => this.act(call, inbound, conn, plan, pncId));
+    } else this.act(call, inbound, conn, plan, pncId);
+  }
+
+  /** Answers a call that breaks a rule with the CALLERROR the spec names, recording the violation. */
+  private refuse(call: InboundCallRecord, inbound: InboundCall, conn: RpcConnection, rule: string, code: string, message: string, details: JsonObject = {}): void {
+    call.addViolation(this.violate(rule, message, call.uniqueId, call.action));
+    this.services.call(call);
+    this.script.deliver(call);
+    conn.respondError(inbound, code, message.slice(0, 255), details);
+    call.settle('error', code);
+  }
+
+  private handlerFor(call: ReceivedCall, pncId: PncCpMessage | undefined): Handler {
+    const o = this.overrides?.get(call.action);
+    if (o) return o;
+    if (pncId) return PNC_HANDLERS[pncId];
+    return DEFAULT_HANDLERS[call.action as keyof typeof DEFAULT_HANDLERS];
+  }
+
+  private act(call: InboundCallRecord, inbound: InboundCall, conn: RpcConnection, plan: ResponsePlan | undefined, pncId: PncCpMessage | undefined): void {
+    const kind = plan?.action ?? 'answer';
+    if (kind === 'never') {
+      conn.abandon(inbound);
+      this.event('not-answered', { action: call.action, uniqueId: call.uniqueId });
+      return call.settle('never');
+    }
+    if (kind === 'drop') {
+      conn.abandon(inbound);
+      this.event('dropping', { action: call.action, uniqueId: call.uniqueId });
+      conn.close(plan?.drop ?? {});
+      return call.settle('dropped');
+    }
+    if (kind === 'error') {
+      const e = plan?.error as { code: string; description?: string; details?: JsonObject };
+      conn.respondError(inbound, e.code, e.description ?? '', e.details ?? {});
+      return call.settle('error', e.code);
+    }
+    let result: HandlerResult | Promise<HandlerResult>;
+    try {
+      result = this.handlerFor(call, pncId)(call, this.ctx);
+    } catch (e) {
+      return this.handlerFailed(call, inbound, conn, e);
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.answerWith(call, inbound, conn, plan, pncId, r),
+        (e: unknown) => this.handlerFailed(call, inbound, conn, e),
+      );
+    } else this.answerWith(call, inbound, conn, plan, pncId, result);
+  }
+
+  private handlerFailed(call: InboundCallRecord, inbound: InboundCall, conn: RpcConnection, e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.event('handler-error', { action: call.action, error: msg });
+    conn.respondError(inbound, 'InternalError', `the CSMS failed to handle ${call.action}: ${msg}`.slice(0, 255));
+    call.settle('error', 'InternalError');
+  }
+
+  private answerWith(call: InboundCallRecord, inbound: InboundCall, conn: RpcConnection, plan: ResponsePlan | undefined, pncId: PncCpMessage | undefined, result: HandlerResult): void {
+    let inner: JsonObject | Promise<JsonObject> = result.payload;
+    if (plan !== undefined) {
+      try {
+        if (typeof plan.payload === 'function') inner = plan.payload(call, result.payload);
+        else if (plan.payload !== undefined) inner = plan.payload;
+      } catch (e) {
+        return this.scriptFailed(call, inbound, conn, e);
+      }
+    }
+    if (inner instanceof Promise) {
+      inner.then(
+        (v) => this.send(call, inbound, conn, plan, pncId, result, v),
+        (e: unknown) => this.scriptFailed(call, inbound, conn, e),
+      );
+    } else this.send(call, inbound, conn, plan, pncId, result, inner);
+  }
+
+  private scriptFailed(call: InboundCallRecord, inbound: InboundCall, conn: RpcConnection, e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.event('script-error', { action: call.action, error: msg });
+    conn.respondError(inbound, 'InternalError', `scripted answer to ${call.action} failed: ${msg}`.slice(0, 255));
+    call.settle('error', 'InternalError');
+  }
+
+  private send(call: InboundCallRecord, inbound: InboundCall, conn: RpcConnection, plan: ResponsePlan | undefined, pncId: PncCpMessage | undefined, result: HandlerResult, payload: JsonObject): void {
+    let inner = payload;
+    if (plan?.status !== undefined) {
+      const path = STATUS_PATHS[call.action];
+      if (!path) return this.scriptFailed(call, inbound, conn, new CsmsUsageError(`a status cannot be set on the answer to ${call.action}`));
+      inner = withStatus(inner, path, plan.status);
+    }
+    let outer: JsonObject = inner;
+    if (pncId) {
+      const outerStatus = plan?.outerStatus ?? 'Accepted';
+      outer = outerStatus === 'Accepted' || plan?.payload !== undefined ? { status: outerStatus, data: JSON.stringify(inner) } : { status: outerStatus };
+    }
+    if (plan?.action === 'malformed') {
+      conn.respondRaw(inbound, malformedText(plan.malformed as NonNullable<ResponsePlan['malformed']>, inbound.uniqueId, outer));
+      return call.settle('raw');
+    }
+    if (plan?.unchecked !== true) {
+      const schemas = this.services.schemas;
+      const bad = (pncId && outer.data !== undefined ? schemas.validate201(pncId, 'conf', inner) : null) ?? schemas.validate16(pncId ? 'DataTransfer' : call.action, 'conf', outer);
+      if (bad) {
+        this.event('csms-error', { action: call.action, message: `the CSMS's own answer fails the schema: ${bad.message}` });
+        conn.respondError(inbound, 'InternalError', `the CSMS's answer to ${call.action} failed its own schema check: ${bad.message}`.slice(0, 255));
+        return call.settle('error', 'InternalError');
+      }
+    }
+    const sentText = conn.respond(inbound, outer);
+    // commit before settle: commits read the call's payload, which settle releases
+    if (sentText !== undefined && result.commit) {
+      const sent = pncId ? (outer.status === 'Accepted' && outer.data !== undefined ? inner : undefined) : outer;
+      try {
+        result.commit({ sent, plan });
+      } catch (e) {
+        this.event('handler-error', { action: call.action, error: `commit: ${e instanceof Error ? e.message : String(e)}` });
+      }
+    }
+    call.settle('result', undefined, sentText);
+  }
+
+  // ------------------------------------------------------------------ CSMS-initiated calls
+
+  /** Sends a CSMS-initiated OCPP 1.6 call; resolves with the charger's CALLRESULT payload. */
+  call<A extends Ocpp16CallAction>(action: A, payload: Ocpp16Calls[A]['req'], opts: CallOptions & { pnc?: false }): Promise<Ocpp16Calls[A]['conf']>;
+  /** Sends a PnC message in DataTransfer; resolves with the outer status and the checked inner response. */
+  call<M extends PncCallMessage>(action: M, payload: PncCalls[M]['req'], opts: CallOptions & { pnc: true }): Promise<PncCallResult<PncCalls[M]['conf']>>;
+  async call(action: string, payload: JsonObject, opts: CallOptions): Promise<JsonObject | PncCallResult<JsonObject>> {
+    const r = await this.callAny(action, payload, opts);
+    return opts.pnc ? r : (r.response as JsonObject);
+  }
+
+  /**
+   * Untyped form of `call` (any action). Throws CsmsUsageError for a payload that fails the schema
+   * (unless `unchecked`), LinkError when the charger is not connected within the timeout or the
+   * connection drops, OcppCallError for a CALLERROR, ProtocolViolation for a late or invalid answer.
+   */
+  async callAny(action: string, payload: JsonObject, opts: CallOptions): Promise<PncCallResult<JsonObject>> {
+    const schemas = this.services.schemas;
+    if (!isPlainObject(payload)) throw new CsmsUsageError(`${action}: payload must be an object`);
+    let wireAction = action;
+    let wirePayload = payload;
+    let message = action;
+    if (opts.pnc) {
+      if (!PNC_CSMS_SET.has(action) && !opts.unchecked) throw new CsmsUsageError(`${action} is not a CSMS-initiated PnC message (${PNC_CSMS_MESSAGES.join(', ')})`);
+      if (!opts.unchecked && schemas.has201(action)) {
+        const bad = schemas.validate201(action, 'req', payload);
+        if (bad) throw new CsmsUsageError(`PnC ${action} payload fails the OCPP 2.0.1 schema: ${bad.message}`);
+      }
+      wireAction = 'DataTransfer';
+      wirePayload = { vendorId: opts.vendorId ?? this.config.pnc.vendorIds[0] ?? 'org.openchargealliance.iso15118pnc', messageId: action, data: JSON.stringify(payload) };
+      message = `DataTransfer.${action}`;
+    } else if (!opts.unchecked) {
+      if (!schemas.has16(action)) throw new CsmsUsageError(`${action} is not an OCPP 1.6 action`);
+      if (!CSMS_ACTION_SET.has(action)) throw new CsmsUsageError(`${action} is sent by charge points, not by the CSMS`);
+      const bad = schemas.validate16(action, 'req', payload);
+      if (bad) throw new CsmsUsageError(`${action} payload fails the OCPP 1.6 schema: ${bad.message}`);
+    }
+    const timeoutMs = opts.timeoutMs ?? this.services.callTimeoutMs;
+    const start = nowMs();
+    if (!this.connected) await this.waitForConnection({ timeoutMs, signal: opts.signal });
+    const conn = this.conn as RpcConnection;
+    const remaining = Math.max(1, timeoutMs - (nowMs() - start));
+    const out = await conn.call(wireAction, wirePayload, { timeoutMs: remaining, signal: opts.signal, message });
+    if (out.kind === 'error') {
+      if (!isKnownErrorCode(out.errorCode)) this.violate(RULES.errorCode, `${message}: CALLERROR code "${out.errorCode}" is not an OCPP-J 1.6 error code`);
+      throw new OcppCallError(message, out.errorCode, out.errorDescription, out.errorDetails);
+    }
+    const conf = out.payload;
+    if (schemas.has16(wireAction)) {
+      const bad = schemas.validate16(wireAction, 'conf', conf, { lenientTimestamps: this.config.lenientTimestamps });
+      if (bad && !bad.tolerated) {
+        const v = this.violate(`${RULES.schema16}.${wireAction}.conf`, `${message}: ${bad.message}`);
+        throw new ProtocolViolation(v.rule, `${this.id} ${v.message}`);
+      }
+    }
+    if (!opts.pnc) {
+      this.applyResult(action, payload, conf);
+      return { status: 'Accepted', data: undefined, response: conf };
+    }
+    const status = conf.status as PncCallResult<JsonObject>['status'];
+    const data = typeof conf.data === 'string' ? conf.data : undefined;
+    if (status !== 'Accepted' || data === undefined) return { status, data, response: undefined };
+    let inner: unknown;
+    try {
+      inner = JSON.parse(data);
+    } catch (e) {
+      const v = this.violate(RULES.pncData, `${message}: answer data is not JSON: ${(e as Error).message}`);
+      throw new ProtocolViolation(v.rule, `${this.id} ${v.message}`);
+    }
+    if (!isPlainObject(inner)) {
+      const v = this.violate(RULES.pncData, `${message}: answer data must be a JSON object text`);
+      throw new ProtocolViolation(v.rule, `${this.id} ${v.message}`);
+    }
+    if (schemas.has201(action)) {
+      const bad = schemas.validate201(action, 'conf', inner);
+      if (bad) {
+        const v = this.violate(`${RULES.schemaPnc}.${action}.conf`, `${message}: ${bad.code201}: ${bad.message}`);
+        throw new ProtocolViolation(v.rule, `${this.id} ${v.message}`);
+      }
+    }
+    this.applyPncResult(action, payload, inner);
+    return { status, data, response: inner };
+  }
+
+  /** State updates from CSMS-initiated 1.6 calls. */
+  private applyResult(action: string, req: JsonObject, conf: JsonObject): void {
+    const t = nowMs();
+    const s = this.state;
+    switch (action) {
+      case 'ChangeConfiguration':
+        if (conf.status === 'Accepted' || conf.status === 'RebootRequired') s.configuration.set(String(req.key), { value: String(req.value), source: 'ChangeConfiguration', t });
+        break;
+      case 'GetConfiguration':
+        for (const k of (conf.configurationKey as { key: string; readonly: boolean; value?: string }[] | undefined) ?? []) {
+          s.configuration.set(k.key, { value: k.value, readonly: k.readonly, source: 'GetConfiguration', t });
+        }
+        break;
+      case 'SendLocalList':
+        if (conf.status === 'Accepted') {
+          if (req.updateType === 'Full') s.localList.entries.clear();
+          for (const e of (req.localAuthorizationList as { idTag: string; idTagInfo?: never }[] | undefined) ?? []) {
+            if (e.idTagInfo === undefined && req.updateType === 'Differential') s.localList.entries.delete(e.idTag);
+            else s.localList.entries.set(e.idTag, e.idTagInfo);
+          }
+          s.localList.version = req.listVersion as number;
+        }
+        break;
+      case 'GetLocalListVersion':
+        s.localList.version = conf.listVersion as number;
+        break;
+      case 'InstallCertificate':
+        if (conf.status === 'Accepted') s.certificates.security.add({ certificateType: String(req.certificateType), pem: String(req.certificate), source: 'installed', t });
+        break;
+      case 'DeleteCertificate':
+        if (conf.status === 'Accepted') s.certificates.security.removeByHash(req.certificateHashData as CertificateHashData);
+        break;
+      case 'GetInstalledCertificateIds': {
+        const list = (conf.certificateHashData as CertificateHashData[] | undefined) ?? [];
+        s.certificates.security.replaceReported(
+          [String(req.certificateType)],
+          list.map((h): StoredCertificate => ({ certificateType: String(req.certificateType), hashData: h, source: 'reported', t })),
+        );
+        break;
+      }
+      case 'CertificateSigned':
+        if (conf.status === 'Accepted') s.certificates.security.add({ certificateType: 'ChargePointCertificate', pem: String(req.certificateChain), source: 'installed', t });
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** State updates from CSMS-initiated PnC calls (the PnC store only). */
+  private applyPncResult(action: string, req: JsonObject, conf: JsonObject): void {
+    const t = nowMs();
+    const store = this.state.certificates.pnc;
+    if (action === 'InstallCertificate' && conf.status === 'Accepted') store.add({ certificateType: String(req.certificateType), pem: String(req.certificate), source: 'installed', t });
+    else if (action === 'DeleteCertificate' && conf.status === 'Accepted') store.removeByHash(req.certificateHashData as CertificateHashData);
+    else if (action === 'CertificateSigned' && conf.status === 'Accepted') store.add({ certificateType: String(req.certificateType ?? 'V2GCertificate'), pem: String(req.certificateChain), source: 'installed', t });
+    else if (action === 'GetInstalledCertificateIds') {
+      const requested = (req.certificateType as string[] | undefined) ?? [];
+      const chains = (conf.certificateHashDataChain as { certificateType: string; certificateHashData: CertificateHashData }[] | undefined) ?? [];
+      store.replaceReported(
+        requested,
+        chains.map((c): StoredCertificate => ({ certificateType: c.certificateType, hashData: c.certificateHashData, source: 'reported', t })),
+      );
+    }
+  }
+
+  snapshot(): JsonObject {
+    return {
+      id: this.id,
+      connected: this.connected,
+      securityProfile: this.config.securityProfile,
+      connection: this.connection ? { ...this.connection } : null,
+      violations: this.violations().length,
+      inbox: this.script.pending().length,
+      state: this.state.toJSON(),
+    };
+  }
+}
+
+const KNOWN_CODES = new Set(['NotImplemented', 'NotSupported', 'InternalError', 'ProtocolError', 'SecurityError', 'FormationViolation', 'PropertyConstraintViolation', 'OccurenceConstraintViolation', 'TypeConstraintViolation', 'GenericError']);
+function isKnownErrorCode(code: string): boolean {
+  return KNOWN_CODES.has(code);
+}
+
+/** The text of a deliberately malformed answer. */
+export function malformedText(kind: NonNullable<ResponsePlan['malformed']>, uniqueId: string, payload: JsonObject): string {
+  const id = JSON.stringify(uniqueId);
+  switch (kind) {
+    case 'not-json':
+      return `[3,${id},{`;
+    case 'not-array':
+      return JSON.stringify({ messageTypeId: 3, uniqueId, payload });
+    case 'wrong-unique-id':
+      return JSON.stringify([3, `${uniqueId}-x`, payload]);
+    case 'missing-payload':
+      return `[3,${id}]`;
+    case 'schema':
+      return JSON.stringify([3, uniqueId, { ...payload, benchUnexpectedProperty: true }]);
+    default:
+      return kind.raw.split('{uniqueId}').join(uniqueId);
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error(`aborted: ${String(r)}`);
+}

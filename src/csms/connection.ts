@@ -1,0 +1,355 @@
+// One charger's OCPP-J connection: the thin RPC layer of the mock CSMS on a `ws` WebSocket.
+// It frames and unframes, keeps at most one outstanding CSMS CALL (the rest queue; a fault mode
+// allows more), times calls out, matches CALLRESULT/CALLERROR to their CALL, notices a second
+// charger CALL while one is unanswered, answers frames it cannot parse with the right CALLERROR,
+// and reports every frame (with its performance.now()-resolution timestamp) and every finished
+// request/response exchange to its owner. It knows nothing about actions: the server's dispatcher
+// (server.ts) decides what to answer.
+//
+//   const conn = new RpcConnection(ws, 'CP1', { callTimeoutMs: 30_000 }, hooks);
+//   const out = await conn.call('Reset', { type: 'Soft' }, { timeoutMs: 5_000, signal });
+//   if (out.kind === 'result') out.payload;
+//   conn.respond(inboundCall, { currentTime });       // or respondError / sendRaw / drop
+import { LinkError, ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import type WebSocket from 'ws';
+import { RULES } from './errors.ts';
+import { CALL, callText, errorText, parseFrame, resultText, type CallFrame } from './frames.ts';
+
+/** Epoch milliseconds with the sub-millisecond resolution of performance.now(). */
+const TIME_ORIGIN = performance.timeOrigin;
+export const nowMs = (): number => TIME_ORIGIN + performance.now();
+
+export type FrameDirection = 'in' | 'out';
+
+/** One request/response exchange, for `hil_timing` (latency from request frame to response frame). */
+export interface Exchange {
+  chargePointId: string;
+  /** 'cp->csms' (a charger CALL answered by the CSMS) or 'csms->cp' (a CSMS CALL answered by the charger) */
+  direction: 'cp->csms' | 'csms->cp';
+  /** the action; PnC DataTransfer as `DataTransfer.<messageId>` */
+  message: string;
+  uniqueId: string;
+  /** epoch ms of the request frame */
+  t: number;
+  latencyMs: number;
+  outcome: 'result' | 'error' | 'timeout';
+  /** CALLERROR code when outcome is 'error' */
+  errorCode?: string;
+}
+
+export interface ConnectionHooks {
+  /** every frame; `json` is false when the text is not JSON (or a binary frame) */
+  frame(dir: FrameDirection, text: string, t: number, json: boolean): void;
+  /** a charger CALL; `text` is the frame as received */
+  call(frame: CallFrame, t: number, text: string): void;
+  /** start and end of the synchronous handling of one received message (the transcript batches its lines in between) */
+  turnStart?(): void;
+  turnEnd?(): void;
+  violation(rule: string, message: string, uniqueId?: string): void;
+  /** a finished exchange (positional, so the hot path allocates no object) */
+  exchange(direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void;
+  closed(code: number, reason: string): void;
+}
+
+export interface ConnectionOptions {
+  callTimeoutMs: number;
+  /** outstanding CSMS CALLs allowed at once; OCPP-J says 1 (more is a fault-injection mode) */
+  callConcurrency?: number;
+}
+
+export type CallOutcome =
+  | { kind: 'result'; payload: JsonObject; t: number; latencyMs: number }
+  | { kind: 'error'; errorCode: string; errorDescription: string; errorDetails: JsonObject; t: number; latencyMs: number };
+
+export interface OutboundCallOptions {
+  timeoutMs?: number;
+  signal: AbortSignal;
+  /** name for the exchange record (default the action), e.g. `DataTransfer.InstallCertificate` */
+  message?: string;
+  /** send this text instead of the CALL frame (malformed on purpose); the uniqueId is still awaited */
+  rawText?: (uniqueId: string) => string;
+}
+
+interface Pending {
+  uniqueId: string;
+  action: string;
+  message: string;
+  payload: JsonObject;
+  opts: OutboundCallOptions;
+  resolve(o: CallOutcome): void;
+  reject(e: Error): void;
+  sentAt?: number;
+  timer?: NodeJS.Timeout;
+  onAbort?: () => void;
+}
+
+/** A charger CALL being answered; `respond*` accept it once. */
+export interface InboundCall {
+  readonly uniqueId: string;
+  readonly action: string;
+  /** exchange name (PnC: DataTransfer.<messageId>) — the dispatcher may set it */
+  message: string;
+  readonly t: number;
+  answered: boolean;
+}
+
+let idPrefixCounter = 0;
+
+export class RpcConnection {
+  readonly chargePointId: string;
+  readonly connectedAt = nowMs();
+  private readonly idPrefix = `${(++idPrefixCounter).toString(36)}-`;
+  private nextId = 0;
+  private readonly queue: Pending[] = [];
+  private readonly inflight = new Map<string, Pending>();
+  /** charger CALLs not answered yet, by uniqueId */
+  private readonly inbound = new Map<string, InboundCall>();
+  private closedInfo: { code: number; reason: string } | undefined;
+  /** false after a ping went out, true again on pong or any frame */
+  alive = true;
+  framesIn = 0;
+  framesOut = 0;
+
+  constructor(
+    readonly ws: WebSocket,
+    chargePointId: string,
+    private readonly opts: ConnectionOptions,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.chargePointId = chargePointId;
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
+    ws.on('error', () => {
+      /* 'close' follows; the reason is reported there */
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.closedInfo === undefined && this.ws.readyState === 1;
+  }
+
+  get closeInfo(): { code: number; reason: string } | undefined {
+    return this.closedInfo;
+  }
+
+  /** CSMS CALLs waiting for a free slot or for their answer. */
+  get pendingCalls(): number {
+    return this.queue.length + this.inflight.size;
+  }
+
+  // ------------------------------------------------------------------ outbound
+
+  /** Sends a CALL (queued behind the outstanding one). Rejects with LinkError when the connection closes, ProtocolViolation on timeout. */
+  call(action: string, payload: JsonObject, opts: OutboundCallOptions): Promise<CallOutcome> {
+    return new Promise<CallOutcome>((resolve, reject) => {
+      if (opts.signal.aborted) return reject(abortError(opts.signal));
+      if (!this.isOpen) return reject(new LinkError(this.chargePointId, `not connected (cannot send ${action})`));
+      const p: Pending = { uniqueId: `${this.idPrefix}${++this.nextId}`, action, message: opts.message ?? action, payload, opts, resolve, reject };
+      p.onAbort = () => this.fail(p, abortError(opts.signal));
+      opts.signal.addEventListener('abort', p.onAbort, { once: true });
+      this.queue.push(p);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    const limit = Math.max(1, this.opts.callConcurrency ?? 1);
+    while (this.inflight.size < limit && this.queue.length > 0) {
+      const p = this.queue.shift() as Pending;
+      this.inflight.set(p.uniqueId, p);
+      p.sentAt = nowMs();
+      const timeoutMs = p.opts.timeoutMs ?? this.opts.callTimeoutMs;
+      p.timer = setTimeout(() => {
+        this.hooks.exchange('csms->cp', p.message, p.uniqueId, p.sentAt as number, nowMs() - (p.sentAt as number), 'timeout', undefined);
+        const msg = `${p.message}: no CALLRESULT/CALLERROR within ${timeoutMs} ms (uniqueId ${p.uniqueId})`;
+        this.hooks.violation(RULES.callTimeout, msg, p.uniqueId);
+        this.fail(p, new ProtocolViolation(RULES.callTimeout, msg));
+      }, timeoutMs);
+      if (p.opts.rawText) {
+        const text = p.opts.rawText(p.uniqueId);
+        this.write(text, isJsonText(text));
+      } else this.write(callText(p.uniqueId, p.action, p.payload));
+    }
+  }
+
+  private settle(p: Pending): void {
+    if (p.timer) clearTimeout(p.timer);
+    if (p.onAbort) p.opts.signal.removeEventListener('abort', p.onAbort);
+    const wasInflight = this.inflight.delete(p.uniqueId);
+    const qi = this.queue.indexOf(p);
+    if (qi >= 0) this.queue.splice(qi, 1);
+    if (wasInflight) this.pump();
+  }
+
+  private fail(p: Pending, e: Error): void {
+    if (!this.inflight.has(p.uniqueId) && !this.queue.includes(p)) return;
+    this.settle(p);
+    p.reject(e);
+  }
+
+  // ------------------------------------------------------------------ inbound answers
+
+  /** Answers a charger CALL with a CALLRESULT; returns the frame sent (undefined: already answered or the socket is gone). */
+  respond(call: InboundCall, payload: JsonObject): string | undefined {
+    return this.answer(call, resultText(call.uniqueId, payload), 'result');
+  }
+
+  respondError(call: InboundCall, code: string, description: string, details: JsonObject = {}): string | undefined {
+    return this.answer(call, errorText(call.uniqueId, code, description, details), 'error', code);
+  }
+
+  /** Answers with arbitrary text (a malformed answer on purpose); the exchange ends here. */
+  respondRaw(call: InboundCall, text: string): string | undefined {
+    return this.answer(call, text, 'result', undefined, isJsonText(text));
+  }
+
+  /** Marks a call as deliberately never answered (so it no longer counts as outstanding). */
+  abandon(call: InboundCall): void {
+    call.answered = true;
+    this.inbound.delete(call.uniqueId);
+  }
+
+  private answer(call: InboundCall, text: string, outcome: 'result' | 'error', errorCode?: string, json = true): string | undefined {
+    if (call.answered) return undefined;
+    call.answered = true;
+    this.inbound.delete(call.uniqueId);
+    if (!this.isOpen) return undefined;
+    const t = this.write(text, json);
+    this.hooks.exchange('cp->csms', call.message, call.uniqueId, call.t, t - call.t, outcome, errorCode);
+    return text;
+  }
+
+  /** Writes a text frame as is (fault injection); returns the timestamp. */
+  sendRaw(text: string): number {
+    return this.write(text, isJsonText(text));
+  }
+
+  private write(text: string, json = true): number {
+    const t = nowMs();
+    if (!this.isOpen) return t;
+    this.framesOut++;
+    this.hooks.frame('out', text, t, json);
+    this.ws.send(text);
+    return t;
+  }
+
+  // ------------------------------------------------------------------ receive
+
+  private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    this.hooks.turnStart?.();
+    try {
+      this.receive(data, isBinary);
+    } finally {
+      this.hooks.turnEnd?.();
+    }
+  }
+
+  private receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    const t = nowMs();
+    this.alive = true;
+    this.framesIn++;
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+    if (isBinary) {
+      this.hooks.frame('in', text, t, false);
+      this.hooks.violation(RULES.frame, `binary WebSocket frame (${text.length} bytes); OCPP-J uses text frames`);
+      return;
+    }
+    const r = parseFrame(text);
+    this.hooks.frame('in', text, t, r.ok || r.value !== undefined);
+    if (!r.ok) {
+      const detail = `${r.message} — frame: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
+      this.hooks.violation(r.ignore ? RULES.messageType : RULES.frame, detail, r.uniqueId);
+      if (r.ignore) return;
+      // a broken CALL (or something we cannot even classify) gets a CALLERROR; a broken answer cannot be answered
+      if (r.messageType === CALL || r.messageType === undefined) {
+        const id = r.uniqueId !== undefined && r.uniqueId.length <= 36 ? r.uniqueId : '-1';
+        this.write(errorText(id, r.code, r.message));
+      } else if (r.uniqueId !== undefined) {
+        const p = this.inflight.get(r.uniqueId);
+        if (p) this.fail(p, new ProtocolViolation(RULES.frame, `${p.message}: malformed answer: ${r.message}`));
+      }
+      return;
+    }
+    const f = r.frame;
+    if (f.type === CALL) {
+      if (this.inbound.has(f.uniqueId)) {
+        this.hooks.violation(RULES.uniqueId, `CALL ${f.action} reuses uniqueId ${f.uniqueId} of a CALL still being answered`, f.uniqueId);
+      } else if (this.inbound.size > 0) {
+        const open = [...this.inbound.values()].map((c) => `${c.action} (${c.uniqueId})`).join(', ');
+        this.hooks.violation(RULES.concurrency, `CALL ${f.action} (${f.uniqueId}) sent while ${open} is unanswered; OCPP-J allows one outstanding CALL`, f.uniqueId);
+      }
+      this.hooks.call(f, t, text);
+      return;
+    }
+    const p = this.inflight.get(f.uniqueId);
+    if (!p) {
+      this.hooks.violation(RULES.uniqueId, `${f.type === 3 ? 'CALLRESULT' : 'CALLERROR'} for uniqueId ${f.uniqueId}, which matches no outstanding CSMS CALL`, f.uniqueId);
+      return;
+    }
+    this.settle(p);
+    const latencyMs = t - (p.sentAt as number);
+    if (f.type === 3) {
+      this.hooks.exchange('csms->cp', p.message, p.uniqueId, p.sentAt as number, latencyMs, 'result', undefined);
+      p.resolve({ kind: 'result', payload: f.payload, t, latencyMs });
+    } else {
+      this.hooks.exchange('csms->cp', p.message, p.uniqueId, p.sentAt as number, latencyMs, 'error', f.errorCode);
+      p.resolve({ kind: 'error', errorCode: f.errorCode, errorDescription: f.errorDescription, errorDetails: f.errorDetails, t, latencyMs });
+    }
+  }
+
+  /** Registers a charger CALL as outstanding (the dispatcher calls this before answering). */
+  track(frame: CallFrame, t: number): InboundCall {
+    const c: InboundCall = { uniqueId: frame.uniqueId, action: frame.action, message: frame.action, t, answered: false };
+    this.inbound.set(frame.uniqueId, c);
+    return c;
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.closedInfo) return;
+    this.closedInfo = { code, reason };
+    const err = new LinkError(this.chargePointId, `connection closed (${code}${reason ? ` ${reason}` : ''})`);
+    for (const p of [...this.inflight.values(), ...this.queue]) this.fail(p, err);
+    this.inbound.clear();
+    this.hooks.closed(code, reason);
+  }
+
+  // ------------------------------------------------------------------ liveness and teardown
+
+  /** Called by the server's ping timer: terminates a connection that did not answer the last ping. */
+  pingTick(): 'pinged' | 'dead' {
+    if (!this.alive) {
+      this.ws.terminate();
+      return 'dead';
+    }
+    this.alive = false;
+    try {
+      this.ws.ping();
+    } catch {
+      /* closing */
+    }
+    return 'pinged';
+  }
+
+  /** Closes the WebSocket (code/reason), or drops the TCP connection at once with `terminate`. */
+  close(opts: { code?: number; reason?: string; terminate?: boolean } = {}): void {
+    if (opts.terminate) this.ws.terminate();
+    else this.ws.close(opts.code ?? 1000, opts.reason ?? '');
+  }
+}
+
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error(`aborted: ${String(r)}`);
+}

@@ -1,0 +1,200 @@
+// Per-charger scripting state: response rules (how to answer the next N matching calls), the inbox
+// of received calls not yet consumed by an expectation, and the expectations waiting for a call.
+// Keys are action names as suites write them: `BootNotification`, `DataTransfer` (other vendors),
+// `DataTransfer.<messageId>` (PnC), or `*` for any call.
+//
+//   const rule = script.addRule('DataTransfer.Authorize', { status: 'Blocked' }, { times: 1 });
+//   const call = await script.expect('DataTransfer.Authorize', { timeoutMs: 30_000, signal });
+//   script.takeRule(call)  // the dispatcher asks which plan applies to an incoming call
+import { ProtocolViolation } from '../../drivers/capabilities.ts';
+import { CsmsUsageError } from './errors.ts';
+import type { ExpectOptions, ReceivedCall, ResponsePlan } from './types.ts';
+
+export interface RuleOptions {
+  /** how many calls the rule answers (default 1; Infinity for all) */
+  times?: number;
+  match?: (call: ReceivedCall) => boolean;
+}
+
+export interface RuleHandle {
+  /** calls this rule has answered so far */
+  readonly used: number;
+  remove(): void;
+}
+
+interface Rule {
+  key: string;
+  plan: ResponsePlan;
+  remaining: number;
+  used: number;
+  match: ((call: ReceivedCall) => boolean) | undefined;
+  onMatch: ((call: ReceivedCall) => void) | undefined;
+}
+
+interface Waiter {
+  key: string;
+  match: ((call: ReceivedCall) => boolean) | undefined;
+  resolve(call: ReceivedCall): void;
+}
+
+const RESPONSE_ACTIONS = ['answer', 'never', 'drop', 'malformed', 'error'] as const;
+
+/** Checks a plan when it is scripted, so a suite bug surfaces in the suite, not as a strange answer later. */
+export function checkPlan(plan: ResponsePlan): void {
+  if (typeof plan !== 'object' || plan === null) throw new CsmsUsageError('a response plan must be an object');
+  const action = plan.action ?? 'answer';
+  if (!(RESPONSE_ACTIONS as readonly string[]).includes(action)) throw new CsmsUsageError(`response plan action "${String(action)}" is not one of ${RESPONSE_ACTIONS.join(', ')}`);
+  if (plan.delayMs !== undefined && !(Number.isFinite(plan.delayMs) && plan.delayMs >= 0)) throw new CsmsUsageError(`response plan delayMs must be a number >= 0, got ${String(plan.delayMs)}`);
+  if (action === 'error' && (typeof plan.error?.code !== 'string' || plan.error.code.length === 0)) throw new CsmsUsageError("response plan action 'error' needs error.code");
+  if (action === 'malformed' && plan.malformed === undefined) throw new CsmsUsageError("response plan action 'malformed' needs malformed (e.g. 'not-json')");
+  if (typeof plan.followUp === 'object' && !(Number.isFinite(plan.followUp.delayMs) && plan.followUp.delayMs >= 0)) throw new CsmsUsageError('response plan followUp.delayMs must be a number >= 0');
+}
+
+function safeMatch(fn: ((call: ReceivedCall) => boolean) | undefined, call: ReceivedCall): boolean {
+  if (!fn) return true;
+  try {
+    return fn(call) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Calls kept per action key until an expectation consumes them (the oldest go first). */
+export const DEFAULT_INBOX_PER_ACTION = 16;
+
+export class CallScript {
+  private rules: Rule[] = [];
+  /** action key → unconsumed calls, oldest first; bounded per key so frequent calls never evict rare ones */
+  private inbox = new Map<string, ReceivedCall[]>();
+  private waiters: Waiter[] = [];
+
+  constructor(private readonly inboxLimit = DEFAULT_INBOX_PER_ACTION) {}
+
+  addRule(key: string, plan: ResponsePlan, opts: RuleOptions = {}, onMatch?: (call: ReceivedCall) => void): RuleHandle {
+    checkPlan(plan);
+    const times = opts.times ?? 1;
+    if (!(times >= 1)) throw new CsmsUsageError(`times must be >= 1 (or Infinity), got ${String(times)}`);
+    const rule: Rule = { key, plan, remaining: times, used: 0, match: opts.match, onMatch };
+    this.rules.push(rule);
+    return {
+      get used() {
+        return rule.used;
+      },
+      remove: () => {
+        this.rules = this.rules.filter((r) => r !== rule);
+      },
+    };
+  }
+
+  /**
+   * The plan of the first rule matching `call` (using it up once), or undefined for the default answer.
+   * `consumed` is true when the rule belonged to an expectation (`expectCall(..., { respond })`), which
+   * then already has the call.
+   */
+  takeRule(call: ReceivedCall): { plan: ResponsePlan; consumed: boolean } | undefined {
+    for (const r of this.rules) {
+      if ((r.key === call.action || r.key === '*') && safeMatch(r.match, call)) {
+        r.used++;
+        if (--r.remaining <= 0) this.rules = this.rules.filter((x) => x !== r);
+        r.onMatch?.(call);
+        return { plan: r.plan, consumed: r.onMatch !== undefined };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * A call arrived (and was not consumed by an expectation's rule): hand it to the first waiting
+   * expectation, else keep it in the inbox. A call with violations is never answered by a rule, so an
+   * expectation with `respond` that matches it gets it here (and rejects).
+   */
+  deliver(call: ReceivedCall): void {
+    if (call.violations.length > 0) {
+      const r = this.rules.find((x) => x.onMatch !== undefined && (x.key === call.action || x.key === '*') && safeMatch(x.match, call));
+      if (r) {
+        this.rules = this.rules.filter((x) => x !== r);
+        r.onMatch?.(call);
+        return;
+      }
+    }
+    const i = this.waiters.findIndex((w) => (w.key === call.action || w.key === '*') && safeMatch(w.match, call));
+    if (i >= 0) {
+      const [w] = this.waiters.splice(i, 1);
+      w?.resolve(call);
+      return;
+    }
+    if (this.inboxLimit <= 0) return;
+    let list = this.inbox.get(call.action);
+    if (!list) this.inbox.set(call.action, (list = []));
+    list.push(call);
+    if (list.length > this.inboxLimit) list.shift();
+  }
+
+  /** Calls received and not consumed by an expectation, oldest first. */
+  pending(): ReceivedCall[] {
+    return [...this.inbox.values()].flat().sort((a, b) => a.t - b.t);
+  }
+
+  clearInbox(): void {
+    this.inbox.clear();
+  }
+
+  /** Removes and returns the oldest unconsumed call matching key (or '*'), `since` and `match`. */
+  private takeFromInbox(key: string, since: number | undefined, match: ((call: ReceivedCall) => boolean) | undefined): ReceivedCall | undefined {
+    let best: { list: ReceivedCall[]; i: number; t: number } | undefined;
+    const lists = key === '*' ? [...this.inbox.values()] : [this.inbox.get(key) ?? []];
+    for (const list of lists) {
+      const i = list.findIndex((c) => (since === undefined || c.t >= since) && safeMatch(match, c));
+      if (i >= 0 && (best === undefined || (list[i] as ReceivedCall).t < best.t)) best = { list, i, t: (list[i] as ReceivedCall).t };
+    }
+    if (!best) return undefined;
+    return best.list.splice(best.i, 1)[0];
+  }
+
+  /**
+   * Waits for a call. `timeoutError` builds the error for a timeout (the owner knows whether the charger
+   * was connected: LinkError vs ProtocolViolation). A call carrying violations rejects with ProtocolViolation.
+   */
+  expect(key: string, opts: ExpectOptions, timeoutError: () => Error): Promise<ReceivedCall> {
+    if (!(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) return Promise.reject(new CsmsUsageError(`expectCall(${key}): timeoutMs must be > 0`));
+    if (opts.respond) checkPlan(opts.respond);
+    return new Promise<ReceivedCall>((resolve, reject) => {
+      if (opts.signal.aborted) return reject(abortError(opts.signal));
+      let done = false;
+      let rule: RuleHandle | undefined;
+      let waiter: Waiter | undefined;
+      const finish = (call: ReceivedCall | undefined, err?: Error): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        opts.signal.removeEventListener('abort', onAbort);
+        rule?.remove();
+        if (waiter) this.waiters = this.waiters.filter((w) => w !== waiter);
+        if (err) reject(err);
+        else if (call && call.violations.length > 0) {
+          const v = call.violations[0] as (typeof call.violations)[number];
+          reject(new ProtocolViolation(v.rule, `${call.chargePointId} ${call.action}: ${v.message}${call.violations.length > 1 ? ` (+${call.violations.length - 1} more)` : ''}`));
+        } else resolve(call as ReceivedCall);
+      };
+      const onAbort = (): void => finish(undefined, abortError(opts.signal));
+      const timer = setTimeout(() => finish(undefined, timeoutError()), opts.timeoutMs);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      if (opts.respond) {
+        rule = this.addRule(key, opts.respond, { times: 1, ...(opts.match ? { match: opts.match } : {}) }, (call) => finish(call));
+        return;
+      }
+      const c = this.takeFromInbox(key, opts.since, opts.match);
+      if (c) {
+        finish(c);
+        return;
+      }
+      waiter = { key, match: opts.match, resolve: (c) => finish(c) };
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error(`aborted: ${String(r)}`);
+}

@@ -1,0 +1,45 @@
+// Transcript lines and console lines: frames that are JSON on one line are embedded as JSON, anything
+// else (not JSON, or with line breaks that would split the JSON-lines file) is kept verbatim in `raw`;
+// every line parses on its own; events carry their detail; exchanges map to runner timing points.
+import { describe, expect, it } from 'vitest';
+import { consoleLine, timingPoint, transcriptLine } from '../../src/csms/index.ts';
+
+const T = 1_763_719_871_234_567;
+
+describe('transcriptLine', () => {
+  it('embeds a one-line JSON frame as is', () => {
+    const line = transcriptLine({ tUs: T, cp: 'CP1', dir: 'in', text: '[2,"1","Heartbeat",{}]', json: true });
+    expect(line).toBe('{"tUs":1763719871234567,"cp":"CP1","dir":"in","frame":[2,"1","Heartbeat",{}]}\n');
+    expect(JSON.parse(line)).toEqual({ tUs: T, cp: 'CP1', dir: 'in', frame: [2, '1', 'Heartbeat', {}] });
+  });
+
+  it('keeps non-JSON text and multi-line JSON verbatim in raw, still one line', () => {
+    for (const text of ['hello', '[2,"1",\n"Heartbeat",{}]', '[2,"1","A",{"x":"\u2028"}]']) {
+      const line = transcriptLine({ tUs: T, cp: 'C"P', dir: 'out', text, json: !text.startsWith('hello') });
+      expect(line.endsWith('\n')).toBe(true);
+      expect(line.slice(0, -1)).not.toMatch(/[\n\u2028]/);
+      expect(JSON.parse(line)).toEqual({ tUs: T, cp: 'C"P', dir: 'out', raw: text });
+    }
+  });
+
+  it('writes events with their detail', () => {
+    expect(JSON.parse(transcriptLine({ tUs: T, cp: 'CP1', event: 'violation', detail: { rule: 'r', message: 'm' } }))).toEqual({ tUs: T, cp: 'CP1', event: 'violation', detail: { rule: 'r', message: 'm' } });
+  });
+});
+
+describe('consoleLine and timingPoint', () => {
+  it('prints time, charger, arrow and frame', () => {
+    expect(consoleLine({ tUs: T, cp: 'CP1', dir: 'in', text: '[2,"1","Heartbeat",{}]', json: true })).toMatch(/^\d\d:\d\d:\d\d\.234567 CP1 <- \[2,"1","Heartbeat",\{\}\]$/);
+    expect(consoleLine({ tUs: T, cp: 'CP1', dir: 'out', text: 'x'.repeat(50), json: false }, 10)).toMatch(/-> x{10}… \(50 chars\)$/);
+    expect(consoleLine({ tUs: T, cp: 'CP1', event: 'connected', detail: { protocol: 'ocpp1.6' } })).toMatch(/CP1 \*\* connected \{"protocol":"ocpp1.6"\}$/);
+  });
+
+  it('maps an exchange to the runner timing point', () => {
+    expect(timingPoint({ chargePointId: 'CP1', direction: 'csms->cp', message: 'DataTransfer.InstallCertificate', uniqueId: 'a', t: 1, latencyMs: 3.25, outcome: 'result' })).toEqual({
+      protocol: 'ocpp',
+      message: 'DataTransfer.InstallCertificate',
+      direction: 'csms->cp',
+      latencyMs: 3.25,
+    });
+  });
+});
