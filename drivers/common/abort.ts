@@ -2,6 +2,7 @@
 //   await abortable(promise, signal)      rejects with signal.reason as soon as the signal aborts
 //   await sleep(ms, signal)               a cancellable delay
 //   await settleWithin(promise, ms)       'timeout' when the promise did not settle in time (for close())
+//   await waitFor(subscribe, ms, signal, onTimeout)  the next value an event source delivers
 // The promise passed to `abortable` keeps running; callers that own a resource (a queue slot, a
 // pending request) must release it themselves.
 
@@ -32,6 +33,40 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
         reject(e);
       },
     );
+  });
+}
+
+/**
+ * Waits for an event source to deliver a value. `subscribe` registers the delivery callback and
+ * returns how to unregister it; it is unregistered however the wait ends. Rejects with the abort
+ * reason when `signal` aborts, or with `onTimeout()` after `timeoutMs`.
+ */
+export function waitFor<T>(subscribe: (deliver: (v: T) => void) => () => void, timeoutMs: number, signal: AbortSignal, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    let ended = false;
+    let unsubscribe: (() => void) | undefined;
+    const end = (): void => {
+      ended = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      unsubscribe?.();
+    };
+    const onAbort = (): void => {
+      end();
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      end();
+      reject(onTimeout());
+    }, timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const off = subscribe((v) => {
+      end();
+      resolve(v);
+    });
+    if (ended) off(); // delivered during subscribe
+    else unsubscribe = off;
   });
 }
 

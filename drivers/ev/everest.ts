@@ -25,7 +25,7 @@ import {
   type HealthResult,
   type JsonObject,
 } from '../capabilities.ts';
-import { abortable, errorText, settleWithin } from '../common/abort.ts';
+import { abortable, errorText, settleWithin, waitFor } from '../common/abort.ts';
 import { ReconnectOptions } from '../common/options.ts';
 import { nowMs } from '../common/time.ts';
 import { fillScript, validateCarSimScript } from './commands.ts';
@@ -293,32 +293,16 @@ export class EverestCarSimDriver implements EvEmulator {
   private waitInternal(state: string, since: number, timeoutMs: number, signal: AbortSignal): Promise<EvStateEvent> {
     const hit = this.history.find((e) => e.state === state && e.t >= since);
     if (hit) return Promise.resolve(hit);
-    return new Promise<EvStateEvent>((resolve, reject) => {
-      const w: StateWaiter = {
-        state,
-        since,
-        resolve: (e) => {
-          cleanup();
-          resolve(e);
-        },
-      };
-      const onAbort = (): void => {
-        cleanup();
-        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error('timeout'));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.waiters.delete(w);
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(w);
-    });
+    return waitFor<EvStateEvent>(
+      (deliver) => {
+        const w: StateWaiter = { state, since, resolve: deliver };
+        this.waiters.add(w);
+        return () => this.waiters.delete(w);
+      },
+      timeoutMs,
+      signal,
+      () => new Error('timeout'),
+    );
   }
 
   async waitForState(state: string, opts: { timeoutMs: number; signal: AbortSignal; since?: number }): Promise<EvStateEvent> {

@@ -22,7 +22,7 @@ import {
   type JsonObject,
   type Secc,
 } from '../capabilities.ts';
-import { errorText } from '../common/abort.ts';
+import { errorText, waitFor } from '../common/abort.ts';
 import { ReconnectOptions } from '../common/options.ts';
 import { SerialLink } from '../common/serial-link.ts';
 import { nowMs } from '../common/time.ts';
@@ -186,33 +186,23 @@ export class SeccConsoleDriver implements Secc {
   private waitUntil<T>(probe: () => T | undefined, timeoutMs: number, signal: AbortSignal, onTimeout: () => Error): Promise<T> {
     const first = probe();
     if (first !== undefined) return Promise.resolve(first);
-    return new Promise<T>((resolve, reject) => {
-      const w: Waiter = {
-        check: () => {
-          const v = probe();
-          if (v === undefined) return false;
-          done();
-          resolve(v);
-          return true;
-        },
-      };
-      const onAbort = (): void => {
-        done();
-        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(onTimeout());
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.waiters.delete(w);
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(w);
-    });
+    return waitFor<T>(
+      (deliver) => {
+        const w: Waiter = {
+          check: () => {
+            const v = probe();
+            if (v === undefined) return false;
+            deliver(v);
+            return true;
+          },
+        };
+        this.waiters.add(w);
+        return () => this.waiters.delete(w);
+      },
+      timeoutMs,
+      signal,
+      onTimeout,
+    );
   }
 
   private downMsSince(t0: number): number {
