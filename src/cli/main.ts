@@ -9,7 +9,7 @@
 //   pnc-bench csms --port <p> [--profile 0..3] [--pki <dir>] (src/cli/csms.ts)
 //   pnc-bench exi decode <hex|base64|@file> | exi encode   (src/cli/exi.ts)
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import {
@@ -26,7 +26,8 @@ import { JournalError } from '../report/journal.ts';
 import { rebuildRun } from '../report/outputs.ts';
 import { exitCodeFor, type RunRecord, type Trigger } from '../report/record.ts';
 import { hostInfo, PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
-import { formatRigIssue, loadRig, RigConfigError } from '../rig/load.ts';
+import { formatRigIssue, loadRig, RigConfigError, type LoadedRig } from '../rig/load.ts';
+import { startSimulator, type RunningSimulator } from '../rig/simulator.ts';
 import { ConfigError } from '../runner/errors.ts';
 import { runBench } from '../runner/executor.ts';
 import { LimitFileError, loadLimits } from '../runner/limits.ts';
@@ -72,7 +73,7 @@ function benchLimitFiles(): string[] {
 
 async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promise<number> {
   if (flags.influx) parseInfluxUrl(flags.influx); // a bad URL is a usage error before anything runs
-  const rig = await loadRig(flags.rig);
+  let rig = await loadRig(flags.rig);
   const progressOut = flags.json ? process.stderr : process.stdout;
   for (const w of rig.warnings) io.err(`warning: ${formatRigIssue(w)}`);
   const files = findSuiteFiles(suitePaths.length ? suitePaths : [DEFAULT_SUITES]);
@@ -81,6 +82,46 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
 
   const runId = makeRunId(rig.config.id);
   const runDir = path.resolve(flags.reports, runId);
+  // A rig with simulated hardware: start it, then resolve the file again with the values it provides.
+  const simLog: string[] = [];
+  let sim: RunningSimulator | undefined;
+  const simulator = rig.simulator;
+  if (simulator) {
+    const say = flags.json ? io.err : io.out;
+    say(`starting simulated hardware: ${simulator.def.description}`);
+    const t0 = performance.now();
+    try {
+      sim = await startSimulator(simulator, rig.dir, AbortSignal.timeout(rig.config.timeouts.openMs), (level, msg) => {
+        simLog.push(`${new Date().toISOString()} ${level} ${msg}`);
+        if (level === 'error') io.err(`simulator: ${msg}`);
+      });
+      rig = await loadRig(flags.rig, { simulatorEnv: sim.env });
+    } catch (e) {
+      await sim?.stop(rig.config.timeouts.closeMs).catch(() => {});
+      throw new SimulatorError(`the rig's simulated hardware (${simulator.def.name}) did not start: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    say(`simulated hardware up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  try {
+    return await runLoadedRig(rig, suites, limits, runId, runDir, flags, io, progressOut);
+  } finally {
+    if (sim) {
+      await sim.stop(rig.config.timeouts.closeMs).catch((e: unknown) => simLog.push(`stop failed: ${e instanceof Error ? e.message : String(e)}`));
+      if (existsSync(runDir)) writeFileSync(path.join(runDir, 'simulator.log'), simLog.join('\n') + '\n');
+    }
+  }
+}
+
+async function runLoadedRig(
+  rig: LoadedRig,
+  suites: Awaited<ReturnType<typeof loadSuites>>,
+  limits: Awaited<ReturnType<typeof loadLimits>>,
+  runId: string,
+  runDir: string,
+  flags: RunFlags,
+  io: Io,
+  progressOut: NodeJS.WriteStream,
+): Promise<number> {
   const cancel = new AbortController();
   const force = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
@@ -137,6 +178,11 @@ function ciInfo(): Pick<Trigger, 'ciJobUrl' | 'pipelineId'> {
   return { ...(url ? { ciJobUrl: url } : {}), ...(pipeline ? { pipelineId: pipeline } : {}) };
 }
 
+/** The rig's simulated hardware failed to start (exit 3, like any rig fault before a record exists). */
+class SimulatorError extends Error {
+  override readonly name = 'SimulatorError';
+}
+
 export interface Io {
   out(s: string): void;
   err(s: string): void;
@@ -157,7 +203,7 @@ function report(e: unknown, io: Io): number {
     io.err(`error: ${e.message}`);
     return EXIT.CONFIG;
   }
-  if (e instanceof InfluxUnavailableError || e instanceof InfluxRejectedError) {
+  if (e instanceof InfluxUnavailableError || e instanceof InfluxRejectedError || e instanceof SimulatorError) {
     io.err(`error: ${e.message}`);
     return EXIT.INFRA;
   }

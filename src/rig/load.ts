@@ -20,6 +20,7 @@ import { builtinDrivers } from '../../drivers/index.ts';
 import { bindingTypes, type DriverDefinition, type DriverRegistry } from './registry.ts';
 import { RESOURCE_TYPE_NAMES } from './resources.ts';
 import { RigFileSchema, type RigConfig } from './schema.ts';
+import { importSimulator, placeholderEnv, type SimulatorDefinition } from './simulator.ts';
 
 export type { RigConfig } from './schema.ts';
 
@@ -56,6 +57,11 @@ export interface LoadRigOptions {
   env?: Record<string, string | undefined>;
   /** Drivers known before the rig's own plugins; default builtinDrivers(). Never modified. */
   registry?: DriverRegistry;
+  /**
+   * Values from the rig's running simulator (RunningSimulator.env); they win over `env`. Without
+   * them, the variables the simulator provides get placeholders (enough to check the file).
+   */
+  simulatorEnv?: Record<string, string>;
 }
 
 export interface LoadedRig {
@@ -72,6 +78,8 @@ export interface LoadedRig {
   /** Absolute paths of the `limits:` files, in order. */
   limitFiles: string[];
   warnings: RigIssue[];
+  /** The `simulator:` module and its parsed options, when the file has one. */
+  simulator?: { def: SimulatorDefinition; options: unknown };
 }
 
 /** JSON with object keys sorted at every level (undefined members dropped): the input of configHash. */
@@ -104,7 +112,7 @@ export async function loadRig(file: string, opts: LoadRigOptions = {}): Promise<
     const why = code === 'ENOENT' ? 'rig file not found' : `cannot read rig file (${code ?? (e as Error).message})`;
     throw new RigConfigError([{ file: display, line: 0, col: 0, path: '(root)', message: why }]);
   }
-  const ctx = new RigFile(display, abs, text, opts.env ?? process.env);
+  const ctx = new RigFile(display, abs, text, opts.env ?? process.env, opts.simulatorEnv);
   return ctx.load(opts.registry ?? builtinDrivers());
 }
 
@@ -163,7 +171,8 @@ class RigFile {
     private readonly display: string,
     private readonly abs: string,
     private readonly text: string,
-    private readonly env: Record<string, string | undefined>,
+    private env: Record<string, string | undefined>,
+    private readonly simulatorEnv: Record<string, string> | undefined,
   ) {
     this.dir = path.dirname(abs);
     this.doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, keepSourceTokens: true, merge: true, lineCounter: this.lc });
@@ -177,6 +186,7 @@ class RigFile {
       this.fail();
     }
 
+    const simulator = await this.loadSimulator();
     this.template(root, []);
     const raw = this.doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
 
@@ -187,6 +197,7 @@ class RigFile {
     const pluginFailed = await this.loadPlugins(raw.plugins, registry);
     const driverOptions = this.checkDrivers(raw, registry, pluginFailed);
     const limitFiles = this.checkLimits(raw.limits);
+    const simulatorOptions = simulator ? this.checkSimulatorOptions(simulator, raw.simulator) : undefined;
     this.checkWarnings(raw);
 
     if (this.issues.length > 0 || !top.ok) this.fail();
@@ -203,7 +214,36 @@ class RigFile {
       registry,
       limitFiles,
       warnings: sortIssues(this.warnings),
+      ...(simulator ? { simulator: { def: simulator, options: simulatorOptions } } : {}),
     };
+  }
+
+  /**
+   * Imports the `simulator:` module (before templating: the variables it provides must be known)
+   * and merges its values into the templating environment: the running simulator's values, else
+   * placeholders behind the caller's own environment.
+   */
+  private async loadSimulator(): Promise<SimulatorDefinition | undefined> {
+    const pre = this.doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown> | null;
+    const section = pre?.simulator;
+    if (!isPlainObject(section) || typeof section.module !== 'string' || section.module.length === 0) return undefined; // the schema reports it
+    const def = await importSimulator(this.dir, section.module);
+    if (typeof def === 'string') {
+      this.issue(['simulator', 'module'], def);
+      return undefined;
+    }
+    this.env = { ...placeholderEnv(def), ...this.env, ...this.simulatorEnv };
+    return def;
+  }
+
+  private checkSimulatorOptions(def: SimulatorDefinition, section: unknown): unknown {
+    const options = isPlainObject(section) && section.options !== undefined ? section.options : {};
+    if (!isPlainObject(options)) return undefined; // the schema reported it
+    const op = ['simulator', 'options'];
+    const r = this.parse(def.options as z.ZodType, options, op);
+    if (r.ok) return r.data;
+    for (const iss of r.issues) this.zodIssue(iss, op, def.options as z.ZodType, r.data);
+    return undefined;
   }
 
   private fail(): never {

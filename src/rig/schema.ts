@@ -95,6 +95,16 @@ function rigFileSchema<R extends z.ZodType>(resource: R) {
         .describe(
           'Modules (paths relative to this file) whose default export is a driver definition or an array of them; registered before drivers are checked.',
         ),
+      simulator: z
+        .object({
+          module: z.string().min(1).describe('Module (path relative to this file) whose default export is a simulator definition (src/rig/simulator.ts).'),
+          options: z.record(z.string(), z.unknown()).default({}).describe("The simulator's options, checked by its own schema."),
+        })
+        .strict()
+        .optional()
+        .describe(
+          'Simulated hardware started before the drivers open and stopped after they close (the virtual rig); it provides ${HIL_*} values (ports, pty paths) to the rest of the file.',
+        ),
       resources: z
         .record(nameKey('resource'), resource)
         .default({})
