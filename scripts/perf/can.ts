@@ -7,17 +7,17 @@
 //
 //   npx tsx scripts/perf/can.ts [--frames 50000] [--window 512]
 //
-// The simulated adapter and daemon are the protocol peers of the driver tests (test/drivers/peers).
+// The simulated adapter and daemon are the virtual rig's (rigs/virtual/), also the driver tests' peers.
 import { setMaxListeners } from 'node:events';
 import { canFrame, type CanFrame } from '../../drivers/can/frame.ts';
 import { SlcanTransport } from '../../drivers/can/slcan.ts';
 import { SocketcandTransport } from '../../drivers/can/socketcand.ts';
 import type { CanTransport } from '../../drivers/can/transport.ts';
 import { Transcript } from '../../src/rig/transcript.ts';
-import { ptyPair } from '../../test/drivers/peers/pty.ts';
-import { SlcanAdapter } from '../../test/drivers/peers/slcan-adapter.ts';
-import { SocketcandServer } from '../../test/drivers/peers/socketcand-server.ts';
-import { VirtualBus, type BusFrame } from '../../test/drivers/peers/virtual-bus.ts';
+import { ptyPair } from '../../rigs/virtual/pty.ts';
+import { SlcanAdapter } from '../../rigs/virtual/slcan-adapter.ts';
+import { SocketcandServer } from '../../rigs/virtual/socketcand-server.ts';
+import { VirtualBus, type BusFrame } from '../../rigs/virtual/can-bus.ts';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);

@@ -8,9 +8,9 @@ import { parseCandump, replayCandump } from '../../../drivers/can/candump.ts';
 import { canFrame, frameText, type CanFrame } from '../../../drivers/can/frame.ts';
 import { SlcanTransport, type SlcanOptions } from '../../../drivers/can/slcan.ts';
 import { Transcript } from '../../../src/rig/transcript.ts';
-import { ptyPair, type PtyPair } from '../peers/pty.ts';
-import { SlcanAdapter } from '../peers/slcan-adapter.ts';
-import { busFrame, VirtualBus, type BusFrame } from '../peers/virtual-bus.ts';
+import { ptyPair, type PtyPair } from '../../../rigs/virtual/pty.ts';
+import { SlcanAdapter } from '../../../rigs/virtual/slcan-adapter.ts';
+import { busFrame, VirtualBus, type BusFrame } from '../../../rigs/virtual/can-bus.ts';
 
 const signal = (): AbortSignal => AbortSignal.timeout(5000);
 

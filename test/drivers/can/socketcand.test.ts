@@ -7,8 +7,8 @@ import { canFrame, frameText, type CanFrame } from '../../../drivers/can/frame.t
 import { SocketcandTransport } from '../../../drivers/can/socketcand.ts';
 import { Transcript } from '../../../src/rig/transcript.ts';
 import { closedPort } from '../../helpers/influxd.ts';
-import { SocketcandServer } from '../peers/socketcand-server.ts';
-import { busFrame, VirtualBus, type BusFrame } from '../peers/virtual-bus.ts';
+import { SocketcandServer } from '../../../rigs/virtual/socketcand-server.ts';
+import { busFrame, VirtualBus, type BusFrame } from '../../../rigs/virtual/can-bus.ts';
 
 const signal = (): AbortSignal => AbortSignal.timeout(5000);
 const cleanup: (() => Promise<void>)[] = [];

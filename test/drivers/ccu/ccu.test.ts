@@ -13,11 +13,11 @@ import { CcuCan, CcuCanDriver } from '../../../drivers/ccu/driver.ts';
 import { ResourceSchema } from '../../../src/rig/resources.ts';
 import { Transcript } from '../../../src/rig/transcript.ts';
 import { ConfigError } from '../../../src/runner/errors.ts';
-import { InfyModule } from '../peers/infy-module.ts';
-import { ptyPair, type PtyPair } from '../peers/pty.ts';
-import { SlcanAdapter } from '../peers/slcan-adapter.ts';
-import { SocketcandServer } from '../peers/socketcand-server.ts';
-import { VirtualBus, type BusFrame } from '../peers/virtual-bus.ts';
+import { InfyModule } from '../../../rigs/virtual/infy-module.ts';
+import { ptyPair, type PtyPair } from '../../../rigs/virtual/pty.ts';
+import { SlcanAdapter } from '../../../rigs/virtual/slcan-adapter.ts';
+import { SocketcandServer } from '../../../rigs/virtual/socketcand-server.ts';
+import { VirtualBus, type BusFrame } from '../../../rigs/virtual/can-bus.ts';
 
 const signal = (): AbortSignal => AbortSignal.timeout(5000);
 const cleanup: (() => Promise<void> | void)[] = [];

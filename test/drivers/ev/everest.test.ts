@@ -8,7 +8,8 @@ import { EverestCarSim, EverestCarSimDriver } from '../../../drivers/ev/everest.
 import { ResourceSchema } from '../../../src/rig/resources.ts';
 import { Transcript } from '../../../src/rig/transcript.ts';
 import { CarSimPeer } from '../peers/carsim.ts';
-import { AedesBroker, MosquittoBroker } from '../peers/mqtt-brokers.ts';
+import { AedesBroker } from '../../../rigs/virtual/broker.ts';
+import { MosquittoBroker } from '../peers/mqtt-brokers.ts';
 
 const signal = (): AbortSignal => AbortSignal.timeout(5000);
 const cleanup: (() => Promise<void> | void)[] = [];

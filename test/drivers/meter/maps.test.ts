@@ -2,7 +2,8 @@
 // peer's CRC and register images against the same bytes (so the peer is trustworthy as a slave).
 import { describe, expect, it } from 'vitest';
 import { decodeAscii, decodeRegisters, planBlocks, REGISTER_MAPS, type RegisterDef } from '../../../drivers/meter/maps.ts';
-import { crc16, meterImage, ModbusSlave, withCrc } from '../peers/modbus-slave.ts';
+import { meterImage } from '../../../rigs/virtual/meter.ts';
+import { crc16, ModbusSlave, withCrc } from '../../../rigs/virtual/modbus-slave.ts';
 
 const words = (hex: string): number[] => (hex.replace(/ /g, '').match(/.{4}/g) ?? []).map((h) => parseInt(h, 16));
 const bytes = (hex: string): Buffer => Buffer.from(hex.replace(/ /g, ''), 'hex');

@@ -8,8 +8,9 @@ import { ModbusMeter, ModbusMeterDriver } from '../../../drivers/meter/driver.ts
 import { ResourceSchema } from '../../../src/rig/resources.ts';
 import { Transcript } from '../../../src/rig/transcript.ts';
 import { closedPort } from '../../helpers/influxd.ts';
-import { meterImage, ModbusSlave, type MeterKind, type MeterValues } from '../peers/modbus-slave.ts';
-import { ptyPair, type PtyPair } from '../peers/pty.ts';
+import { meterImage, type MeterKind, type MeterValues } from '../../../rigs/virtual/meter.ts';
+import { ModbusSlave } from '../../../rigs/virtual/modbus-slave.ts';
+import { ptyPair, type PtyPair } from '../../../rigs/virtual/pty.ts';
 
 const signal = (): AbortSignal => AbortSignal.timeout(5000);
 const cleanup: (() => Promise<void> | void)[] = [];

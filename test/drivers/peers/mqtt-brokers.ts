@@ -1,12 +1,12 @@
-// Test peers: real MQTT brokers on 127.0.0.1 — the in-process `aedes` broker (restartable on the
-// same port, to test reconnects) and Debian's `mosquitto` as a separate process. Both are stopped
-// by the tests' afterAll; a leftover mosquitto is killed when the test process exits.
+// Test peer: Debian's `mosquitto` as a separate process on 127.0.0.1, a second real MQTT broker
+// besides the virtual rig's in-process aedes broker (rigs/virtual/broker.ts), so the EV driver is
+// tested against both. Stopped by the tests' afterAll; a leftover mosquitto is killed when the test
+// process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Aedes } from 'aedes';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -16,44 +16,6 @@ export async function freePort(): Promise<number> {
   const { port } = s.address() as net.AddressInfo;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-export class AedesBroker {
-  private broker: Aedes | undefined;
-  private server: net.Server | undefined;
-  private sockets = new Set<net.Socket>();
-  port = 0;
-
-  get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
-  }
-
-  async start(port = this.port): Promise<void> {
-    const broker = await Aedes.createBroker();
-    const server = net.createServer((sock) => {
-      this.sockets.add(sock);
-      sock.on('close', () => this.sockets.delete(sock));
-      broker.handle(sock);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.broker = broker;
-    this.server = server;
-    this.port = (server.address() as net.AddressInfo).port;
-  }
-
-  /** The broker goes away: every connection is cut and the port closes. */
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    const server = this.server;
-    const broker = this.broker;
-    this.server = undefined;
-    this.broker = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
-    if (broker) await new Promise<void>((r) => broker.close(() => r()));
-  }
 }
 
 const live = new Set<ChildProcess>();

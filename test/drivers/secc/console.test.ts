@@ -8,8 +8,8 @@ import { parseHexLog } from '../../../drivers/common/hexlog.ts';
 import { SeccConsole, SeccConsoleDriver } from '../../../drivers/secc/console.ts';
 import { ResourceSchema } from '../../../src/rig/resources.ts';
 import { Transcript } from '../../../src/rig/transcript.ts';
-import { ptyPair, type PtyPair } from '../peers/pty.ts';
-import { SeccConsolePeer } from '../peers/secc-console.ts';
+import { ptyPair, type PtyPair } from '../../../rigs/virtual/pty.ts';
+import { SerialConsole as SeccConsolePeer } from '../../../rigs/virtual/console.ts';
 
 const signal = (): AbortSignal => AbortSignal.timeout(5000);
 let pty: PtyPair;

@@ -1,10 +1,16 @@
-// Test peer: a Lawicel/slcan USB-CAN adapter simulated on the device end of a pty. It speaks the
-// ASCII protocol byte for byte (CR ok, BEL error, optional z/Z acknowledgements, S-codes, O/L/C,
-// Z1 timestamps, F status flags) and bridges frames to a VirtualBus. Faults for robustness tests:
-// `refuse` answers BEL to the named commands, `bellOnFrames` refuses the next N frames, `mute`
-// stops answering, `line()` injects raw text (error frames `e…`, state frames `s…`).
+// A Lawicel/slcan USB-CAN adapter (CANable, CANUSB, USBtin) simulated on the device end of a pty,
+// bridged to a VirtualBus. Written from the wire protocol (shared/reference/rig-protocols.md §3.1),
+// never from the bench's driver: it speaks the ASCII protocol byte for byte (CR ok, BEL error,
+// optional z/Z acknowledgements, S-codes, O/L/C, Z1 timestamps, F status flags, V/N info).
+// Knobs for robustness tests: `refuse` answers BEL to the named commands, `bellOnFrames` refuses
+// the next N frames, `mute` stops answering, `line()` injects raw text (error frames `e…`, state
+// frames `s…`).
+//
+//   const pty = await ptyPair();
+//   const adapter = new SlcanAdapter(pty.b, bus);  await adapter.start();   // the bench opens pty.a
 import { SerialPort } from 'serialport';
-import type { BusFrame, BusNode, VirtualBus } from './virtual-bus.ts';
+import type { BusFrame, BusNode, VirtualBus } from './can-bus.ts';
+import { settleWithin } from './pty.ts';
 
 export interface SlcanAdapterOptions {
   /** Lawicel/CANUSB style: answer `z`/`Z` CR to transmitted frames instead of a bare CR. */
@@ -20,12 +26,14 @@ export class SlcanAdapter implements BusNode {
   listenOnly = false;
   timestamps = false;
   bitrate: number | undefined;
-  /** Every command line received, in order (frames included). */
+  /** Every command line received, in order (frames included), while `keepLog` is true. */
   readonly commands: string[] = [];
+  keepLog = true;
   readonly refuse = new Set<string>();
   bellOnFrames = 0;
   mute = false;
   framesFromHost = 0;
+  framesToHost = 0;
   private detach: (() => void) | undefined;
   private out: string[] = [];
   private flushing = false;
@@ -45,12 +53,14 @@ export class SlcanAdapter implements BusNode {
     this.detach = this.bus.attach(this);
   }
 
+  /** Detaches from the bus and closes the pty end; settles within 1 s. */
   async stop(): Promise<void> {
     this.detach?.();
+    this.detach = undefined;
     const p = this.port;
     this.port = undefined;
     this.open = false;
-    if (p?.isOpen) await new Promise<void>((r) => p.close(() => r()));
+    if (p?.isOpen) await settleWithin(new Promise<void>((r) => p.close(() => r())), 1000);
   }
 
   /** Injects raw adapter output (a CR is appended). */
@@ -85,9 +95,11 @@ export class SlcanAdapter implements BusNode {
       const cmd = this.buf.slice(0, i);
       this.buf = this.buf.slice(i + 1);
       if (cmd === '') continue; // leading CRs are ignored, as slcanpty does
-      this.commands.push(cmd);
+      if (this.keepLog) this.commands.push(cmd);
       this.handle(cmd);
     }
+    // a real adapter's line buffer is small; garbage without CR must not grow forever
+    if (this.buf.length > 64) this.buf = this.buf.slice(-64);
   }
 
   private handle(cmd: string): void {
@@ -133,16 +145,18 @@ export class SlcanAdapter implements BusNode {
     const ext = cmd[0] === 'T' || cmd[0] === 'R';
     const rtr = cmd[0] === 'r' || cmd[0] === 'R';
     const idLen = ext ? 8 : 3;
+    const idText = cmd.slice(1, 1 + idLen);
     const dlc = Number(cmd[1 + idLen]);
     const data = rtr ? '' : cmd.slice(2 + idLen);
-    // the kernel and slcanpty reject anything but exactly 2×DLC data digits
-    if (!this.open || this.listenOnly || !(dlc >= 0 && dlc <= 8) || (!rtr && data.length !== dlc * 2) || (rtr && cmd.length !== 2 + idLen)) return this.bell();
+    // the kernel and slcanpty reject anything but exactly 2×DLC hex data digits
+    const hexOk = /^[0-9A-Fa-f]+$/.test(idText) && /^[0-9A-Fa-f]*$/.test(data);
+    if (!this.open || this.listenOnly || !hexOk || !(dlc >= 0 && dlc <= 8) || (!rtr && data.length !== dlc * 2) || (rtr && cmd.length !== 2 + idLen)) return this.bell();
     if (this.bellOnFrames > 0) {
       this.bellOnFrames -= 1;
       return this.bell();
     }
     this.framesFromHost += 1;
-    const f: BusFrame = { id: parseInt(cmd.slice(1, 1 + idLen), 16), ext, rtr, dlc, data: Buffer.from(data, 'hex') };
+    const f: BusFrame = { id: parseInt(idText, 16), ext, rtr, dlc, data: Buffer.from(data, 'hex') };
     this.bus.transmit(this, f);
     if (this.mute) return;
     this.write(this.opts.zAck ? (ext ? 'Z\r' : 'z\r') : '\r');
@@ -150,6 +164,7 @@ export class SlcanAdapter implements BusNode {
 
   deliver(f: BusFrame): void {
     if (!this.open || !this.port) return;
+    this.framesToHost += 1;
     const id = f.ext ? f.id.toString(16).toUpperCase().padStart(8, '0') : f.id.toString(16).toUpperCase().padStart(3, '0');
     const kind = f.rtr ? (f.ext ? 'R' : 'r') : f.ext ? 'T' : 't';
     const data = f.rtr ? '' : f.data.toString('hex').toUpperCase();

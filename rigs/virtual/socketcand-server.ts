@@ -1,8 +1,13 @@
-// Test peer: a socketcand daemon on 127.0.0.1 bridged to a VirtualBus. It speaks the real TCP
-// protocol (`< hi >`, `< open bus >`, `< rawmode >`, `< frame … >`, `< send … >`, `< error … >`)
-// and can be restarted on the same port to test reconnects.
+// A socketcand daemon simulated on TCP, bridged to a VirtualBus. Written from the socketcand
+// protocol (shared/reference/rig-protocols.md §3.2), never from the bench's driver: `< hi >` on
+// connect, `< open bus >`, `< rawmode >`, `< frame id sec.usec data >` to the client,
+// `< send id dlc bytes… >` from it, `< error … >` for anything it refuses. It can be stopped and
+// restarted on the same port (the daemon going away) to test reconnects.
+//
+//   const server = new SocketcandServer(bus, 'can0');  const port = await server.start();   // port 0 = ephemeral
 import net from 'node:net';
-import type { BusFrame, BusNode, VirtualBus } from './virtual-bus.ts';
+import type { BusFrame, BusNode, VirtualBus } from './can-bus.ts';
+import { settleWithin } from './pty.ts';
 
 class Client implements BusNode {
   raw = false;
@@ -27,8 +32,13 @@ class Client implements BusNode {
       if (a < 0 || b < 0) break;
       const words = this.buf.slice(a + 1, b).trim().split(/\s+/);
       this.buf = this.buf.slice(b + 1);
-      this.server.commands.push(words.join(' '));
+      if (this.server.keepLog) this.server.commands.push(words.join(' '));
       this.handle(words);
+    }
+    // an element never closed by `>` must not grow the buffer forever
+    if (this.buf.length > 4096) {
+      this.buf = '';
+      this.sock.write('< error element too long >');
     }
   }
 
@@ -48,7 +58,7 @@ class Client implements BusNode {
     if (w[0] === 'send') {
       const [, idText = '', dlcText = ''] = w;
       const dlc = Number(dlcText);
-      const bytes = w.slice(3).map((h) => parseInt(h, 16));
+      const bytes = w.slice(3).map((h) => (/^[0-9A-Fa-f]{1,2}$/.test(h) ? parseInt(h, 16) : NaN));
       if (!/^[0-9A-Fa-f]{1,8}$/.test(idText) || !(dlc >= 0 && dlc <= 8) || bytes.length !== dlc || bytes.some((b) => !(b >= 0 && b <= 255))) {
         return void s.write('< error send >');
       }
@@ -64,6 +74,7 @@ class Client implements BusNode {
     const id = f.ext ? f.id.toString(16).toUpperCase().padStart(8, '0') : f.id.toString(16).toUpperCase().padStart(3, '0');
     const now = Date.now();
     const time = `${Math.floor(now / 1000)}.${String((now % 1000) * 1000).padStart(6, '0')}`;
+    this.server.framesToClients += 1;
     this.sock.write(`< frame ${id} ${time} ${f.data.toString('hex').toUpperCase()} >`);
   }
 }
@@ -73,12 +84,16 @@ export class SocketcandServer {
   private clients = new Set<Client>();
   private detach = new Map<Client, () => void>();
   port = 0;
+  /** Every element received from clients while `keepLog` is true. */
   readonly commands: string[] = [];
+  keepLog = true;
   framesFromClients = 0;
+  framesToClients = 0;
 
   constructor(
     readonly bus: VirtualBus,
     readonly busName = 'vcan0',
+    readonly host = '127.0.0.1',
   ) {}
 
   get connections(): number {
@@ -98,19 +113,19 @@ export class SocketcandServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
+      server.listen(port, this.host, () => resolve());
     });
     this.server = server;
     this.port = (server.address() as net.AddressInfo).port;
     return this.port;
   }
 
-  /** Drops every connection and stops listening (the daemon went away). */
+  /** Drops every connection and stops listening (the daemon went away); settles within 1 s. */
   async stop(): Promise<void> {
     for (const c of this.clients) c.sock.destroy();
     const s = this.server;
     this.server = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (s) await settleWithin(new Promise<void>((r) => s.close(() => r())), 1000);
   }
 
   /** Sends raw text to every client (e.g. an `< error … >` element). */
