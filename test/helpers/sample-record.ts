@@ -5,7 +5,10 @@
 // string, boolean and withinPercent measurements and a power series, teardown; cert-installation:
 // a FAIL phase with a failing and a marginal measurement), OCPP/V2G timings (two at the same
 // microsecond), CAN/UART throughput windows and rig health checks.
-import type { MeasurementRecord, PhaseRecord, RunRecord, SeriesRecord, SuiteRecord } from '../../src/report/record.ts';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AttachmentRecord, MeasurementRecord, PhaseRecord, RunRecord, SeriesRecord, SuiteRecord } from '../../src/report/record.ts';
 
 /** 2026-01-01T00:00:00.123456Z in epoch ms with µs resolution. */
 export const SAMPLE_T0_MS = 1_767_225_600_123.456;
@@ -225,4 +228,187 @@ export function sampleRecord(overrides: Partial<RunRecord> = {}): RunRecord {
     emergencyStops: [],
   };
   return { ...record, ...overrides };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A run folder with traffic, for tests of report.html: `writeSampleRun(dir)` writes the MockCsms
+// OCPP transcript and the EverestCarSim transcript (with the virtual EV's V2G_Messages) of the
+// pnc_authorization phase into `dir/attachments/…`, attaches them with their SHA-256, adds power,
+// energy, current and voltage series, many timing points and a phase failed by a ProtocolViolation.
+
+/** PnC DataTransfer vendorId of the OCA application note. */
+const PNC_VENDOR = 'org.openchargealliance.iso15118pnc';
+
+export interface SampleRunOptions {
+  /** Extra v2g CurrentDemandReq timing points (default 400). */
+  timingPoints?: number;
+  /** How many CurrentDemand exchanges the EV transcript holds (default 20). */
+  currentDemandLoops?: number;
+  /** Points of the power/energy/current/voltage series (default 600). */
+  seriesPoints?: number;
+  /** Puts markup into transcript text (an idTag, a V2G message name) to test escaping. */
+  hostile?: boolean;
+}
+
+export interface SampleRun {
+  record: RunRecord;
+  /** Attachment paths relative to the run folder. */
+  ocppPath: string;
+  evPath: string;
+  /** Phase the transcripts are attached to. */
+  phase: PhaseRecord;
+}
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export function writeSampleRun(runDir: string, opts: SampleRunOptions = {}): SampleRun {
+  const record = sampleRecord();
+  const auth = record.suites[0] as SuiteRecord;
+  const phaseRec = auth.phases.find((p) => p.name === 'pnc_authorization') as PhaseRecord;
+  const rand = prng(7);
+  const cp = 'CP-ACME-0042';
+  const t0 = phaseRec.tStart;
+  const us = (offsetMs: number): number => Math.round((t0 + offsetMs) * 1000);
+
+  // OCPP transcript (docs/csms.md format), offsets in ms from the phase start
+  const ocpp: string[] = [];
+  const frame = (offsetMs: number, dir: 'in' | 'out', f: unknown): void => {
+    ocpp.push(JSON.stringify({ tUs: us(offsetMs), cp, dir, frame: f }));
+  };
+  const pnc = (messageId: string, data: unknown): unknown => ({ vendorId: PNC_VENDOR, messageId, data: JSON.stringify(data) });
+  ocpp.push(JSON.stringify({ tUs: us(1), cp, event: 'connected', detail: { protocol: 'ocpp1.6', profile: 0 } }));
+  frame(2, 'in', [2, '1', 'BootNotification', { chargePointVendor: 'ACME', chargePointModel: 'acme-dc150' }]);
+  frame(3.2, 'out', [3, '1', { status: 'Accepted', currentTime: '2026-01-01T00:00:05.000Z', interval: 300 }]);
+  frame(10, 'in', [2, '2', 'StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Preparing' }]);
+  frame(10.8, 'out', [3, '2', {}]);
+  frame(400, 'in', [2, '3', 'DataTransfer', pnc('Get15118EVCertificate', { iso15118SchemaVersion: 'urn:iso:15118:2:2013:MsgDef', action: 'Install', exiRequest: 'gAAAAA==' })]);
+  frame(640.5, 'out', [3, '3', { status: 'Accepted', data: JSON.stringify({ status: 'Accepted', exiResponse: 'gAAAAB==' }) }]);
+  const idToken = opts.hostile ? 'EMP77TWTW00<img src=x onerror="window.__pwned=1">' : 'EMP77TWTW00023';
+  frame(1000, 'in', [2, '4', 'DataTransfer', pnc('Authorize', { idToken: { idToken, type: 'eMAID' }, iso15118CertificateHashData: [] })]);
+  frame(1612.4, 'out', [3, '4', { status: 'Accepted', data: JSON.stringify({ idTokenInfo: { status: 'Accepted' } }) }]);
+  frame(1700, 'in', [2, '5', 'StartTransaction', { connectorId: 1, idTag: 'EMP77TWTW00023', meterStart: 0, timestamp: '2026-01-01T00:00:06.700Z' }]);
+  frame(1701.5, 'out', [3, '5', { transactionId: 1, idTagInfo: { status: 'Accepted' } }]);
+  frame(2500, 'in', [2, '6', 'MeterValues', { connectorId: 1, transactionId: 1, meterValue: [] }]);
+  frame(2501, 'out', [4, '6', 'FormationViolation', 'meterValue must not be empty', {}]);
+  ocpp.push(JSON.stringify({ tUs: us(2501.2), cp, event: 'violation', detail: { rule: 'ocpp16.schema.MeterValues.req', message: 'meterValue: must NOT have fewer than 1 items' } }));
+  frame(3000, 'out', [2, 'c1', 'TriggerMessage', { requestedMessage: 'MeterValues' }]);
+  frame(3004, 'in', [3, 'c1', { status: 'Accepted' }]);
+  ocpp.push('{"tUs": 1767225605123456, "cp": "CP-ACME-0042", "dir": "in", "fr'); // a torn line, as after a crash
+
+  // EverestCarSim transcript with the virtual EV's V2G_Messages (epoch ms)
+  const topic = 'everest/modules/iso15118_car/impl/ev/var/V2G_Messages';
+  const ev: string[] = [JSON.stringify({ t: t0 + 0.5, event: 'connect', url: 'mqtt://127.0.0.1:1883', reconnects: 0 })];
+  ev.push(JSON.stringify({ t: t0 + 1, dir: 'tx', topic: 'everest_external/nodered/1/carsim/cmd/execute_charging_session', payload: 'sleep 1;iso_wait_slac_matched;iso_start_v2g_session contract,dc', qos: 1 }));
+  const v2g = (offsetMs: number, dir: 'EV->SECC' | 'SECC->EV', message: string, responseCode?: string): void => {
+    const t = t0 + offsetMs;
+    const data = { dir, message, ...(responseCode ? { responseCode } : {}), t };
+    ev.push(JSON.stringify({ t: t + 0.3, dir: 'rx', topic, payload: JSON.stringify({ data }) }));
+  };
+  let t = 100;
+  const pair = (req: string, res: string, gapMs = 20, code = 'OK'): void => {
+    v2g(t, 'EV->SECC', req);
+    v2g(t + gapMs, 'SECC->EV', res, code);
+    t += gapMs + 10;
+  };
+  v2g(t, 'EV->SECC', 'supportedAppProtocolReq');
+  v2g(t + 5, 'SECC->EV', 'supportedAppProtocolRes', 'OK_SuccessfulNegotiation');
+  t += 20;
+  pair('SessionSetupReq', 'SessionSetupRes', 20, 'OK_NewSessionEstablished');
+  pair('ServiceDiscoveryReq', 'ServiceDiscoveryRes');
+  pair('PaymentServiceSelectionReq', 'PaymentServiceSelectionRes');
+  t = 380;
+  pair(opts.hostile ? 'CertificateInstallationReq<script>window.__pwned=1</script>' : 'CertificateInstallationReq', 'CertificateInstallationRes', 270);
+  t = 960;
+  pair('PaymentDetailsReq', 'PaymentDetailsRes', 25);
+  for (let i = 0; i < 3; i++) pair('AuthorizationReq', 'AuthorizationRes', 15);
+  t = 1650;
+  pair('ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryRes');
+  pair('CableCheckReq', 'CableCheckRes');
+  pair('PreChargeReq', 'PreChargeRes');
+  pair('PowerDeliveryReq', 'PowerDeliveryRes');
+  for (let i = 0; i < (opts.currentDemandLoops ?? 20); i++) pair('CurrentDemandReq', 'CurrentDemandRes', 8 + Math.round(rand() * 10));
+  ev.push(JSON.stringify({ t: t0 + 50, dir: 'rx', topic: 'everest/modules/ev_manager/impl/ev_manager/var/bsp_event', payload: '{"data":"C"}' }));
+
+  const dir = path.join('attachments', 's0-pnc-authorization', 'p3-pnc_authorization-a1');
+  mkdirSync(path.join(runDir, dir), { recursive: true });
+  const attach = (name: string, text: string): AttachmentRecord => {
+    const rel = `${dir}/${name}`;
+    const data = Buffer.from(text, 'utf8');
+    writeFileSync(path.join(runDir, rel), data);
+    return { name, mime: 'application/jsonl', sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length, path: rel };
+  };
+  const ocppAtt = attach('csms.jsonl', ocpp.join('\n') + '\n');
+  const evAtt = attach('ev.jsonl', ev.join('\n') + '\n');
+  phaseRec.attachments.push(ocppAtt, evAtt);
+
+  // power ramp to ~150 kW, energy integrated, DC current and voltage
+  const n = opts.seriesPoints ?? 600;
+  const power: number[][] = [];
+  const energy: number[][] = [];
+  const current: number[][] = [];
+  const voltage: number[][] = [];
+  let wh = 0;
+  for (let i = 0; i < n; i++) {
+    const tMs = Math.round((i * 4000 * 1000) / n) / 1000;
+    const v = 400 + 20 * (i / n) + rand();
+    const a = Math.min(350, (i / n) * 700) + rand() * 2;
+    const w = Math.round(v * a * 10) / 10;
+    if (i > 0) wh += (w * (4000 / n)) / 3_600_000;
+    power.push([tMs, w]);
+    energy.push([tMs, Math.round(wh * 1000) / 1000]);
+    current.push([tMs, Math.round(a * 100) / 100]);
+    voltage.push([tMs, Math.round(v * 100) / 100]);
+  }
+  const ser = (name: string, unit: string, points: number[][], validators: SeriesRecord['validators'] = []): SeriesRecord => ({ name, unit, dims: ['t_ms'], points, validators, outcome: 'PASS', marginal: false });
+  phaseRec.series.push(
+    ser('power_w', 'W', power, [{ kind: 'inRange', max: 160_000, marginalMax: 155_000 }]),
+    ser('energy_wh', 'Wh', energy),
+    ser('current_a', 'A', current, [{ kind: 'inRange', max: 400 }]),
+    ser('voltage_v', 'V', voltage, [{ kind: 'inRange', min: 150, max: 500 }]),
+  );
+  phaseRec.logs.push(
+    { t: t0 + 5, level: 'info', msg: 'EV plugged in, CP state B' },
+    { t: t0 + 2501.5, level: 'warn', msg: 'csms: violation ocpp16.schema.MeterValues.req' },
+  );
+
+  // a phase failed by the charger breaking a rule
+  const inst = record.suites[1] as SuiteRecord;
+  inst.phases.push(
+    phase({
+      name: 'central_contract_validation',
+      group: 'main',
+      startMs: 16_500,
+      durationMs: 400,
+      outcome: 'FAIL',
+      reason: 'the charger broke pnc.C07.centralContractValidation',
+      error: {
+        type: 'ProtocolViolation',
+        message: 'Authorize carried iso15118CertificateHashData although CentralContractValidationAllowed=true and the full certificate was available',
+        source: 'pnc.C07.centralContractValidation',
+      },
+    }),
+  );
+
+  // many timing points, like a CurrentDemand loop
+  const base = record.timings.length;
+  for (let i = 0; i < (opts.timingPoints ?? 400); i++) {
+    record.timings.push({
+      t: at(7000 + i),
+      suite: 'pnc-authorization',
+      phase: 'pnc_authorization',
+      protocol: 'v2g',
+      message: 'CurrentDemandReq',
+      direction: 'ev->secc',
+      latencyMs: Math.round((6 + rand() * 20 + (i % 97 === 0 ? 40 : 0)) * 1000) / 1000,
+      seq: base + i,
+    });
+  }
+  return { record, ocppPath: ocppAtt.path, evPath: evAtt.path, phase: phaseRec };
 }
