@@ -19,6 +19,17 @@ export interface HealthResult {
   reconnects?: number;
 }
 
+/** A protocol exchange's latency, as PhaseContext.timing() takes it (hil_timing). */
+export interface TimingPoint {
+  /** v2g, slac, ocpp, can, modbus, ... */
+  protocol: string;
+  /** e.g. Authorize, DataTransfer.Get15118EVCertificate */
+  message: string;
+  /** cp->csms, csms->cp, ev->secc, ... */
+  direction: string;
+  latencyMs: number;
+}
+
 /** Life cycle shared by every driver. */
 export interface Lifecycle {
   /** Opens the link. Honours `signal`; rejects with LinkError when the hardware is not there. */
@@ -29,6 +40,12 @@ export interface Lifecycle {
   health(signal: AbortSignal): Promise<HealthResult>;
   /** JSON-safe state for the record and the live view. */
   snapshot(): JsonObject;
+  /**
+   * Optional: removes and returns the timing points the driver measured since the last call. The
+   * runner drains every open driver at the end of each phase attempt and records the points under
+   * that phase, as if the phase had called ctx.timing() for each (docs/event-sequence.md).
+   */
+  timings?(): TimingPoint[];
 }
 
 export interface MeterReading {
@@ -182,12 +199,24 @@ export interface OcppCall {
   uniqueId: string;
   action: string;
   payload: JsonObject;
+  /** epoch ms when the CSMS received it */
   t: number;
+  /** the charger that sent it, when the CSMS knows several */
+  chargePointId?: string;
+}
+
+export interface ExpectCallOptions {
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** only calls whose payload (PnC: the inner 2.0.1 payload) satisfies this count */
+  match?: (call: OcppCall) => boolean;
+  /** only calls received at or after this epoch ms count (default: any not yet taken by an earlier expectCall) */
+  since?: number;
 }
 
 export interface Csms extends Lifecycle {
   /** Waits for the charger to send `action` (for PnC DataTransfer: `DataTransfer.<messageId>`). */
-  expectCall(action: string, opts: { timeoutMs: number; signal: AbortSignal }): Promise<OcppCall>;
+  expectCall(action: string, opts: ExpectCallOptions): Promise<OcppCall>;
   /** Sends a CSMS-initiated call and resolves with the charger's CALLRESULT payload. */
   call(action: string, payload: JsonObject, opts: { timeoutMs: number; signal: AbortSignal }): Promise<JsonObject>;
 }

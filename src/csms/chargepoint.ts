@@ -17,13 +17,16 @@
 import { LinkError, ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
 import type { BenchPki, OcspTransport } from '../pki/index.ts';
 import { RpcConnection, nowMs, type ConnectionHooks, type Exchange, type InboundCall } from './connection.ts';
+import { certificateChainFor, type ChainOptions, type ChainVariant } from './chains.ts';
+import { authorizationKeyChange, resolveChargerConfig, type ChargerSettings } from './config.ts';
 import { CsmsUsageError, OcppCallError, RULES } from './errors.ts';
 import { isPlainObject, parseFrame, type CallFrame } from './frames.ts';
 import { DEFAULT_HANDLERS, STATUS_PATHS, withStatus, type Handler, type HandlerContext, type HandlerResult } from './handlers.ts';
 import type { CertificateHashData, Ocpp16CallAction, Ocpp16Calls, PncCallMessage, PncCallResult, PncCalls } from './messages.ts';
-import { PNC_HANDLERS, routePnc } from './pnc.ts';
+import { fromHas2be, PNC_HANDLERS, routePnc } from './pnc.ts';
 import { CP_ACTIONS, CSMS_ACTIONS, PNC_CSMS_MESSAGES, type OcppSchemas, type PncCpMessage } from './schemas.ts';
 import { CallScript, type RuleHandle, type RuleOptions } from './script.ts';
+import { checkRefusalStatus, type PeerCertificateInfo } from './security.ts';
 import { ChargePointState, type StoredCertificate } from './state.ts';
 import { toUs } from './transcript.ts';
 import type { AnswerRecord, ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEntry, ViolationRecord } from './types.ts';
@@ -39,6 +42,8 @@ export interface CsmsServices {
   readonly callConcurrency: number;
   /** calls kept per charger and action for expectCall until consumed */
   readonly inboxLimit: number;
+  /** HTTP status of handshakes refused while a charger is offline (goOffline without a status) */
+  readonly offlineStatus: number;
   nextTransactionId(): number;
   entry(e: TranscriptEntry): void;
   /** a frame for the transcript (kept apart from `entry` so the hot path allocates no entry object) */
@@ -66,7 +71,13 @@ export interface CallOptions {
 export interface ConnectionInfo {
   remoteAddress: string | undefined;
   protocol: string;
-  tls?: { version: string | null; cipher: string | undefined; clientCertificate?: { subject: string; fingerprint256: string } };
+  tls?: {
+    version: string | null;
+    cipher: string | undefined;
+    clientCertificate?: { subject: string; fingerprint256: string };
+    /** profile 3: the chain the charger presented, leaf first, up to the CSMS CA when it chains to it (PEM each) */
+    clientCertificateChain?: PeerCertificateInfo[];
+  };
   /** how the Basic auth password matched: 'raw' or 'hex' */
   passwordMatched?: 'raw' | 'hex';
   connectedAt: number;
@@ -92,6 +103,8 @@ class InboundCallRecord implements ReceivedCall {
   violations: readonly ViolationRecord[] = NO_VIOLATIONS;
   /** the inner PnC payload replaced the outer one (routing succeeded) */
   innerPayload = false;
+  /** the inner payload is in the has·to·be dialect (its field names are translated on every read) */
+  has2be = false;
   private readonly text: string;
   private readonly wireAction: string;
   private cachedFrame: CallFrame | undefined;
@@ -121,7 +134,8 @@ class InboundCallRecord implements ReceivedCall {
   get payload(): JsonObject {
     if (this.cachedPayload === undefined) {
       const outer = this.frame.payload;
-      this.cachedPayload = this.innerPayload ? (JSON.parse(outer.data as string) as JsonObject) : outer;
+      const inner = this.innerPayload ? (JSON.parse(outer.data as string) as JsonObject) : outer;
+      this.cachedPayload = this.innerPayload && this.has2be && this.pnc ? fromHas2be(this.pnc.messageId as PncCpMessage, inner) : inner;
     }
     return this.cachedPayload;
   }
@@ -265,6 +279,7 @@ export class ChargePoint {
   private overrides: Map<string, Handler> | undefined;
   private recorded: ViolationRecord[] | undefined;
   private connectWaiters: (() => void)[] | undefined;
+  private offlineAs: { status: number; reason: string } | undefined;
   private readonly ctx: HandlerContext;
   private readonly hooks: ConnectionHooks;
 
@@ -342,6 +357,70 @@ export class ChargePoint {
       const timer = setTimeout(() => done(new LinkError(this.id, `charge point did not connect within ${opts.timeoutMs} ms`)), opts.timeoutMs);
       opts.signal.addEventListener('abort', onAbort, { once: true });
       (this.connectWaiters ??= []).push(waiter);
+    });
+  }
+
+  /** True between goOffline() and goOnline(). */
+  get offline(): boolean {
+    return this.offlineAs !== undefined;
+  }
+
+  /**
+   * Takes this charger "offline" as a network cut would: its WebSocket is dropped (terminated, no close
+   * frame) and every handshake of this charger is refused with HTTP `status` (default 503, or the
+   * server's `refusalStatus.offline`) and `reason` as the body, until goOnline(). Refusals are recorded
+   * (`csms.refusals()`, kind 'offline'). Calling it again while offline changes status and reason.
+   */
+  goOffline(opts: { status?: number; reason?: string } = {}): void {
+    let status: number;
+    try {
+      status = opts.status === undefined ? this.services.offlineStatus : checkRefusalStatus(opts.status, 'goOffline status');
+    } catch (e) {
+      throw new CsmsUsageError((e as Error).message);
+    }
+    if (opts.reason !== undefined && (typeof opts.reason !== 'string' || /[\r\n]/.test(opts.reason))) throw new CsmsUsageError('goOffline reason must be one line of text');
+    const reason = opts.reason ?? `${this.id} is offline (the bench cut its link)`;
+    this.offlineAs = { status, reason };
+    this.event('offline', { status, reason, wasConnected: this.connected });
+    if (this.conn?.isOpen) this.conn.close({ terminate: true });
+  }
+
+  /** Ends goOffline(): the charger's handshakes are accepted again (it has to reconnect by itself). */
+  goOnline(): void {
+    if (!this.offlineAs) return;
+    this.offlineAs = undefined;
+    this.event('online');
+  }
+
+  /** @internal the refusal while offline, else undefined */
+  offlineRefusal(): { status: number; reason: string } | undefined {
+    return this.offlineAs;
+  }
+
+  /**
+   * Changes this charger's settings at run time (any subset, nested `pnc` / `security` partial too);
+   * takes effect for the next calls and connections. Returns the resolved configuration.
+   *   cp.configure({ pnc: { certificateSigned: 'never' } })   // SignCertificate Accepted, no CertificateSigned
+   */
+  configure(settings: ChargerSettings): ChargerConfig {
+    this.config = resolveChargerConfig(this.config, settings);
+    return this.config;
+  }
+
+  /**
+   * A PEM CertificateSigned chain for the key in `csrPem`, good or broken on purpose (variants in
+   * src/csms/chains.ts and docs/csms.md). The CSR is checked with this charger's CpoName / serial number.
+   *   const chain = await cp.certificateChainFor(call.payload.csr as string, 'expired');
+   */
+  certificateChainFor(csrPem: string, variant: ChainVariant, opts: ChainOptions = {}): Promise<string> {
+    const pki = this.services.pki();
+    const profile = opts.profile ?? 'secc';
+    const cpoName = opts.cpoName ?? this.config.cpoName ?? this.state.config('CpoName') ?? (profile === 'charge-point' ? pki.options.organization : undefined);
+    return certificateChainFor(pki, csrPem, variant, {
+      ...opts,
+      profile,
+      ...(cpoName !== undefined ? { cpoName } : {}),
+      chargePointSerial: opts.chargePointSerial ?? this.config.serialNumber ?? this.id,
     });
   }
 
@@ -448,6 +527,7 @@ export class ChargePoint {
         }
         call.payload = route.inner;
         call.innerPayload = true;
+        call.has2be = this.config.pnc.dialects[frame.payload.vendorId as string] === 'has2be';
         pncId = route.messageId;
         if (route.tolerated) this.event('warning', { rule: `${RULES.schemaPnc}.${pncId}.req`, message: `tolerated: ${route.tolerated}` });
       }
@@ -615,6 +695,10 @@ export class ChargePoint {
       if (!CSMS_ACTION_SET.has(action)) throw new CsmsUsageError(`${action} is sent by charge points, not by the CSMS`);
       const bad = schemas.validate16(action, 'req', payload);
       if (bad) throw new CsmsUsageError(`${action} payload fails the OCPP 1.6 schema: ${bad.message}`);
+      if (action === 'ChangeConfiguration' && payload.key === 'AuthorizationKey') {
+        const change = authorizationKeyChange(this.config.passwordRule, String(payload.value));
+        if (!change.ok) throw new CsmsUsageError(`${change.problem} (passwordRule '${this.config.passwordRule}'; unchecked: true sends it anyway)`);
+      }
     }
     const timeoutMs = opts.timeoutMs ?? this.services.callTimeoutMs;
     const start = nowMs();
@@ -669,7 +753,10 @@ export class ChargePoint {
     const s = this.state;
     switch (action) {
       case 'ChangeConfiguration':
-        if (conf.status === 'Accepted' || conf.status === 'RebootRequired') s.configuration.set(String(req.key), { value: String(req.value), source: 'ChangeConfiguration', t });
+        if (conf.status === 'Accepted' || conf.status === 'RebootRequired') {
+          s.configuration.set(String(req.key), { value: String(req.value), source: 'ChangeConfiguration', t });
+          if (req.key === 'AuthorizationKey') this.adoptAuthorizationKey(String(req.value));
+        }
         break;
       case 'GetConfiguration':
         for (const k of (conf.configurationKey as { key: string; readonly: boolean; value?: string }[] | undefined) ?? []) {
@@ -709,6 +796,18 @@ export class ChargePoint {
       default:
         break;
     }
+  }
+
+  /**
+   * The charger accepted a new AuthorizationKey: from now on the CSMS expects it (the charger reconnects
+   * with it, whitepaper A02). A value the rule does not allow (sent `unchecked`) is taken as is.
+   */
+  private adoptAuthorizationKey(value: string): void {
+    const change = authorizationKeyChange(this.config.passwordRule, value);
+    const key = change.ok ? change.key : { password: value };
+    const rule = change.ok ? this.config.passwordRule : 'any';
+    this.config = { ...this.config, passwordRule: rule, passwordHex: undefined, password: undefined, ...key };
+    this.event('authorization-key-changed', { encoding: 'passwordHex' in key ? 'hex' : 'text', bytes: 'passwordHex' in key ? key.passwordHex.length / 2 : Buffer.byteLength(key.password), rule });
   }
 
   /** State updates from CSMS-initiated PnC calls (the PnC store only). */

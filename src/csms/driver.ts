@@ -18,7 +18,7 @@
 //   for (const p of csms.drainTimings()) ctx.timing(p);
 import path from 'node:path';
 import { z } from 'zod';
-import { LinkError, type Csms, type HealthResult, type JsonObject } from '../../drivers/capabilities.ts';
+import { LinkError, type Csms, type HealthResult, type JsonObject, type TimingPoint } from '../../drivers/capabilities.ts';
 import { loadPkiDir, startOcspHttpServer, type OcspHttpServer } from '../pki/index.ts';
 import { defineDriver, type DriverContext } from '../rig/registry.ts';
 import type { Resource } from '../rig/resources.ts';
@@ -28,8 +28,9 @@ import { CsmsUsageError } from './errors.ts';
 import { MockCsms, type ChargerSettings } from './server.ts';
 import { PNC_CSMS_MESSAGES } from './schemas.ts';
 import type { OcppTimingPoint } from './transcript.ts';
-import type { ReceivedCall } from './types.ts';
+import type { ExpectOptions, ReceivedCall } from './types.ts';
 
+const refusalCode = z.number().int().min(400).max(599).optional();
 const idTagStatus = z.enum(['Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx']);
 
 const chargerOptions = z
@@ -42,6 +43,8 @@ const chargerOptions = z
     passwordHex: z.string().regex(/^([0-9a-fA-F]{2})+$/, 'an even number of hex digits').optional(),
     /** how the charger may present the key: the key itself, its hex text, or either */
     passwordEncoding: z.enum(['raw', 'hex', 'either']).optional(),
+    /** length rule of the key: ocpp16 (16–20 bytes, hex in ChangeConfiguration), ocpp201 (16–40 characters), any */
+    passwordRule: z.enum(['ocpp16', 'ocpp201', 'any']).optional(),
     /** profile 3: CN of the client certificate (default the charge point id) */
     serialNumber: z.string().min(1).optional(),
     /** the CPO name: O of client certificates and CSRs */
@@ -57,6 +60,7 @@ const chargerOptions = z
       .object({
         enabled: z.boolean().optional(),
         vendorIds: z.array(z.string().min(1)).min(1).optional(),
+        dialects: z.record(z.string().min(1), z.enum(['oca', 'has2be'])).optional(),
         contractFailureStatus: z.enum(['Blocked', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown']).optional(),
         centralContractValidationAllowed: z.boolean().optional(),
         emaid: z.string().min(1).optional(),
@@ -90,6 +94,20 @@ export const MockCsmsOptionsSchema = z
     callTimeoutMs: z.number().int().positive().default(30_000),
     pingIntervalMs: z.number().int().nonnegative().default(30_000),
     subprotocolMismatch: z.enum(['close', 'reject']).default('close'),
+    /** HTTP status per kind of handshake refusal (400–599) */
+    refusalStatus: z
+      .object({
+        badPath: refusalCode,
+        unknownCharger: refusalCode,
+        transport: refusalCode,
+        noCredentials: refusalCode,
+        wrongPassword: refusalCode,
+        badCertificate: refusalCode,
+        subprotocol: refusalCode,
+        offline: refusalCode,
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 export type MockCsmsDriverOptions = z.output<typeof MockCsmsOptionsSchema>;
@@ -97,8 +115,8 @@ export type MockCsmsDriverOptions = z.output<typeof MockCsmsOptionsSchema>;
 /** The Csms capability plus the mock CSMS's scripting API. */
 export interface ScriptableCsms extends Csms {
   readonly server: MockCsms;
-  /** As Csms.expectCall, with the full ReceivedCall (charger id, outer frame, violations, answer). */
-  expectCall(action: string, opts: { timeoutMs: number; signal: AbortSignal }): Promise<ReceivedCall>;
+  /** As Csms.expectCall (match, since), plus `respond`, with the full ReceivedCall (charger id, outer frame, violations, answer). */
+  expectCall(action: string, opts: ExpectOptions): Promise<ReceivedCall>;
   /** The charger `id`, or the default one (options.chargePointId, else the only known charger). */
   chargePoint(id?: string): ChargePoint;
   /** Recorded exchanges since the last drain, as timing points for PhaseContext.timing(). */
@@ -146,6 +164,7 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
       callTimeoutMs: o.callTimeoutMs,
       pingIntervalMs: o.pingIntervalMs,
       subprotocolMismatch: o.subprotocolMismatch,
+      refusalStatus: Object.fromEntries(Object.entries(o.refusalStatus).filter(([, v]) => v !== undefined)),
       transcript: this.ctx.transcript,
     });
     csms.on('violation', (v) => this.ctx.log('warn', `${v.chargePointId}: [${v.rule}] ${v.message}`));
@@ -224,8 +243,11 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
     });
   }
 
-  /** Csms capability: waits for `action` (`DataTransfer.<messageId>` for PnC) from the default charger. */
-  async expectCall(action: string, opts: { timeoutMs: number; signal: AbortSignal }): Promise<ReceivedCall> {
+  /**
+   * Csms capability: waits for `action` (`DataTransfer.<messageId>` for PnC) from the default charger;
+   * `match` and `since` narrow which calls count, `respond` scripts the answer (ExpectOptions).
+   */
+  async expectCall(action: string, opts: ExpectOptions): Promise<ReceivedCall> {
     const start = nowMs();
     const cp = await this.defaultChargePoint(opts);
     const left = Math.max(1, opts.timeoutMs - (nowMs() - start));
@@ -248,6 +270,11 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
 
   drainTimings(): OcppTimingPoint[] {
     return this.csms ? this.csms.drainTimings() : [];
+  }
+
+  /** Lifecycle.timings(): the runner drains the exchanges at the end of every phase (same as drainTimings). */
+  timings(): TimingPoint[] {
+    return this.drainTimings();
   }
 }
 

@@ -17,7 +17,8 @@ export { OcppSchemas, CP_ACTIONS, CSMS_ACTIONS, PNC_CP_MESSAGES, PNC_CSMS_MESSAG
 export { DEFAULT_HANDLERS, STATUS_PATHS, type Handler, type HandlerContext, type HandlerResult, type CommitInfo } from './handlers.ts';
 export { PNC_HANDLERS, routePnc } from './pnc.ts';
 export { CallScript, type RuleHandle, type RuleOptions } from './script.ts';
-export { checkHandshake, serverTlsOptions, type TlsSettings } from './security.ts';
+export { checkHandshake, serverTlsOptions, DEFAULT_REFUSAL_STATUS, REFUSAL_KINDS, type RefusalKind, type TlsSettings } from './security.ts';
+export { certificateChainFor, CHAIN_VARIANTS, type ChainVariant, type ChainOptions } from './chains.ts';
 export { ChargePointState, CertificateStore, type StoredCertificate, type TransactionRecord } from './state.ts';
 export { transcriptLine, consoleLine, timingPoint, type OcppTimingPoint } from './transcript.ts';
 export type * from './messages.ts';

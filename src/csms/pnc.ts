@@ -10,7 +10,7 @@
 //   GetCertificateStatus   OCSP through the bench responder
 //   Authorize              token policy first, then contract chain (`certificate`) or hash data via OCSP
 import type { JsonObject } from '../../drivers/capabilities.ts';
-import { answerGet15118EVCertificate, type CpsSigner as ExiCpsSigner } from '../exi/index.ts';
+import { answerGet15118EVCertificate, bodyElementName, decodeV2GMessage, exiBytes, type CpsSigner as ExiCpsSigner } from '../exi/index.ts';
 import {
   checkHashDataStatus,
   cpsSigner,
@@ -60,11 +60,36 @@ export function routePnc(payload: JsonObject, cfg: ChargerConfig, schemas: OcppS
     return { kind: 'refuse', messageId, outer: { status: 'Rejected' }, violation: { rule: RULES.pncData, message: `${id}: data is not JSON: ${(e as Error).message}` } };
   }
   if (!isPlainObject(inner)) return { kind: 'refuse', messageId, outer: { status: 'Rejected' }, violation: { rule: RULES.pncData, message: `${id}: data must be a JSON object text, got ${Array.isArray(inner) ? 'an array' : typeof inner}` } };
+  const dialect = cfg.pnc.dialects[vendorId];
+  if (dialect === 'has2be') inner = fromHas2be(id, inner);
   const f = schemas.validate201(id, 'req', inner, { lenientTimestamps: cfg.lenientTimestamps });
   if (f && !f.tolerated) {
-    return { kind: 'refuse', messageId, outer: { status: 'Rejected' }, violation: { rule: `${RULES.schemaPnc}.${id}.req`, message: `${f.code201}: ${f.message}` } };
+    return { kind: 'refuse', messageId, outer: { status: 'Rejected' }, violation: { rule: `${RULES.schemaPnc}.${id}.req`, message: `${f.code201}: ${f.message}${dialect === 'has2be' ? ' (has·to·be field names translated)' : ''}` } };
   }
-  return { kind: 'ok', messageId: id, inner, ...(f?.tolerated ? { tolerated: f.message } : {}) };
+  return { kind: 'ok', messageId: id, inner: inner as JsonObject, ...(f?.tolerated ? { tolerated: f.message } : {}) };
+}
+
+/** has·to·be 1.3 request field names → OCPP 2.0.1 names (only when the 2.0.1 name is not there too). */
+const HAS2BE_FIELDS: Readonly<Record<string, string>> = { '15118CertificateHashData': 'iso15118CertificateHashData', '15118SchemaVersion': 'iso15118SchemaVersion' };
+
+/** A has·to·be dialect request as the 2.0.1 request it stands for (a new object; the wire text is untouched). */
+export function fromHas2be(messageId: PncCpMessage, inner: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(inner)) {
+    const renamed = HAS2BE_FIELDS[k];
+    out[renamed !== undefined && !(renamed in inner) ? renamed : k] = v;
+  }
+  if (messageId === 'Get15118EVCertificate' && out.action === undefined && typeof out.exiRequest === 'string') {
+    // has·to·be's request has no action: the EXI request tells Install from Update
+    let action = 'Install';
+    try {
+      if (bodyElementName(decodeV2GMessage(exiBytes(out.exiRequest))) === 'CertificateUpdateReq') action = 'Update';
+    } catch {
+      /* undecodable: the handler answers Failed with the reason */
+    }
+    out.action = action;
+  }
+  return out;
 }
 
 /** statusInfo.reasonCode is at most 20 characters in 2.0.1. */

@@ -22,54 +22,20 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { LinkError, type JsonObject } from '../../drivers/capabilities.ts';
 import { generatePki, OcspResponder, type BenchPki, type OcspTransport } from '../pki/index.ts';
 import { ChargePoint, type CallOptions, type ConnectionInfo, type CsmsServices } from './chargepoint.ts';
+import { resolveChargerConfig, type ChargerSettings } from './config.ts';
 import { RpcConnection, nowMs, type Exchange } from './connection.ts';
 import { ExchangeLog } from './exchanges.ts';
 import { CsmsUsageError } from './errors.ts';
 import type { Ocpp16CallAction, Ocpp16Calls, PncCallMessage, PncCallResult, PncCalls } from './messages.ts';
-import { OcppSchemas, PNC_VENDOR_ID } from './schemas.ts';
+import { OcppSchemas } from './schemas.ts';
 import { DEFAULT_INBOX_PER_ACTION, type RuleHandle, type RuleOptions } from './script.ts';
-import { checkHandshake, serverTlsOptions, type TlsSettings } from './security.ts';
+import { checkHandshake, checkRefusalStatus, peerCertificateChain, DEFAULT_REFUSAL_STATUS, REFUSAL_KINDS, serverTlsOptions, type PeerCertificateInfo, type RefusalKind, type TlsSettings } from './security.ts';
 import { frameLine, stringify, timingPoint, toUs, transcriptLine, type OcppTimingPoint } from './transcript.ts';
-import type { ChargerConfig, ExpectOptions, PncPolicy, ReceivedCall, ResponsePlan, SecurityPolicy, TranscriptEntry, TranscriptWriter, ViolationRecord } from './types.ts';
+import type { ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEntry, TranscriptWriter, ViolationRecord } from './types.ts';
+
+export { DEFAULT_CHARGER_CONFIG, resolveChargerConfig, type ChargerSettings } from './config.ts';
 
 export const OCPP16_SUBPROTOCOL = 'ocpp1.6';
-
-/** Per-charger settings: any subset of ChargerConfig (nested pnc / security partial too). */
-export type ChargerSettings = Partial<Omit<ChargerConfig, 'pnc' | 'security'>> & { pnc?: Partial<PncPolicy>; security?: Partial<SecurityPolicy> };
-
-export const DEFAULT_CHARGER_CONFIG: Readonly<ChargerConfig> = Object.freeze({
-  securityProfile: 0,
-  password: undefined,
-  passwordHex: undefined,
-  passwordEncoding: 'either',
-  serialNumber: undefined,
-  cpoName: undefined,
-  bindClientCertificate: true,
-  bootStatus: 'Accepted',
-  heartbeatIntervalS: 300,
-  idTags: {},
-  defaultIdTagStatus: 'Accepted',
-  lenientTimestamps: false,
-  pnc: { enabled: true, vendorIds: [PNC_VENDOR_ID], contractFailureStatus: 'Invalid', certificateSigned: 'send', certificateSignedDelayMs: 0 },
-  security: { certificateSigned: 'send', certificateSignedDelayMs: 0 },
-}) as ChargerConfig;
-
-export function resolveChargerConfig(...layers: (ChargerSettings | undefined)[]): ChargerConfig {
-  let c: ChargerConfig = { ...DEFAULT_CHARGER_CONFIG, pnc: { ...DEFAULT_CHARGER_CONFIG.pnc }, security: { ...DEFAULT_CHARGER_CONFIG.security } };
-  for (const l of layers) {
-    if (!l) continue;
-    const { pnc, security, ...rest } = l;
-    const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<ChargerConfig>;
-    c = { ...c, ...defined, pnc: { ...c.pnc, ...definedOnly(pnc) }, security: { ...c.security, ...definedOnly(security) } };
-  }
-  if (![0, 1, 2, 3].includes(c.securityProfile)) throw new CsmsUsageError(`securityProfile must be 0, 1, 2 or 3, got ${String(c.securityProfile)}`);
-  if (c.passwordHex !== undefined && !/^([0-9a-fA-F]{2})+$/.test(c.passwordHex)) throw new CsmsUsageError('passwordHex must be an even number of hex digits');
-  return c;
-}
-
-function definedOnly<T extends object>(o: T | undefined): Partial<T> {
-  return o ? (Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>) : {};
-}
 
 export interface MockCsmsOptions {
   /** default 127.0.0.1 */
@@ -94,8 +60,14 @@ export interface MockCsmsOptions {
   pingIntervalMs?: number;
   /** largest accepted frame (default 1 MiB) */
   maxPayloadBytes?: number;
-  /** a charger not offering ocpp1.6: complete and close at once ('close', OCPP-J 1.6) or HTTP 400 ('reject') */
+  /** a charger not offering ocpp1.6: complete and close at once ('close', OCPP-J 1.6) or refuse (HTTP 400, `refusalStatus.subprotocol`) */
   subprotocolMismatch?: 'close' | 'reject';
+  /**
+   * HTTP status per kind of handshake refusal (400–599), e.g. `{ wrongPassword: 403, unknownCharger: 401 }`.
+   * Defaults: badPath 400, unknownCharger 404, transport 400, noCredentials 401, wrongPassword 401,
+   * badCertificate 401, subprotocol 400, offline 503 (the default of ChargePoint.goOffline).
+   */
+  refusalStatus?: Partial<Record<RefusalKind, number>>;
   /** where transcript lines go (the driver's ctx.transcript) */
   transcript?: TranscriptWriter;
   /** how OCSP responders are reached (default: the in-process responder `csms.ocsp`) */
@@ -107,10 +79,19 @@ export interface MockCsmsOptions {
   maxExchanges?: number;
 }
 
+/** A peer chain as JSON for the transcript (the PEM of each certificate included). */
+function chainJson(chain: PeerCertificateInfo[]): JsonObject[] {
+  return chain.map((c) => ({ ...c }));
+}
+
 export interface Refusal {
   t: number;
   chargePointId: string | undefined;
+  /** what was wrong; 'subprotocol' with status 101 when the handshake completed and was closed at once */
+  kind: RefusalKind;
   status: number;
+  /** profile 3: the client certificate chain presented (leaf first) */
+  clientCertificateChain?: PeerCertificateInfo[];
   reason: string;
   remoteAddress: string | undefined;
 }
@@ -142,9 +123,21 @@ export class MockCsms {
   private responder: OcspResponder | undefined;
   private readonly services: CsmsServices;
   private readonly sockets = new Set<Duplex>();
+  private readonly refusalStatus: Readonly<Record<RefusalKind, number>>;
 
   constructor(opts: MockCsmsOptions = {}) {
     this.opts = opts;
+    const statuses = { ...DEFAULT_REFUSAL_STATUS };
+    for (const [k, v] of Object.entries(opts.refusalStatus ?? {})) {
+      if (!(REFUSAL_KINDS as readonly string[]).includes(k)) throw new CsmsUsageError(`refusalStatus.${k}: not a kind of refusal (${REFUSAL_KINDS.join(', ')})`);
+      if (v === undefined) continue;
+      try {
+        statuses[k as RefusalKind] = checkRefusalStatus(v, `refusalStatus.${k}`);
+      } catch (e) {
+        throw new CsmsUsageError((e as Error).message);
+      }
+    }
+    this.refusalStatus = statuses;
     this.exchangeLog = new ExchangeLog(opts.maxExchanges ?? 100_000);
     this.services = this.makeServices();
     resolveChargerConfig(opts.defaults); // bad defaults fail here, not at the first connection
@@ -163,6 +156,7 @@ export class MockCsms {
       callTimeoutMs: this.opts.callTimeoutMs ?? 30_000,
       callConcurrency: this.opts.callConcurrency ?? 1,
       inboxLimit: this.opts.inboxLimit ?? DEFAULT_INBOX_PER_ACTION,
+      offlineStatus: this.refusalStatus.offline,
       nextTransactionId: () => ++this.transactionSeq,
       entry: (e) => this.entry(e),
       frame: (cp, dir, text, t, json) => {
@@ -291,9 +285,7 @@ export class MockCsms {
 
   /** Changes a charger's settings (takes effect for new connections and the next calls). */
   configure(id: string, settings: ChargerSettings): ChargerConfig {
-    const cp = this.chargePoint(id);
-    cp.config = resolveChargerConfig(cp.config, settings);
-    return cp.config;
+    return this.chargePoint(id).configure(settings);
   }
 
   call<A extends Ocpp16CallAction>(id: string, action: A, payload: Ocpp16Calls[A]['req'], opts: CallOptions & { pnc?: false }): Promise<Ocpp16Calls[A]['conf']>;
@@ -434,13 +426,28 @@ export class MockCsms {
     }
   }
 
-  private refuse(socket: Duplex, status: number, reason: string, chargePointId: string | undefined, remoteAddress: string | undefined, headers: Record<string, string> = {}): void {
-    const r: Refusal = { t: nowMs(), chargePointId, status, reason, remoteAddress };
+  /** The HTTP status this CSMS answers a refusal of `kind` with (MockCsmsOptions.refusalStatus). */
+  statusFor(kind: RefusalKind): number {
+    return this.refusalStatus[kind];
+  }
+
+  private refuse(
+    socket: Duplex,
+    kind: RefusalKind,
+    status: number,
+    reason: string,
+    chargePointId: string | undefined,
+    remoteAddress: string | undefined,
+    headers: Record<string, string> = {},
+    chain: PeerCertificateInfo[] = [],
+  ): void {
+    const r: Refusal = { t: nowMs(), chargePointId, kind, status, reason, remoteAddress, ...(chain.length ? { clientCertificateChain: chain } : {}) };
     this.allRefusals.push(r);
-    this.event(chargePointId ?? '-', 'handshake-refused', { status, reason, remoteAddress: remoteAddress ?? null });
+    if (this.allRefusals.length > 11_000) this.allRefusals.splice(0, this.allRefusals.length - 10_000);
+    this.event(chargePointId ?? '-', 'handshake-refused', { kind, status, reason, remoteAddress: remoteAddress ?? null, ...(chain.length ? { clientCertificateChain: chainJson(chain) } : {}) });
     this.emit('refusal', r);
     const body = `${reason}\n`;
-    const text = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Bad Request';
+    const text = http.STATUS_CODES[status] ?? 'Refused';
     const head = [`HTTP/1.1 ${status} ${text}`, 'Connection: close', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
     socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
   }
@@ -450,22 +457,28 @@ export class MockCsms {
     socket.on('error', () => {
       /* a client that vanishes mid-handshake is not our problem */
     });
+    const st = this.refusalStatus;
     let id: string | undefined;
     try {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       const last = path.split('/').filter((s) => s.length > 0).pop();
       id = last === undefined ? undefined : decodeURIComponent(last);
     } catch {
-      return this.refuse(socket, 400, `cannot read a charge point id from the path "${req.url ?? ''}"`, undefined, remoteAddress);
+      return this.refuse(socket, 'badPath', st.badPath, `cannot read a charge point id from the path "${req.url ?? ''}"`, undefined, remoteAddress);
     }
-    if (!id || /[\u0000-\u001f]/.test(id)) return this.refuse(socket, 400, `the path "${req.url ?? ''}" names no charge point (connect to /<chargePointId>)`, undefined, remoteAddress);
-    if (this.opts.unknownChargers === 'reject' && !this.cps.has(id)) return this.refuse(socket, 404, `unknown charge point "${id}"`, id, remoteAddress);
-    const cp = this.chargePoint(id);
+    if (!id || /[\u0000-\u001f]/.test(id)) return this.refuse(socket, 'badPath', st.badPath, `the path "${req.url ?? ''}" names no charge point (connect to /<chargePointId>)`, undefined, remoteAddress);
+    const known = this.cps.get(id);
+    const offline = known?.offlineRefusal();
+    if (offline) return this.refuse(socket, 'offline', offline.status, offline.reason, id, remoteAddress);
+    if (this.opts.unknownChargers === 'reject' && !known) return this.refuse(socket, 'unknownCharger', st.unknownCharger, `unknown charge point "${id}"`, id, remoteAddress);
+    const cp = known ?? this.chargePoint(id);
     const tls = req.socket instanceof TLSSocket ? req.socket : undefined;
     const verdict = checkHandshake({ chargePointId: id, config: cp.config, authorization: req.headers.authorization, tls });
+    const chain = tls && cp.config.securityProfile === 3 ? peerCertificateChain(tls) : [];
     if (!verdict.ok) {
-      const headers: Record<string, string> = verdict.status === 401 && cp.config.securityProfile !== 3 ? { 'WWW-Authenticate': 'Basic realm="pnc-bench CSMS", charset="UTF-8"' } : {};
-      return this.refuse(socket, verdict.status, verdict.reason, id, remoteAddress, headers);
+      const status = st[verdict.kind];
+      const headers: Record<string, string> = status === 401 && cp.config.securityProfile !== 3 ? { 'WWW-Authenticate': 'Basic realm="pnc-bench CSMS", charset="UTF-8"' } : {};
+      return this.refuse(socket, verdict.kind, status, verdict.reason, id, remoteAddress, headers, chain);
     }
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
@@ -473,11 +486,11 @@ export class MockCsms {
       .filter((s) => s.length > 0);
     const mismatch = !offered.includes(OCPP16_SUBPROTOCOL);
     const mismatchReason = `this CSMS speaks ${OCPP16_SUBPROTOCOL}; offered: ${offered.length ? offered.join(', ') : 'no subprotocol'}`;
-    if (mismatch && this.opts.subprotocolMismatch === 'reject') return this.refuse(socket, 400, mismatchReason, id, remoteAddress);
+    if (mismatch && this.opts.subprotocolMismatch === 'reject') return this.refuse(socket, 'subprotocol', st.subprotocol, mismatchReason, id, remoteAddress);
     const wss = this.wss as WebSocketServer;
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       if (mismatch) {
-        this.allRefusals.push({ t: nowMs(), chargePointId: id, status: 101, reason: mismatchReason, remoteAddress });
+        this.allRefusals.push({ t: nowMs(), chargePointId: id, kind: 'subprotocol', status: 101, reason: mismatchReason, remoteAddress });
         this.event(id as string, 'subprotocol-mismatch', { reason: mismatchReason, action: 'completed without subprotocol, closing (1002)' });
         ws.close(1002, mismatchReason.slice(0, 120));
         return;
@@ -488,7 +501,14 @@ export class MockCsms {
         connectedAt: nowMs(),
         ...(verdict.passwordMatched ? { passwordMatched: verdict.passwordMatched } : {}),
         ...(tls
-          ? { tls: { version: tls.getProtocol(), cipher: tls.getCipher()?.name, ...(verdict.clientCertificate ? { clientCertificate: verdict.clientCertificate } : {}) } }
+          ? {
+              tls: {
+                version: tls.getProtocol(),
+                cipher: tls.getCipher()?.name,
+                ...(verdict.clientCertificate ? { clientCertificate: verdict.clientCertificate } : {}),
+                ...(chain.length ? { clientCertificateChain: chain } : {}),
+              },
+            }
           : {}),
       };
       const conn = new RpcConnection(ws, cp.id, { callTimeoutMs: this.services.callTimeoutMs, callConcurrency: this.services.callConcurrency }, cp.connectionHooks());
@@ -499,6 +519,7 @@ export class MockCsms {
         securityProfile: cp.config.securityProfile,
         ...(info.passwordMatched ? { passwordMatched: info.passwordMatched } : {}),
         ...(info.tls ? { tlsVersion: info.tls.version, cipher: info.tls.cipher ?? null, clientCertificate: info.tls.clientCertificate?.subject ?? null } : {}),
+        ...(chain.length ? { clientCertificateChain: chainJson(chain) } : {}),
       });
     });
   }

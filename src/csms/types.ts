@@ -9,11 +9,29 @@ export type SecurityProfile = 0 | 1 | 2 | 3;
 /** How a charger may present its AuthorizationKey in HTTP Basic auth. */
 export type PasswordEncoding = 'raw' | 'hex' | 'either';
 
+/**
+ * Length rule of the AuthorizationKey (checked for the configured key and for a ChangeConfiguration
+ * AuthorizationKey the CSMS sends):
+ *   'ocpp16'   1.6 security whitepaper: 16–20 bytes, sent hex-encoded in ChangeConfiguration (32–40 hex digits)
+ *   'ocpp201'  2.0.1 BasicAuthPassword: 16–40 characters, sent as the text itself
+ *   'any'      no check (chargers that deviate); ChangeConfiguration values that are hex are taken as hex
+ */
+export type PasswordRule = 'ocpp16' | 'ocpp201' | 'any';
+
+export type PncDialect = 'oca' | 'has2be';
+
 export interface PncPolicy {
   /** answer PnC DataTransfer at all (false → UnknownVendorId, as for a CSMS without PnC) */
   enabled: boolean;
   /** vendorIds routed to the PnC handlers (default the OCA one) */
   vendorIds: string[];
+  /**
+   * Field-name dialect per vendorId (default `{ iso15118: 'has2be' }`): 'has2be' (has·to·be's OCPP 1.6
+   * ISO 15118 extension 1.3) renames `15118CertificateHashData` / `15118SchemaVersion` in requests to the
+   * 2.0.1 names before the 2.0.1 schema check, and supplies a missing Get15118EVCertificate `action` from
+   * the EXI request. VendorIds not listed are 'oca' (2.0.1 names as they are).
+   */
+  dialects: Record<string, PncDialect>;
   /** idTokenInfo.status when the contract certificate / hash data do not validate */
   contractFailureStatus: AuthorizationStatus201;
   /**
@@ -42,6 +60,8 @@ export interface ChargerConfig {
   /** AuthorizationKey as hex (what ChangeConfiguration AuthorizationKey carries); wins over `password` */
   passwordHex: string | undefined;
   passwordEncoding: PasswordEncoding;
+  /** length rule of the AuthorizationKey (default 'ocpp16') */
+  passwordRule: PasswordRule;
   /** profile 3: the client certificate's CN must equal this (default: the charge point id) */
   serialNumber: string | undefined;
   /** the CPO name: O of client certificates (profile 3) and of CSRs; default the PKI organization */

@@ -132,6 +132,15 @@ export function resolveLimits(suites: readonly LoadedSuite[], limits: LimitSet):
 }
 
 /** Text of anything thrown, without ever throwing itself. */
+/** JSON of a value for a message (never throws: cycles, BigInt and the like fall back to text()). */
+function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? text(v);
+  } catch {
+    return text(v);
+  }
+}
+
 function text(v: unknown): string {
   if (typeof v === 'string') return v;
   try {
@@ -253,6 +262,39 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     }
   };
 
+  /**
+   * Timing points drivers measured themselves (optional Lifecycle.timings()): drained at the end of
+   * every phase attempt into that phase, and before each phase and at the end of the run into the run
+   * level (no suite/phase), like transcripts. A driver whose timings() throws or returns a bad point
+   * loses those points, with a warning (in the phase's log when inside one).
+   */
+  const drainDriverTimings = (where: { suite: string; phase: string; id: number } | null, slots = rig.openSlots()): void => {
+    for (const s of slots) {
+      const inst = s.instance;
+      if (typeof inst.timings !== 'function') continue;
+      let problem: string | undefined;
+      try {
+        const points: unknown = inst.timings();
+        if (!Array.isArray(points)) throw new TypeError(`timings() returned ${text(points)}, not an array`);
+        for (const tp of points as Record<string, unknown>[]) {
+          const r = TimingRecord.safeParse({ t: now(), ...(where ? { suite: where.suite, phase: where.phase } : {}), seq: timingSeq, ...tp });
+          if (!r.success) {
+            problem ??= `bad timing point ${jsonText(tp)}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+            continue;
+          }
+          timingSeq++;
+          emit({ type: 'timing', ...r.data });
+        }
+      } catch (e) {
+        problem = `timings() failed: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      if (problem === undefined) continue;
+      const msg = `driver ${s.name}: ${problem}`;
+      if (where) emit({ type: 'log', phase: where.id, line: checked(LogLine, { t: now(), level: 'warn', msg }, 'warn') });
+      else process.emitWarning(msg);
+    }
+  };
+
   const emergencyStop = async (reason: string): Promise<void> => {
     const results = await rig.emergencyStop(timeouts.closeMs);
     if (Object.keys(results).length) emit({ type: 'emergency-stop', t: now(), reason, results });
@@ -276,6 +318,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     drivers: Record<string, unknown>,
   ): Promise<PhaseOutcome> => {
     flushRigTranscripts(`before ${suite.def.name} ${p.name}`);
+    drainDriverTimings(null);
     const id = phaseSeq++;
     const tStart = now();
     emit({ type: 'phase.start', t: tStart, suite: suiteIdx, phase: id, name: p.name, group, attempt });
@@ -483,7 +526,8 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     }
     if (outcome !== 'PASS') marginal = false;
 
-    // Each open driver's traffic during this phase goes with the phase.
+    // Each open driver's timings and traffic during this phase go with the phase.
+    drainDriverTimings({ suite: suite.def.name, phase: p.name, id });
     for (const s of rig.openSlots()) {
       const seg = s.transcript.cut();
       if (seg.length) writeAttachment(id, attachDir, taken, `${s.name}.${s.def.transcript.ext}`, seg, s.def.transcript.mime);
@@ -626,6 +670,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
       }
     }
     const open = rig.openSlots();
+    drainDriverTimings(null, open);
     const closed = await rig.closeAll(timeouts.closeMs);
     for (const [n, r] of Object.entries(closed)) if (r !== 'ok') runDetails.push({ code: 'DRIVER_CLOSE', message: `${n}: ${r}` });
     flushRigTranscripts('close', open);

@@ -14,7 +14,7 @@ import { loadRig, RigConfigError } from '../../src/rig/load.ts';
 import { DriverRegistry } from '../../src/rig/registry.ts';
 import { Rig } from '../../src/rig/rig.ts';
 import { Transcript } from '../../src/rig/transcript.ts';
-import { cleanup, rpcClient, sig } from './helpers.ts';
+import { cleanup, rawCharger, refusedWith, rpcClient, sig } from './helpers.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PLUGIN = path.resolve(HERE, '../../src/csms/driver.ts');
@@ -130,6 +130,37 @@ describe('MockCsms driver', () => {
     const client = await rpcClient(asScriptableCsms(csms).server, 'ANY');
     await client.call('Heartbeat', {});
     expect((await seen).chargePointId).toBe('ANY');
+    await csms.close(1_000);
+  });
+
+  it('Csms.expectCall takes match and since; timings() drains the exchanges for the runner; refusalStatus from the rig file', async () => {
+    const csms = MockCsmsDriver.create({
+      name: 'csms',
+      options: MockCsmsDriver.options.parse({ chargePointId: 'M1', refusalStatus: { unknownCharger: 403 }, unknownChargers: 'reject', chargers: { M1: {} } }),
+      resources: { listen: { type: 'ListenPort', host: '127.0.0.1', port: 0 } },
+      transcript: new Transcript(MockCsmsDriver.transcript),
+      rigDir: dir,
+      log: () => {},
+    }) as Csms;
+    await csms.open(sig());
+    const server = asScriptableCsms(csms).server;
+    const client = await rpcClient(server, 'M1');
+    const status = (connectorId: number, s: string) => client.call('StatusNotification', { connectorId, errorCode: 'NoError', status: s });
+    await status(1, 'Available');
+    const mark = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    await status(1, 'Preparing');
+    await status(2, 'Charging');
+    const c2 = await csms.expectCall('StatusNotification', { timeoutMs: 1_000, signal: sig(), match: (c) => c.payload.connectorId === 2 });
+    expect(c2).toMatchObject({ chargePointId: 'M1', payload: { status: 'Charging' } });
+    const after = await csms.expectCall('StatusNotification', { timeoutMs: 1_000, signal: sig(), since: mark });
+    expect(after.payload.status).toBe('Preparing');
+    await expect(csms.expectCall('StatusNotification', { timeoutMs: 100, signal: sig(), since: Date.now() + 1 })).rejects.toThrow(/did not send StatusNotification/);
+    const t = csms.timings?.() ?? [];
+    expect(t.map((p) => `${p.protocol} ${p.direction} ${p.message}`)).toEqual(Array(3).fill('ocpp cp->csms StatusNotification'));
+    expect(csms.timings?.()).toEqual([]);
+    expect(server.statusFor('unknownCharger')).toBe(403);
+    expect(await refusedWith(rawCharger(server, 'STRANGER'))).toEqual({ status: 403, body: 'unknown charge point "STRANGER"' });
     await csms.close(1_000);
   });
 

@@ -5,6 +5,7 @@
 //      TLS 1.1 refused; plain ws → 400
 //   3  mutual TLS: a client certificate signed by the CSMS CA through src/pki, bound to the charge
 //      point (CN); missing, foreign-CA and another charger's certificate → refused at the handshake
+import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePki, signCsr, type BenchPki } from '../../src/pki/index.ts';
 import type { MockCsms } from '../../src/csms/index.ts';
@@ -129,10 +130,28 @@ describe('profile 3: mutual TLS bound to the charge point', () => {
     csms = await startCsms({ pki, tls: true, defaults: { securityProfile: 3, cpoName: 'ACME CPO' }, chargers: { LOOSE: { bindClientCertificate: false } } });
   });
 
-  it('accepts the charger own certificate and records it', async () => {
+  it('accepts the charger own certificate and records it with the full chain (leaf to the CSMS CA) in the connection, snapshot and transcript', async () => {
+    const lines: string[] = [];
+    const off = csms.on('entry', (e) => {
+      if ('event' in e && (e.event === 'connected' || e.event === 'handshake-refused')) lines.push(JSON.stringify(e));
+    });
     const { cert, key } = await clientCert(pki, 'CP3');
     await rawCharger(csms, 'CP3', { ca: pki.cert('csms-ca').pem, cert, key });
-    expect(csms.chargePoint('CP3').connection?.tls?.clientCertificate?.subject).toBe('CN=CP3, O=ACME CPO');
+    const tls = csms.chargePoint('CP3').connection?.tls;
+    expect(tls?.clientCertificate?.subject).toBe('CN=CP3, O=ACME CPO');
+    const chain = tls?.clientCertificateChain ?? [];
+    expect(chain.map((c) => c.subject)).toEqual(['CN=CP3, O=ACME CPO', expect.stringMatching(/CN=/)]);
+    expect(new X509Certificate(chain[0]?.pem ?? '').toString()).toBe(new X509Certificate(cert).toString());
+    expect(new X509Certificate(chain[1]?.pem ?? '').fingerprint256).toBe(new X509Certificate(pki.cert('csms-ca').pem).fingerprint256);
+    expect(chain[0]?.issuer).toBe(chain[1]?.subject);
+    const snap = JSON.parse(JSON.stringify(csms.chargePoint('CP3').snapshot())) as { connection: { tls: { clientCertificateChain: { pem: string }[] } } };
+    expect(snap.connection.tls.clientCertificateChain.map((c) => c.pem)).toEqual(chain.map((c) => c.pem));
+    expect(lines.some((l) => l.includes('"clientCertificateChain"') && l.includes('BEGIN CERTIFICATE'))).toBe(true);
+    // a refused certificate's chain is recorded too
+    const stolen = await clientCert(pki, 'CP6');
+    await refusedWith(rawCharger(csms, 'CP3', { ca: pki.cert('csms-ca').pem, ...stolen }));
+    expect(csms.refusals().at(-1)?.clientCertificateChain?.[0]?.subject).toBe('CN=CP6, O=ACME CPO');
+    off();
   });
 
   it("refuses no certificate, a foreign CA's certificate and another charger's certificate", async () => {

@@ -4,8 +4,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { LinkError, ProtocolViolation, type ChargeController, type EnergyMeter } from '../../drivers/capabilities.ts';
+import { z } from 'zod';
+import { LinkError, ProtocolViolation, type ChargeController, type Csms, type EnergyMeter, type HealthResult, type JsonObject, type OcppCall, type TimingPoint } from '../../drivers/capabilities.ts';
 import { RunRecord, type PhaseRecord } from '../../src/report/record.ts';
+import { defineDriver, DriverRegistry } from '../../src/rig/registry.ts';
+import { ResourceSchema } from '../../src/rig/resources.ts';
 import { ConfigError } from '../../src/runner/errors.ts';
 import { runBench, type LoadedSuite, type RunnableRig } from '../../src/runner/executor.ts';
 import { LimitSet, loadLimits } from '../../src/runner/limits.ts';
@@ -417,5 +420,129 @@ describe('executor: control flow and bad input', () => {
     expect(record.suites[0]?.phases.map((x) => x.outcome)).toEqual(['INFRA', 'PASS']);
     const { rebuildRun } = await import('../../src/report/outputs.ts');
     expect(rebuildRun(runDir).record).toEqual(record);
+  });
+});
+
+// ------------------------------------------------------------------ Lifecycle.timings() (drained by the runner)
+
+/** A Csms that measures its own exchanges: every call() queues a timing point; health() queues one outside phases. */
+class TimedCsms implements Csms {
+  private points: unknown[] = [];
+  /** 'throw': timings() throws once; 'bad': the next drain holds a malformed point too */
+  fault: 'none' | 'throw' | 'bad' = 'none';
+  static last: TimedCsms | undefined;
+  constructor() {
+    TimedCsms.last = this;
+  }
+  async open(): Promise<void> {}
+  async close(): Promise<void> {}
+  async health(): Promise<HealthResult> {
+    this.points.push({ protocol: 'ocpp', message: 'preflight', direction: 'csms->cp', latencyMs: 0.5 });
+    return { ok: true, detail: 'fake csms' };
+  }
+  snapshot(): JsonObject {
+    return {};
+  }
+  async expectCall(action: string): Promise<OcppCall> {
+    return { uniqueId: '1', action, payload: {}, t: Date.now() };
+  }
+  async call(action: string, _payload: JsonObject): Promise<JsonObject> {
+    this.points.push({ protocol: 'ocpp', message: action, direction: 'csms->cp', latencyMs: 1.25 });
+    return {};
+  }
+  timings(): TimingPoint[] {
+    if (this.fault === 'throw') {
+      this.fault = 'none';
+      this.points = [];
+      throw new Error('wedged exchange log');
+    }
+    if (this.fault === 'bad') {
+      this.fault = 'none';
+      this.points.push({ protocol: 'ocpp', message: 'Bad', direction: 'cp->csms', latencyMs: 'slow' });
+    }
+    const out = this.points as TimingPoint[];
+    this.points = [];
+    return out;
+  }
+}
+
+const TimedCsmsDriver = defineDriver({
+  name: 'TimedCsms',
+  description: 'test: a Csms with timings()',
+  provides: ['Csms'],
+  bindings: { listen: 'ListenPort' },
+  options: z.object({}).strict(),
+  transcript: { ext: 'log', mime: 'text/plain' },
+  create: () => new TimedCsms(),
+});
+
+function timedRig(): RunnableRig {
+  const rig = fakeRig({ drivers: {} });
+  return {
+    ...rig,
+    registry: new DriverRegistry([TimedCsmsDriver]),
+    config: {
+      ...rig.config,
+      resources: { ...rig.config.resources, csms_port: ResourceSchema.parse({ type: 'ListenPort', port: 0 }) },
+      drivers: { csms: { driver: 'TimedCsms', bind: { listen: 'csms_port' }, options: {} } },
+    },
+  };
+}
+
+describe('executor: driver timings()', () => {
+  const csmsUses = { csms: 'Csms' } as const;
+  type C = Drivers<typeof csmsUses>;
+
+  it('records each open driver\'s timings under the phase (each attempt its own), and those outside phases at run level', async () => {
+    let attempt = 0;
+    const first = phase<C>({ name: 'two_calls' }, async ({ d, signal }) => {
+      await d.csms.call('Reset', { type: 'Soft' }, { timeoutMs: 1000, signal });
+      await d.csms.call('ClearCache', {}, { timeoutMs: 1000, signal });
+    });
+    const flaky = phase<C>({ name: 'flaky', retry: { attempts: 2 } }, async ({ d, signal, timing }) => {
+      attempt++;
+      await d.csms.call(`Attempt${attempt}`, {}, { timeoutMs: 1000, signal });
+      timing({ protocol: 'v2g', message: 'ByHand', direction: 'ev->secc', latencyMs: 3 });
+      if (attempt === 1) throw new LinkError('csms', 'link dropped');
+    });
+    const { record } = await run([defineSuite({ name: 'timed', version: '1', uses: csmsUses, main: [first, flaky] })], { rig: timedRig() });
+    expect(record.outcome).toBe('PASS');
+    const rows = record.timings.map((t) => [t.phase ?? null, t.message, t.seq]);
+    expect(rows).toEqual([
+      [null, 'preflight', 0],
+      ['two_calls', 'Reset', 1],
+      ['two_calls', 'ClearCache', 2],
+      ['flaky', 'ByHand', 3],
+      ['flaky', 'Attempt1', 4],
+      ['flaky', 'ByHand', 5],
+      ['flaky', 'Attempt2', 6],
+    ]);
+    expect(record.timings[0]?.suite).toBeUndefined();
+    expect(record.timings[1]).toMatchObject({ suite: 'timed', protocol: 'ocpp', direction: 'csms->cp', latencyMs: 1.25 });
+    // each attempt's points carry the time of that attempt's end
+    const a1 = phaseNamed(record, 'flaky', 1);
+    const a2 = phaseNamed(record, 'flaky', 2);
+    const t4 = record.timings[4]?.t ?? 0;
+    const t6 = record.timings[6]?.t ?? 0;
+    expect(t4).toBeGreaterThanOrEqual(a1.tStart);
+    expect(t4).toBeLessThanOrEqual(a1.tEnd);
+    expect(t6).toBeGreaterThanOrEqual(a2.tStart);
+    expect(t6).toBeLessThanOrEqual(a2.tEnd);
+  });
+
+  it('a driver whose timings() throws or hands back a malformed point: a warning in the phase log, the good points kept, the phase outcome unchanged', async () => {
+    const throwing = phase<C>({ name: 'throwing' }, async ({ d, signal }) => {
+      await d.csms.call('Lost', {}, { timeoutMs: 1000, signal });
+      (TimedCsms.last as TimedCsms).fault = 'throw';
+    });
+    const bad = phase<C>({ name: 'bad' }, async ({ d, signal }) => {
+      await d.csms.call('Kept', {}, { timeoutMs: 1000, signal });
+      (TimedCsms.last as TimedCsms).fault = 'bad';
+    });
+    const { record } = await run([defineSuite({ name: 'timed-bad', version: '1', uses: csmsUses, main: [throwing, bad] })], { rig: timedRig() });
+    expect(record.outcome).toBe('PASS');
+    expect(phaseNamed(record, 'throwing').logs.map((l) => [l.level, l.msg])).toEqual([['warn', 'driver csms: timings() failed: wedged exchange log']]);
+    expect(phaseNamed(record, 'bad').logs[0]?.msg).toMatch(/^driver csms: bad timing point .*"Bad".*latencyMs/);
+    expect(record.timings.filter((t) => t.phase !== undefined).map((t) => t.message)).toEqual(['Kept']);
   });
 });
