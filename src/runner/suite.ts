@@ -17,7 +17,7 @@
 // role names a phase sees in `d` to capabilities; the runner binds each role to the rig driver of
 // the same name when it provides the capability, else to the only driver that provides it.
 // `requires` lists rig features; a rig without one of them SKIPS the suite.
-import { CAPABILITY_NAMES, type CapabilityMap, type CapabilityName } from '../../drivers/capabilities.ts';
+import { CAPABILITY_NAMES, type CapabilityMap, type CapabilityName, type TimingPoint } from '../../drivers/capabilities.ts';
 import { OUTCOMES, type MeasuredValue, type Outcome } from '../report/record.ts';
 import { MeasureBuilder } from './measure.ts';
 
@@ -35,12 +35,8 @@ export interface Measurements {
   series(name: string): SeriesHandle;
 }
 
-export interface TimingPoint {
-  protocol: string;
-  message: string;
-  direction: string;
-  latencyMs: number;
-}
+/** A protocol exchange's latency (hil_timing); the same shape drivers return from `timings()`. */
+export type { TimingPoint } from '../../drivers/capabilities.ts';
 export interface ThroughputPoint {
   link: string;
   window: string;
