@@ -7,6 +7,9 @@
 //   EvManager main.enabled           → 'Enabled' / 'Disabled'
 //   ISO15118 EV (PyEvJosev) ev.*     → 'AC_EVPowerReady' (or 'AC_EVPowerReady:false'), 'DC_PowerOn',
 //                                      'V2G_Session_Finished', 'AC_StopFromCharger', 'pause_from_charger'
+//   PnC outcomes (virtual EV) ev.*   → 'ContractInstalled', 'ContractInstallFailed', 'Authorized',
+//                                      'AuthorizationFailed' with their data (eMAID / reason) as detail
+//   ev.V2G_Messages                  → transcript only (every ISO 15118-2 message the EV saw), no state
 // Every state event is timestamped on arrival. The MQTT client reconnects with backoff when the
 // broker goes away and resubscribes; commands are refused (LinkError) while it is disconnected.
 // The transcript is JSON lines of every publish, message and link event.
@@ -84,6 +87,10 @@ export const EverestCarSimOptions = z
 export type EverestCarSimOptions = z.output<typeof EverestCarSimOptions>;
 
 const EV_VARS = ['AC_EVPowerReady', 'DC_PowerOn', 'V2G_Session_Finished', 'AC_StopFromCharger', 'pause_from_charger'] as const;
+/** Plug & Charge outcomes an EV emulator reports (the virtual EV does; rigs/virtual/README.md): state = name, detail = data */
+const PNC_VARS = ['ContractInstalled', 'ContractInstallFailed', 'Authorized', 'AuthorizationFailed'] as const;
+/** every ISO 15118-2 message the EV sent or received: transcript only, never a state */
+const V2G_MESSAGES_VAR = 'V2G_Messages';
 
 interface StateWaiter {
   state: string;
@@ -133,6 +140,12 @@ export class EverestCarSimDriver implements EvEmulator {
         v(o.evModule, 'ev', name),
         (d, t) => this.push(d === false || d === 'false' ? { state: `${name}:false`, t } : { state: name, t, ...(d === null || d === undefined || d === true ? {} : { detail: JSON.stringify(d) }) }),
       ]),
+      ...PNC_VARS.map((name): [string, (data: unknown, t: number) => void] => [
+        v(o.evModule, 'ev', name),
+        (d, t) => this.push({ state: name, t, ...(d === null || d === undefined ? {} : { detail: typeof d === 'string' ? d : JSON.stringify(d) }) }),
+      ]),
+      // recorded in the transcript by onMessage (as every received message); the report draws the sequence chart from it
+      [v(o.evModule, 'ev', V2G_MESSAGES_VAR), () => undefined],
     ]);
   }
 

@@ -1,0 +1,162 @@
+// The virtual rig's simulator module (`simulator.module` of rigs/virtual.yaml, see
+// src/rig/simulator.ts): creates the bench PKI, starts every simulated device on loopback links and
+// hands the rig file the ports and pty paths as HIL_VIRTUAL_* values. The devices couple only
+// through physics.ts; the bench reaches each one only through its link (README.md in this folder).
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import type { JsonObject } from '../../drivers/capabilities.ts';
+import { generatePki, pemToDer, privateKeyPem, writePkiDir, type P256KeyPair } from '../../src/pki/index.ts';
+import { defineSimulator, type RunningSimulator } from '../../src/rig/simulator.ts';
+import { startBroker } from './broker.ts';
+import { startCcu } from './ccu.ts';
+import { VirtualCharger } from './charger/index.ts';
+import { FAULT_NAMES } from './charger/faults.ts';
+import { startConsole } from './console.ts';
+import { VirtualEv } from './ev/index.ts';
+import { startMeter } from './meter.ts';
+import { PowerBus } from './physics.ts';
+
+const HOST = '127.0.0.1';
+
+export const VirtualRigOptions = z
+  .object({
+    faults: z
+      .array(z.enum(FAULT_NAMES as unknown as [string, ...string[]]))
+      .default([])
+      .describe('Named misbehaviours of the simulated charger (rigs/virtual/README.md, "Fault injections")'),
+    pkiSeed: z.string().min(1).default('pnc-bench-virtual').describe('Seed of the bench PKI the CSMS, charger and EV share'),
+    chargePointId: z.string().min(1).default('VIRTUAL-CP1').describe('OCPP charge point id of the simulated charger'),
+    password: z.string().min(1).optional().describe('Basic-auth AuthorizationKey of the charger (security profile 1); none by default'),
+    chargerConfig: z.record(z.string(), z.string()).default({}).describe('Factory values of the charger\'s configuration keys (README table)'),
+    renewalCheckDelayMs: z.number().int().nonnegative().default(1_000).describe('Delay after BootNotification Accepted before the SECC leaf renewal check (A03)'),
+    ev: z
+      .object({
+        targetVoltageV: z.number().positive().default(400).describe('EV target voltage in CurrentDemandReq'),
+        maxCurrentA: z.number().positive().default(100).describe('EV target current in CurrentDemandReq'),
+        capacityWh: z.number().positive().default(60_000).describe('battery capacity'),
+        socPercent: z.number().min(0).max(100).default(40).describe('state of charge at start'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The simulated EV'),
+    socketcandIface: z.string().min(1).default('vcan0').describe('CAN interface name the socketcand server offers'),
+  })
+  .strict();
+export type VirtualRigOptions = z.output<typeof VirtualRigOptions>;
+
+/** A free loopback TCP port (the CSMS binds it later; the charger must know it first). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export default defineSimulator({
+  name: 'virtual',
+  description: 'virtual charger (OCPP 1.6J + PnC, SECC), CCU on CAN, Modbus meter, EV emulator over MQTT',
+  options: VirtualRigOptions,
+  provides: {
+    HIL_VIRTUAL_CSMS_PORT: 'port',
+    HIL_VIRTUAL_PKI_DIR: 'path',
+    HIL_VIRTUAL_CONSOLE_PTY: 'path',
+    HIL_VIRTUAL_CCU_PTY: 'path',
+    HIL_VIRTUAL_CCU_SOCKETCAND_PORT: 'port',
+    HIL_VIRTUAL_METER_PORT: 'port',
+    HIL_VIRTUAL_METER_PTY: 'path',
+    HIL_VIRTUAL_MQTT_URL: 'url',
+  },
+  async start({ options: o, log }): Promise<RunningSimulator> {
+    const stops: { name: string; stop: () => Promise<void> }[] = [];
+    const stopAll = async (deadlineMs: number): Promise<void> => {
+      const timer = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+      // last started first: the charger and EV go before the links they use
+      for (const s of stops.reverse()) {
+        await Promise.race([s.stop().catch((e: unknown) => log('warn', `${s.name}: stop failed: ${e instanceof Error ? e.message : String(e)}`)), timer(deadlineMs)]);
+      }
+      stops.length = 0;
+    };
+    try {
+      const pkiDir = mkdtempSync(path.join(os.tmpdir(), 'pnc-bench-virtual-pki-'));
+      stops.push({ name: 'pki', stop: async () => rmSync(pkiDir, { recursive: true, force: true }) });
+      const pki = generatePki({ seed: o.pkiSeed });
+      writePkiDir(pki, pkiDir, { force: true });
+      log('info', `bench PKI (seed ${o.pkiSeed}) in ${pkiDir}`);
+
+      const bus = new PowerBus();
+      const broker = await startBroker({ host: HOST, port: 0 });
+      stops.push({ name: 'mqtt broker', stop: () => broker.stop() });
+      const ccu = await startCcu({ bus, slcan: true, socketcand: { host: HOST, port: 0, iface: o.socketcandIface }, log: (l) => log('debug', `ccu: ${l}`) });
+      stops.push({ name: 'ccu', stop: () => ccu.stop() });
+      const meter = await startMeter({ bus, tcp: { host: HOST, port: 0 }, rtu: true, map: 'SDM630' });
+      stops.push({ name: 'meter', stop: () => meter.stop() });
+      const console = await startConsole();
+      stops.push({ name: 'console', stop: () => console.stop() });
+
+      const csmsPort = await freePort();
+      const der = (c: { der: Uint8Array }) => Buffer.from(c.der);
+      const charger = new VirtualCharger({
+        csmsUrl: `ws://${HOST}:${csmsPort}`,
+        chargePointId: o.chargePointId,
+        ...(o.password ? { password: o.password } : {}),
+        faults: o.faults,
+        config: o.chargerConfig,
+        trust: { v2gRootsDer: [der(pki.cert('v2g-root'))], moRootsDer: [der(pki.cert('mo-root'))] },
+        seccLeaf: { chainDer: pki.chain('secc-leaf').map(der), privateKeyPkcs8Der: Buffer.from(pemToDer(privateKeyPem(pki.get('secc-leaf').key), 'PRIVATE KEY', 'secc-leaf key')) },
+        bus,
+        consoleLog: (line) => console.writeLine(line),
+        secc: { host: HOST, port: 0 },
+        renewalCheckDelayMs: o.renewalCheckDelayMs,
+        reconnect: { minMs: 100, maxMs: 1_000 },
+      });
+      await charger.start();
+      stops.push({ name: 'charger', stop: () => charger.stop(2_000) });
+
+      const oemKey = pki.get('oem-prov').key as P256KeyPair;
+      const ev = new VirtualEv({
+        mqttUrl: broker.url,
+        secc: () => ({ host: HOST, port: charger.seccPort }),
+        pki: { oemProvisioning: { chainDer: pki.chain('oem-prov').map(der), privateKey: oemKey.privateKey }, v2gRootsDer: [der(pki.cert('v2g-root'))] },
+        bus,
+        battery: { capacityWh: o.ev.capacityWh, socPercent: o.ev.socPercent, targetVoltageV: o.ev.targetVoltageV, maxCurrentA: o.ev.maxCurrentA },
+        log: (l) => log('debug', `ev: ${l}`),
+      });
+      await ev.start();
+      stops.push({ name: 'ev', stop: () => ev.stop() });
+
+      const env: Record<string, string> = {
+        HIL_VIRTUAL_CSMS_PORT: String(csmsPort),
+        HIL_VIRTUAL_PKI_DIR: pkiDir,
+        HIL_VIRTUAL_CONSOLE_PTY: console.path,
+        HIL_VIRTUAL_CCU_PTY: ccu.slcanPath ?? '',
+        HIL_VIRTUAL_CCU_SOCKETCAND_PORT: String(ccu.socketcandPort ?? ''),
+        HIL_VIRTUAL_METER_PORT: String(meter.tcpPort ?? ''),
+        HIL_VIRTUAL_METER_PTY: meter.rtuPath ?? '',
+        HIL_VIRTUAL_MQTT_URL: broker.url,
+      };
+      log('info', `up: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      return {
+        env,
+        stop: stopAll,
+        snapshot: (): JsonObject => ({
+          faults: o.faults,
+          power: { ...bus.sample() },
+          charger: charger.snapshot() as JsonObject,
+          ev: ev.snapshot() as JsonObject,
+          ccu: ccu.snapshot() as JsonObject,
+          meter: meter.snapshot() as JsonObject,
+        }),
+      };
+    } catch (e) {
+      await stopAll(2_000);
+      throw e;
+    }
+  },
+});

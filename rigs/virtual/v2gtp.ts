@@ -1,0 +1,133 @@
+// V2GTP (the ISO 15118-2 V2G Transfer Protocol): the 8-byte header in front of every message
+// the SECC and the EV exchange over TCP — protocol version 0x01, its inverse 0xFE, payload type
+// (0x8001 EXI-encoded V2G message, 0x9000/0x9001 SDP request/response) and the payload length as a
+// big-endian u32. Used by the virtual charger's SECC (charger/secc.ts) and the virtual EV (ev/),
+// which also share the PhysicalValueType helpers at the end (value ↔ Multiplier/Value).
+//
+//   socket.write(encodeV2gtp(exiBytes));                         // EXI payload type by default
+//   const dec = new V2gtpDecoder({ maxPayloadBytes: 65536 });
+//   socket.on('data', (chunk) => { for (const m of dec.push(chunk)) handle(m.payload); }); // throws V2gtpError on a bad header
+//   physicalValue(400, 'V') → { Multiplier: -1, Unit: 'V', Value: 4000 };  physicalNumber(pv) → 400
+
+export const V2GTP_VERSION = 0x01;
+export const V2GTP_INVERSE_VERSION = 0xfe;
+export const V2GTP_HEADER_BYTES = 8;
+
+export const V2GTP_PAYLOAD = {
+  exi: 0x8001,
+  sdpRequest: 0x9000,
+  sdpResponse: 0x9001,
+} as const;
+
+/** Largest payload accepted unless told otherwise (a CertificateInstallationRes is ~5 KB). */
+export const V2GTP_DEFAULT_MAX_PAYLOAD_BYTES = 65536;
+
+export class V2gtpError extends Error {
+  override readonly name = 'V2gtpError';
+  /** byte offset of the bad header from the start of the stream */
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super(message);
+    this.offset = offset;
+  }
+}
+
+export interface V2gtpMessage {
+  payloadType: number;
+  payload: Uint8Array;
+}
+
+/** Header + payload. */
+export function encodeV2gtp(payload: Uint8Array, payloadType: number = V2GTP_PAYLOAD.exi): Buffer {
+  if (!Number.isInteger(payloadType) || payloadType < 0 || payloadType > 0xffff) throw new RangeError(`V2GTP payload type ${payloadType} is not a 16-bit value`);
+  if (payload.length > 0xffffffff) throw new RangeError(`V2GTP payload of ${payload.length} bytes does not fit a 32-bit length`);
+  const out = Buffer.alloc(V2GTP_HEADER_BYTES + payload.length);
+  out[0] = V2GTP_VERSION;
+  out[1] = V2GTP_INVERSE_VERSION;
+  out.writeUInt16BE(payloadType, 2);
+  out.writeUInt32BE(payload.length, 4);
+  out.set(payload, V2GTP_HEADER_BYTES);
+  return out;
+}
+
+const hex2 = (b: number | undefined): string => (b ?? 0).toString(16).padStart(2, '0');
+
+/**
+ * Splits a TCP byte stream into V2GTP messages. A header with a wrong version, inverse version,
+ * an unexpected payload type or a length above `maxPayloadBytes` throws a V2gtpError naming the
+ * bytes and their offset; after an error the decoder stays failed (the receiver closes the
+ * connection: the stream cannot be resynchronised).
+ */
+export class V2gtpDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  private consumed = 0;
+  private failed: V2gtpError | undefined;
+  readonly maxPayloadBytes: number;
+  readonly payloadTypes: readonly number[];
+
+  constructor(o: { maxPayloadBytes?: number; payloadTypes?: readonly number[] } = {}) {
+    this.maxPayloadBytes = o.maxPayloadBytes ?? V2GTP_DEFAULT_MAX_PAYLOAD_BYTES;
+    this.payloadTypes = o.payloadTypes ?? [V2GTP_PAYLOAD.exi];
+  }
+
+  /** Bytes received but not yet part of a complete message. */
+  get pendingBytes(): number {
+    return this.buf.length;
+  }
+
+  push(chunk: Uint8Array): V2gtpMessage[] {
+    if (this.failed) throw this.failed;
+    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    const out: V2gtpMessage[] = [];
+    while (this.buf.length >= 2) {
+      const at = this.consumed;
+      const v = this.buf[0];
+      const inv = this.buf[1];
+      if (v !== V2GTP_VERSION || inv !== V2GTP_INVERSE_VERSION) {
+        this.failed = new V2gtpError(`V2GTP header at byte ${at}: version ${hex2(v)} ${hex2(inv)}, expected 01 fe`, at);
+        throw this.failed;
+      }
+      if (this.buf.length < V2GTP_HEADER_BYTES) break;
+      const type = this.buf.readUInt16BE(2);
+      const len = this.buf.readUInt32BE(4);
+      if (!this.payloadTypes.includes(type)) {
+        this.failed = new V2gtpError(
+          `V2GTP header at byte ${at}: payload type 0x${type.toString(16).padStart(4, '0')} is not ${this.payloadTypes.map((t) => `0x${t.toString(16).padStart(4, '0')}`).join(' or ')}`,
+          at,
+        );
+        throw this.failed;
+      }
+      if (len > this.maxPayloadBytes) {
+        this.failed = new V2gtpError(`V2GTP header at byte ${at}: payload length ${len} exceeds the maximum of ${this.maxPayloadBytes} bytes`, at);
+        throw this.failed;
+      }
+      if (this.buf.length < V2GTP_HEADER_BYTES + len) break;
+      out.push({ payloadType: type, payload: new Uint8Array(this.buf.subarray(V2GTP_HEADER_BYTES, V2GTP_HEADER_BYTES + len)) });
+      this.buf = this.buf.subarray(V2GTP_HEADER_BYTES + len);
+      this.consumed += V2GTP_HEADER_BYTES + len;
+    }
+    return out;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// ISO 15118-2 PhysicalValueType helpers, shared by both ends of the link (SECC and EV)
+// ------------------------------------------------------------------------------------------------
+
+export type PhysicalUnit = 'h' | 'm' | 's' | 'A' | 'V' | 'W' | 'Wh';
+
+/** A PhysicalValueType (Value is xs:short): the finest multiplier from 10^-1 up whose Value fits. */
+export function physicalValue(value: number, unit: PhysicalUnit): { Multiplier: number; Unit: PhysicalUnit; Value: number } {
+  if (!Number.isFinite(value)) throw new RangeError(`physical value ${value} ${unit} is not a finite number`);
+  for (let m = -1; m <= 3; m++) {
+    const v = Math.round(value / 10 ** m);
+    if (v >= -32768 && v <= 32767) return { Multiplier: m, Unit: unit, Value: v };
+  }
+  throw new RangeError(`physical value ${value} ${unit} does not fit Value (xs:short) with a multiplier up to 10^3`);
+}
+
+/** Value × 10^Multiplier. */
+export function physicalNumber(p: { Multiplier: number; Value: number } | undefined): number {
+  if (!p) return 0;
+  return p.Value * 10 ** p.Multiplier;
+}
