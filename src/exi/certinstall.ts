@@ -1,27 +1,56 @@
 // ISO 15118-2 certificate installation and update, CPS side (what the mock CSMS answers to the OCPP
 // Get15118EVCertificate DataTransfer): parse the EV's CertificateInstallationReq /
-// CertificateUpdateReq (and check its signature), build the CertificateInstallationRes /
-// CertificateUpdateRes: contract chain, contract key encrypted for the EV (contract-key.ts),
-// Ids, the four digests (the eMAID through the relaxed fragment grammar), SignedInfo signed by the
-// CPS leaf, the request's SessionID echoed (the charger forwards exiResponse verbatim).
-// Certificates and keys come in as parameters (src/pki issues them); nothing here knows the PKI.
+// CertificateUpdateReq, check it (EV signature; OEM provisioning chain to a trusted OEM root;
+// current contract chain and its eMAID; ListOfRootCertificateIDs against the CPS chains on offer),
+// then build the CertificateInstallationRes / CertificateUpdateRes: contract chain, contract key
+// encrypted for the EV (contract-key.ts), Ids, the four digests (the eMAID through the relaxed
+// fragment grammar), SignedInfo signed by the CPS leaf, the request's SessionID echoed (the charger
+// forwards exiResponse verbatim). A request that fails a check is answered with the ISO response
+// code for it (table below) in an unsigned response whose mandatory elements hold placeholders.
+// Certificates, keys and trust anchors come in as parameters (src/pki issues them; bench-pki.ts
+// wires the bench PKI).
 //
-//   const req = parseCertificateInstallationReq(exiRequestBase64);          // req.signature.valid
-//   const res = await buildCertificateInstallationRes({
-//     sessionId: req.sessionId, recipientPublicKey: req.oemProvisioningPublicKey,
-//     cps: { certificateChain: [cpsLeafDer, cpsSub2Der, cpsSub1Der], sign: (d) => signWithCpsLeaf(d) },
-//     contract: { certificateChain: [contractDer, moSub2Der, moSub1Der], privateKey: contractScalar },
+//   const { request, response, assessment } = await answerGet15118EVCertificate(exiRequestBase64, {
+//     cps: { certificateChain: [cpsLeafDer, cpsSub2Der, cpsSub1Der], root: v2gRootDer, sign: (d) => signWithCpsLeaf(d) },
+//     oemTrust: { roots: [oemRootDer], intermediates: [oemSub2Der, oemSub1Der] },
+//     issueContract: (req) => ({ certificateChain: [contractDer, moSub2Der, moSub1Der], privateKey: contractScalar }),
 //   });
-//   res.exiBase64; res.warnings;   // e.g. the 5,600-character OCPP 2.0.1 limit
-import { X509Certificate } from 'node:crypto';
+//   assessment.responseCode;  // 'OK' or e.g. 'FAILED_CertificateExpired'; assessment.reason says why
+//   response.exiBase64; response.warnings;   // e.g. the 5,600-character OCPP 2.0.1 limit
+//
+// Check → response code (first failing check in this order decides; all are run and reported):
+//   oem-validity / contract-validity  a certificate of the chain outside its validity period → FAILED_CertificateExpired
+//   oem-chain      no path to a trusted OEM root, a bad link signature, or not the OEM profile
+//                  (DC=OEM, leaf CA:false with digitalSignature, P-256) → FAILED (ISO 15118-2 defines
+//                  no FAILED_CertChainError for CertificateInstallationRes; `oemTrust.chainErrorCode`)
+//   contract-chain the current contract chain of an update does not lead to a trusted MO/V2G root
+//                  or is not the contract profile → FAILED_CertChainError
+//   signature      the EV's signature over the request does not verify → FAILED_SignatureError
+//   emaid          CertificateUpdateReq eMAID ≠ the contract certificate's CN → FAILED_CertChainError
+//   root           none of the EV's ListOfRootCertificateIDs is the root of a CPS chain on offer
+//                  → FAILED_NoCertificateAvailable
+import {
+  emaidEquals,
+  matchesIssuerSerial,
+  parseBase64,
+  parseCertificateDer,
+  PkiCert,
+  PkiInputError,
+  toBase64,
+  validateCertificateChain,
+  type ChainValidationResult,
+} from '../pki/index.ts';
 import { encryptContractPrivateKey } from './contract-key.ts';
 import { ExiError } from './errors.ts';
 import type { CertificateChainType, responseCodeType, V2G_MessageType } from './grammars/iso2-msgdef-types.ts';
 import { decodeV2GMessage, encodeV2GMessage } from './iso2.ts';
-import { publicKeyFromCertificate, signV2GMessage, verifyV2GSignature, type SignatureCheck, type Signer } from './xmldsig.ts';
+import { signV2GMessage, verifyV2GSignature, type SignatureCheck, type Signer } from './xmldsig.ts';
 
 /** OCPP 2.0.1 Get15118EVCertificate exiRequest / exiResponse maxLength. */
 export const OCPP_EXI_MAX_BASE64 = 5600;
+
+/** eMAID of a failure response: the schema wants 14–15 characters; the content means nothing. */
+export const FAILURE_PLACEHOLDER_EMAID = 'ZZ000000000000';
 
 export class CertificateMessageError extends ExiError {
   override readonly name = 'CertificateMessageError';
@@ -31,6 +60,29 @@ export interface RootCertificateId {
   /** X509IssuerName as sent (RFC 4514 string) */
   issuerName: string;
   serialNumber: bigint;
+}
+
+/** A certificate as DER or as parsed by src/pki. */
+export type CertificateInput = Uint8Array | PkiCert;
+
+/** Trusted roots of one PKI branch plus the sub-CAs the CPS knows (requests may leave them out). */
+export interface TrustStore {
+  roots: readonly CertificateInput[];
+  intermediates?: readonly CertificateInput[];
+}
+
+export interface OemTrustStore extends TrustStore {
+  /** response code for an OEM chain that does not verify or is not the OEM profile (default FAILED) */
+  chainErrorCode?: responseCodeType;
+}
+
+export interface RequestCheckOptions {
+  /** CertificateInstallationReq: the OEM roots (and sub-CAs) the provisioning certificate must chain to. Absent: not checked (a warning says so). */
+  oemTrust?: OemTrustStore;
+  /** CertificateUpdateReq: the MO / V2G roots (and sub-CAs) the current contract chain must chain to. Absent: not checked. */
+  contractTrust?: TrustStore;
+  /** time for the validity checks (default now) */
+  now?: Date;
 }
 
 interface ParsedCommon {
@@ -49,6 +101,8 @@ interface ParsedCommon {
 export interface ParsedCertificateInstallationReq extends ParsedCommon {
   kind: 'CertificateInstallationReq';
   oemProvisioningCertificate: Uint8Array;
+  /** chain of the OEM provisioning certificate to the `oemTrust` roots (absent when no trust was given) */
+  oemChain?: ChainValidationResult;
 }
 
 export interface ParsedCertificateUpdateReq extends ParsedCommon {
@@ -56,34 +110,61 @@ export interface ParsedCertificateUpdateReq extends ParsedCommon {
   /** current contract certificate first, then its sub-CAs */
   contractCertificateChain: Uint8Array[];
   eMAID: string;
+  /** CN of the current contract certificate */
+  contractCommonName: string | undefined;
+  /** the request's eMAID names the contract certificate being updated (CN compared normalised) */
+  eMAIDMatches: boolean;
+  /** chain of the current contract certificate to the `contractTrust` roots (absent when no trust was given) */
+  contractChain?: ChainValidationResult;
 }
+
+export type ParsedCertificateRequest = ParsedCertificateInstallationReq | ParsedCertificateUpdateReq;
 
 /** base64 (as OCPP carries it, whitespace allowed) or raw EXI bytes → bytes. */
 export function exiBytes(input: Uint8Array | string): Uint8Array {
   if (input instanceof Uint8Array) return input;
-  const s = input.replace(/\s+/g, '');
-  if (s.length === 0 || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new CertificateMessageError('exiRequest is not valid base64');
-  return Uint8Array.from(Buffer.from(s, 'base64'));
+  const b = parseBase64(input);
+  if (!b) throw new CertificateMessageError('exiRequest is not valid base64');
+  return b;
 }
 
 function rootIds(list: { RootCertificateID: { X509IssuerName: string; X509SerialNumber: bigint }[] }): RootCertificateId[] {
   return list.RootCertificateID.map((r) => ({ issuerName: r.X509IssuerName, serialNumber: r.X509SerialNumber }));
 }
 
-function publicKeyOf(der: Uint8Array, what: string): Uint8Array {
+function certOf(c: CertificateInput, what: string): PkiCert {
+  if (c instanceof PkiCert) return c;
   try {
-    return publicKeyFromCertificate(der);
+    return parseCertificateDer(c, what);
   } catch (e) {
-    throw new CertificateMessageError(`${what}: ${(e as Error).message}`);
+    if (e instanceof PkiInputError) throw new CertificateMessageError(e.message);
+    throw e;
   }
 }
 
-/** Decodes a CertificateInstallationReq and checks its signature with the OEM provisioning certificate. */
-export function parseCertificateInstallationReq(exi: Uint8Array | string): ParsedCertificateInstallationReq {
+/** Parsed trust stores, cached by identity of the options object (the CSMS passes the same one per PKI). */
+const parsedStores = new WeakMap<TrustStore, { roots: PkiCert[]; intermediates: PkiCert[] }>();
+function parsedStore(t: TrustStore, what: string): { roots: PkiCert[]; intermediates: PkiCert[] } {
+  let p = parsedStores.get(t);
+  if (!p) {
+    p = { roots: t.roots.map((c, i) => certOf(c, `${what}.roots[${i}]`)), intermediates: (t.intermediates ?? []).map((c, i) => certOf(c, `${what}.intermediates[${i}]`)) };
+    parsedStores.set(t, p);
+  }
+  return p;
+}
+
+/** Decodes a CertificateInstallationReq, checks its signature with the OEM provisioning certificate and, with `oemTrust`, that certificate's chain. */
+export function parseCertificateInstallationReq(exi: Uint8Array | string, opts: RequestCheckOptions = {}): ParsedCertificateInstallationReq {
   const message = decodeV2GMessage(exiBytes(exi));
   const req = message.Body.CertificateInstallationReq;
   if (!req) throw new CertificateMessageError(`expected a CertificateInstallationReq, got ${Object.keys(message.Body).join(', ') || 'an empty Body'}`);
-  const signerPublicKey = publicKeyOf(req.OEMProvisioningCert, 'OEMProvisioningCert');
+  const oemCert = certOf(req.OEMProvisioningCert, 'OEMProvisioningCert');
+  const signerPublicKey = publicKeyOf(oemCert, 'OEMProvisioningCert');
+  let oemChain: ChainValidationResult | undefined;
+  if (opts.oemTrust) {
+    const t = parsedStore(opts.oemTrust, 'oemTrust');
+    oemChain = validateCertificateChain({ chain: [oemCert], trustAnchors: t.roots, intermediates: t.intermediates, domain: 'OEM', ...(opts.now ? { now: opts.now } : {}) });
+  }
   return {
     kind: 'CertificateInstallationReq',
     message,
@@ -93,16 +174,25 @@ export function parseCertificateInstallationReq(exi: Uint8Array | string): Parse
     rootCertificateIds: rootIds(req.ListOfRootCertificateIDs),
     signature: verifyV2GSignature(message, signerPublicKey, [req.Id]),
     signerPublicKey,
+    ...(oemChain ? { oemChain } : {}),
   };
 }
 
-/** Decodes a CertificateUpdateReq and checks its signature with the current contract certificate. */
-export function parseCertificateUpdateReq(exi: Uint8Array | string): ParsedCertificateUpdateReq {
+/** Decodes a CertificateUpdateReq, checks its signature with the current contract certificate, its eMAID against that certificate's CN and, with `contractTrust`, the contract chain. */
+export function parseCertificateUpdateReq(exi: Uint8Array | string, opts: RequestCheckOptions = {}): ParsedCertificateUpdateReq {
   const message = decodeV2GMessage(exiBytes(exi));
   const req = message.Body.CertificateUpdateReq;
   if (!req) throw new CertificateMessageError(`expected a CertificateUpdateReq, got ${Object.keys(message.Body).join(', ') || 'an empty Body'}`);
   const chain = [req.ContractSignatureCertChain.Certificate, ...(req.ContractSignatureCertChain.SubCertificates?.Certificate ?? [])];
-  const signerPublicKey = publicKeyOf(chain[0]!, 'ContractSignatureCertChain');
+  const certs = chain.map((c, i) => certOf(c, i === 0 ? 'ContractSignatureCertChain.Certificate' : `ContractSignatureCertChain.SubCertificates[${i - 1}]`));
+  const leaf = certs[0] as PkiCert;
+  const signerPublicKey = publicKeyOf(leaf, 'ContractSignatureCertChain');
+  let contractChain: ChainValidationResult | undefined;
+  if (opts.contractTrust) {
+    const t = parsedStore(opts.contractTrust, 'contractTrust');
+    contractChain = validateCertificateChain({ chain: certs, trustAnchors: t.roots, intermediates: t.intermediates, domain: 'MO', ...(opts.now ? { now: opts.now } : {}) });
+  }
+  const cn = leaf.commonName;
   return {
     kind: 'CertificateUpdateReq',
     message,
@@ -110,10 +200,21 @@ export function parseCertificateUpdateReq(exi: Uint8Array | string): ParsedCerti
     id: req.Id,
     contractCertificateChain: chain,
     eMAID: req.eMAID,
+    contractCommonName: cn,
+    eMAIDMatches: cn !== undefined && emaidEquals(req.eMAID, cn),
     rootCertificateIds: rootIds(req.ListOfRootCertificateIDs),
     signature: verifyV2GSignature(message, signerPublicKey, [req.Id]),
     signerPublicKey,
+    ...(contractChain ? { contractChain } : {}),
   };
+}
+
+function publicKeyOf(cert: PkiCert, what: string): Uint8Array {
+  try {
+    return cert.p256PublicKey(what);
+  } catch (e) {
+    throw new CertificateMessageError(`${what}: ${(e as Error).message}`);
+  }
 }
 
 /** The CPS: its certificate chain (leaf first, then Sub-CA 2, Sub-CA 1; no root) and leaf signer. */
@@ -121,6 +222,8 @@ export interface CpsSigner {
   certificateChain: readonly Uint8Array[];
   /** signs the SignedInfo EXI with the CPS leaf key; returns r‖s (64 bytes) */
   sign: Signer;
+  /** the V2G root the chain ends at: matched against the EV's ListOfRootCertificateIDs (absent: not checked) */
+  root?: CertificateInput;
 }
 
 /** The contract to deliver: chain (leaf first, then MO Sub-CA 2, Sub-CA 1) and its private scalar. */
@@ -160,27 +263,43 @@ export interface BuiltCertificateResponse {
   exi: Uint8Array;
   /** base64 of `exi`: OCPP exiResponse */
   exiBase64: string;
-  /** non-fatal findings, e.g. exiResponse longer than 5,600 characters */
+  /** non-fatal findings, e.g. exiResponse longer than 5,600 characters, a check that could not be made, a failure answered */
   warnings: string[];
+  /** the response's ResponseCode */
+  responseCode: responseCodeType;
 }
 
 /** eMAID of a contract certificate: its CN without separators, upper case. */
 export function eMAIDFromCertificate(der: Uint8Array): string {
-  let subject: string;
-  try {
-    subject = new X509Certificate(der).subject;
-  } catch (e) {
-    throw new CertificateMessageError(`contract certificate: ${(e as Error).message}`);
-  }
-  const cn = subject.split('\n').find((l) => l.startsWith('CN='));
+  const cn = certOf(der, 'contract certificate').commonName;
   if (!cn) throw new CertificateMessageError('contract certificate has no CN (the eMAID)');
-  return cn.slice(3).replace(/-/g, '').toUpperCase();
+  return cn.replace(/-/g, '').toUpperCase();
 }
 
 function chainOf(certs: readonly Uint8Array[], what: string, id?: string): CertificateChainType {
   const [leaf, ...subs] = certs;
   if (!leaf) throw new CertificateMessageError(`${what}: the certificate chain is empty`);
   return { ...(id !== undefined ? { Id: id } : {}), Certificate: leaf, ...(subs.length > 0 ? { SubCertificates: { Certificate: subs } } : {}) };
+}
+
+function sizeWarning(exi: Uint8Array, exiBase64: string, certs: readonly Uint8Array[]): string[] {
+  if (exiBase64.length <= OCPP_EXI_MAX_BASE64) return [];
+  return [
+    `exiResponse is ${exiBase64.length} base64 characters (${exi.length} bytes EXI), over the OCPP 2.0.1 Get15118EVCertificate limit of ${OCPP_EXI_MAX_BASE64}; ` +
+      `certificate sizes ${certs.map((c) => c.length).join(', ')} bytes — use smaller certificates (shorter names, fewer extensions)`,
+  ];
+}
+
+const cpsLeafKeys = new WeakMap<readonly Uint8Array[], Uint8Array>();
+function cpsLeafKey(cps: CpsSigner): Uint8Array {
+  let k = cpsLeafKeys.get(cps.certificateChain);
+  if (!k) {
+    const leaf = cps.certificateChain[0];
+    if (!leaf) throw new CertificateMessageError('cps: the certificate chain is empty');
+    k = publicKeyOf(certOf(leaf, 'cps leaf certificate'), 'cps leaf certificate');
+    cpsLeafKeys.set(cps.certificateChain, k);
+  }
+  return k;
 }
 
 async function build(kind: 'CertificateInstallationRes' | 'CertificateUpdateRes', input: BuildCertificateResponseInput): Promise<BuiltCertificateResponse> {
@@ -194,8 +313,9 @@ async function build(kind: 'CertificateInstallationRes' | 'CertificateUpdateRes'
     ...(input.ephemeralPrivateKey ? { ephemeralPrivateKey: input.ephemeralPrivateKey } : {}),
     ...(input.iv ? { iv: input.iv } : {}),
   });
+  const responseCode = input.responseCode ?? 'OK';
   const body = {
-    ResponseCode: input.responseCode ?? 'OK',
+    ResponseCode: responseCode,
     SAProvisioningCertificateChain: chainOf(input.cps.certificateChain, 'cps'),
     ContractSignatureCertChain: chainOf(input.contract.certificateChain, 'contract', ids[0]),
     ContractSignatureEncryptedPrivateKey: { Id: ids[1], CONTENT: enc.encryptedPrivateKey },
@@ -211,21 +331,13 @@ async function build(kind: 'CertificateInstallationRes' | 'CertificateUpdateRes'
   };
   const message = await signV2GMessage(unsigned, ids, input.cps.sign);
   const exi = encodeV2GMessage(message);
-  const exiBase64 = Buffer.from(exi).toString('base64');
-  const warnings: string[] = [];
-  if (exiBase64.length > OCPP_EXI_MAX_BASE64) {
-    const sizes = [...input.cps.certificateChain, ...input.contract.certificateChain].map((c) => c.length);
-    warnings.push(
-      `exiResponse is ${exiBase64.length} base64 characters (${exi.length} bytes EXI), over the OCPP 2.0.1 Get15118EVCertificate limit of ${OCPP_EXI_MAX_BASE64}; ` +
-        `certificate sizes ${sizes.join(', ')} bytes — use smaller certificates (shorter names, fewer extensions)`,
-    );
-  }
+  const exiBase64 = toBase64(exi);
+  const warnings = sizeWarning(exi, exiBase64, [...input.cps.certificateChain, ...input.contract.certificateChain]);
   if (input.selfCheck !== false) {
-    const cpsLeaf = input.cps.certificateChain[0]!;
-    const check = verifyV2GSignature(decodeV2GMessage(exi), publicKeyOf(cpsLeaf, 'cps leaf certificate'), ids);
+    const check = verifyV2GSignature(decodeV2GMessage(exi), cpsLeafKey(input.cps), ids);
     if (!check.valid) throw new CertificateMessageError(`the built ${kind} does not verify with the CPS leaf certificate: ${check.problems.join('; ')}`);
   }
-  return { message, exi, exiBase64, warnings };
+  return { message, exi, exiBase64, warnings, responseCode };
 }
 
 /** Builds a signed CertificateInstallationRes (see BuildCertificateResponseInput). */
@@ -238,30 +350,214 @@ export function buildCertificateUpdateRes(input: BuildCertificateResponseInput):
   return build('CertificateUpdateRes', input);
 }
 
-export interface AnswerOptions {
-  cps: CpsSigner;
-  /** issue or pick the contract for this request (src/pki) */
-  issueContract: (req: ParsedCertificateInstallationReq | ParsedCertificateUpdateReq) => ContractCredentials | Promise<ContractCredentials>;
-  /** refuse requests whose signature does not verify (default true) */
+export interface FailureResponseInput {
+  sessionId: Uint8Array;
+  /** a FAILED* code */
+  responseCode: responseCodeType;
+  /** CertificateUpdateRes only */
+  retryCounter?: number;
+}
+
+/**
+ * A CertificateInstallationRes / CertificateUpdateRes that refuses: the ResponseCode, the request's
+ * SessionID, and the mandatory elements with schema-valid placeholders (empty certificates and
+ * keys, eMAID `ZZ000000000000`), unsigned — as EVerest's SECC fills a failed response.
+ */
+export function buildCertificateFailureRes(kind: 'CertificateInstallationRes' | 'CertificateUpdateRes', input: FailureResponseInput): BuiltCertificateResponse {
+  if (!input.responseCode.startsWith('FAILED')) throw new CertificateMessageError(`a failure response needs a FAILED* code, got ${input.responseCode}`);
+  const empty = new Uint8Array(0);
+  const body = {
+    ResponseCode: input.responseCode,
+    SAProvisioningCertificateChain: { Certificate: empty },
+    ContractSignatureCertChain: { Id: 'ID1', Certificate: empty },
+    ContractSignatureEncryptedPrivateKey: { Id: 'ID2', CONTENT: empty },
+    DHpublickey: { Id: 'ID3', CONTENT: empty },
+    eMAID: { Id: 'ID4', CONTENT: FAILURE_PLACEHOLDER_EMAID },
+  };
+  const message: V2G_MessageType = {
+    Header: { SessionID: input.sessionId },
+    Body:
+      kind === 'CertificateInstallationRes'
+        ? { CertificateInstallationRes: body }
+        : { CertificateUpdateRes: { ...body, ...(input.retryCounter !== undefined ? { RetryCounter: input.retryCounter } : {}) } },
+  };
+  const exi = encodeV2GMessage(message);
+  return { message, exi, exiBase64: toBase64(exi), warnings: [], responseCode: input.responseCode };
+}
+
+// ---------------------------------------------------------------------------------------------
+// checks
+// ---------------------------------------------------------------------------------------------
+
+export type CertificateRequestCheckName = 'oem-validity' | 'oem-chain' | 'contract-validity' | 'contract-chain' | 'signature' | 'emaid' | 'root';
+
+export interface CertificateRequestCheck {
+  name: CertificateRequestCheckName;
+  /** skipped: the check needs configuration that was not given (trust anchors, a CPS root) */
+  outcome: 'pass' | 'fail' | 'skipped';
+  detail: string;
+  /** the response code a failure answers with (failures only) */
+  responseCode?: responseCodeType;
+}
+
+export interface CertificateRequestAssessment {
+  ok: boolean;
+  /** 'OK', or the code of the first failed check (order of CertificateRequestCheckName) */
+  responseCode: responseCodeType;
+  /** one line: why */
+  reason: string;
+  checks: CertificateRequestCheck[];
+  /** the CPS chain the EV can verify (undefined when the root check failed) */
+  cps: CpsSigner | undefined;
+  /** the EV's RootCertificateIDs that name the chosen CPS chain's root */
+  matchedRootIds: RootCertificateId[];
+}
+
+export interface AssessOptions {
+  /** CPS chains on offer, in order of preference */
+  cps: CpsSigner | readonly CpsSigner[];
+  /** a request whose signature does not verify fails with FAILED_SignatureError (default true) */
   requireValidSignature?: boolean;
+  oemTrust?: OemTrustStore;
+}
+
+const CHECK_ORDER: readonly CertificateRequestCheckName[] = ['oem-validity', 'oem-chain', 'contract-validity', 'contract-chain', 'signature', 'emaid', 'root'];
+
+function chainChecks(prefix: 'oem' | 'contract', r: ChainValidationResult | undefined, chainErrorCode: responseCodeType, whose: string): CertificateRequestCheck[] {
+  if (!r) {
+    const what = prefix === 'oem' ? 'no OEM trust anchors configured' : 'no contract trust anchors configured';
+    return [
+      { name: `${prefix}-validity`, outcome: 'skipped', detail: `${whose} chain not checked: ${what}` },
+      { name: `${prefix}-chain`, outcome: 'skipped', detail: `${whose} chain not checked: ${what}` },
+    ];
+  }
+  const validity = r.checks.find((c) => c.name === 'validity');
+  const rest = r.checks.filter((c) => c.name !== 'validity');
+  const failed = rest.filter((c) => !c.ok);
+  return [
+    validity && !validity.ok
+      ? { name: `${prefix}-validity`, outcome: 'fail', detail: `${whose}: ${validity.detail}`, responseCode: 'FAILED_CertificateExpired' }
+      : { name: `${prefix}-validity`, outcome: 'pass', detail: validity?.detail ?? 'valid' },
+    failed.length
+      ? { name: `${prefix}-chain`, outcome: 'fail', detail: `${whose}: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`, responseCode: chainErrorCode }
+      : { name: `${prefix}-chain`, outcome: 'pass', detail: rest.map((c) => c.detail).join('; ') },
+  ];
+}
+
+function describeId(id: RootCertificateId): string {
+  return `"${id.issuerName}" #${id.serialNumber}`;
+}
+
+function rootCheck(request: ParsedCertificateRequest, offered: readonly CpsSigner[]): { check: CertificateRequestCheck; cps: CpsSigner | undefined; matched: RootCertificateId[] } {
+  const withRoot = offered.map((c, i) => ({ c, root: c.root === undefined ? undefined : certOf(c.root, `cps[${i}].root`) })).filter((x): x is { c: CpsSigner; root: PkiCert } => x.root !== undefined);
+  if (withRoot.length === 0) {
+    return {
+      check: { name: 'root', outcome: 'skipped', detail: `ListOfRootCertificateIDs (${request.rootCertificateIds.map(describeId).join(', ')}) not checked: no CPS root configured` },
+      cps: offered[0],
+      matched: [],
+    };
+  }
+  for (const { c, root } of withRoot) {
+    const matched = request.rootCertificateIds.filter((id) => matchesIssuerSerial(root, id));
+    if (matched.length > 0) return { check: { name: 'root', outcome: 'pass', detail: `the EV trusts ${root.subject} (serial ${root.serialNumber})` }, cps: c, matched };
+  }
+  return {
+    check: {
+      name: 'root',
+      outcome: 'fail',
+      responseCode: 'FAILED_NoCertificateAvailable',
+      detail:
+        `none of the EV's ListOfRootCertificateIDs (${request.rootCertificateIds.map(describeId).join(', ') || 'empty'}) is the root of a CPS chain on offer ` +
+        `(${withRoot.map(({ root }) => `"${root.issuer}" #${root.serialNumber}`).join(', ')})`,
+    },
+    cps: undefined,
+    matched: [],
+  };
+}
+
+/** Runs every check on a parsed request (see the module comment); never throws for a bad certificate. */
+export function assessCertificateRequest(request: ParsedCertificateRequest, opts: AssessOptions): CertificateRequestAssessment {
+  const checks: CertificateRequestCheck[] = [];
+  if (request.kind === 'CertificateInstallationReq') {
+    checks.push(...chainChecks('oem', request.oemChain, opts.oemTrust?.chainErrorCode ?? 'FAILED', 'OEM provisioning certificate'));
+  } else {
+    checks.push(...chainChecks('contract', request.contractChain, 'FAILED_CertChainError', 'current contract certificate'));
+  }
+  const enforce = opts.requireValidSignature !== false;
+  if (request.signature.valid) checks.push({ name: 'signature', outcome: 'pass', detail: `${request.kind} signature verifies` });
+  else if (enforce) checks.push({ name: 'signature', outcome: 'fail', responseCode: 'FAILED_SignatureError', detail: `${request.kind} signature: ${request.signature.problems.join('; ')}` });
+  else checks.push({ name: 'signature', outcome: 'skipped', detail: `not enforced (requireValidSignature: false): ${request.signature.problems.join('; ')}` });
+  if (request.kind === 'CertificateUpdateReq') {
+    checks.push(
+      request.eMAIDMatches
+        ? { name: 'emaid', outcome: 'pass', detail: `eMAID ${request.eMAID} is the contract certificate's CN` }
+        : {
+            name: 'emaid',
+            outcome: 'fail',
+            responseCode: 'FAILED_CertChainError',
+            detail: `CertificateUpdateReq eMAID "${request.eMAID}" is not the CN of the contract certificate being updated (${request.contractCommonName === undefined ? 'it has no CN' : `"${request.contractCommonName}"`})`,
+          },
+    );
+  }
+  const offered = Array.isArray(opts.cps) ? (opts.cps as readonly CpsSigner[]) : [opts.cps as CpsSigner];
+  if (offered.length === 0) throw new CertificateMessageError('cps: no CPS chain given');
+  const root = rootCheck(request, offered);
+  checks.push(root.check);
+  checks.sort((a, b) => CHECK_ORDER.indexOf(a.name) - CHECK_ORDER.indexOf(b.name));
+  const first = checks.find((c) => c.outcome === 'fail');
+  return {
+    ok: first === undefined,
+    responseCode: first?.responseCode ?? 'OK',
+    reason: first ? `${first.name}: ${first.detail}` : 'all checks passed',
+    checks,
+    cps: root.cps,
+    matchedRootIds: root.matched,
+  };
+}
+
+export interface AnswerOptions extends RequestCheckOptions {
+  /** the CPS chain(s) on offer; with `root` set, the EV's ListOfRootCertificateIDs picks one */
+  cps: CpsSigner | readonly CpsSigner[];
+  /** issue or pick the contract for this request (src/pki); only called when every check passed */
+  issueContract: (
+    req: ParsedCertificateRequest,
+    selection: { cps: CpsSigner; matchedRootIds: RootCertificateId[] },
+  ) => ContractCredentials | Promise<ContractCredentials>;
+  /** a request whose signature does not verify is answered with FAILED_SignatureError (default true); false: reported, not enforced */
+  requireValidSignature?: boolean;
+}
+
+export interface Get15118EVCertificateAnswer {
+  request: ParsedCertificateRequest;
+  /** the CertificateInstallationRes / CertificateUpdateRes: signed with a contract when `assessment.ok`, else the failure */
+  response: BuiltCertificateResponse;
+  assessment: CertificateRequestAssessment;
 }
 
 /**
  * The whole CPS answer to an OCPP Get15118EVCertificate: decode exiRequest (Installation or
- * Update), check the EV signature, issue the contract, build and sign the response.
+ * Update), run the checks, then either issue the contract and build the signed response, or build
+ * the failure response with the check's response code (its reason is in `assessment.reason` and,
+ * for logs, in `response.warnings`). Throws CertificateMessageError / ExiDecodeError only when the
+ * request cannot be read at all (not base64, not EXI, not a certificate request, unreadable certificate).
  */
-export async function answerGet15118EVCertificate(
-  exiRequest: Uint8Array | string,
-  opts: AnswerOptions,
-): Promise<{ request: ParsedCertificateInstallationReq | ParsedCertificateUpdateReq; response: BuiltCertificateResponse }> {
+export async function answerGet15118EVCertificate(exiRequest: Uint8Array | string, opts: AnswerOptions): Promise<Get15118EVCertificateAnswer> {
   const bytes = exiBytes(exiRequest);
   const msg = decodeV2GMessage(bytes);
-  const request = msg.Body.CertificateUpdateReq ? parseCertificateUpdateReq(bytes) : parseCertificateInstallationReq(bytes);
-  if (opts.requireValidSignature !== false && !request.signature.valid) {
-    throw new CertificateMessageError(`${request.kind} signature check failed: ${request.signature.problems.join('; ')}`);
+  const checkOpts: RequestCheckOptions = { ...(opts.oemTrust ? { oemTrust: opts.oemTrust } : {}), ...(opts.contractTrust ? { contractTrust: opts.contractTrust } : {}), ...(opts.now ? { now: opts.now } : {}) };
+  const request: ParsedCertificateRequest = msg.Body.CertificateUpdateReq ? parseCertificateUpdateReq(bytes, checkOpts) : parseCertificateInstallationReq(bytes, checkOpts);
+  const assessment = assessCertificateRequest(request, { cps: opts.cps, ...(opts.requireValidSignature !== undefined ? { requireValidSignature: opts.requireValidSignature } : {}), ...(opts.oemTrust ? { oemTrust: opts.oemTrust } : {}) });
+  const resKind = request.kind === 'CertificateUpdateReq' ? 'CertificateUpdateRes' : 'CertificateInstallationRes';
+  const skipped = [...new Set(assessment.checks.filter((c) => c.outcome === 'skipped').map((c) => c.detail))];
+  if (!assessment.ok || !assessment.cps) {
+    const response = buildCertificateFailureRes(resKind, { sessionId: request.sessionId, responseCode: assessment.responseCode });
+    response.warnings.push(`${resKind} answers ${assessment.responseCode}: ${assessment.reason}`, ...skipped);
+    return { request, response, assessment };
   }
-  const contract = await opts.issueContract(request);
-  const input: BuildCertificateResponseInput = { sessionId: request.sessionId, cps: opts.cps, contract, recipientPublicKey: request.signerPublicKey };
+  const cps = assessment.cps;
+  const contract = await opts.issueContract(request, { cps, matchedRootIds: assessment.matchedRootIds });
+  const input: BuildCertificateResponseInput = { sessionId: request.sessionId, cps, contract, recipientPublicKey: request.signerPublicKey };
   const response = request.kind === 'CertificateUpdateReq' ? await buildCertificateUpdateRes(input) : await buildCertificateInstallationRes(input);
-  return { request, response };
+  response.warnings.push(...skipped);
+  return { request, response, assessment };
 }

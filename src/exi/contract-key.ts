@@ -9,9 +9,7 @@
 //   const { encryptedPrivateKey, dhPublicKey } = encryptContractPrivateKey({ contractPrivateKey, recipientPublicKey });
 //   const key = decryptContractPrivateKey({ encryptedPrivateKey, dhPublicKey, recipientPrivateKey });
 import { createCipheriv, createDecipheriv, createECDH, createHash, randomBytes } from 'node:crypto';
-
-/** Order n of the P-256 group. */
-const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+import { bigintToBytes, isValidP256Scalar, P256_N } from '../pki/index.ts';
 
 /** OtherInfo of the V2G ConcatKDF: AlgorithmID 0x01, PartyUInfo 'U', PartyVInfo 'V'. */
 export const V2G_KDF_OTHER_INFO = Uint8Array.of(0x01, 0x55, 0x56);
@@ -43,16 +41,11 @@ export function ecdhP256(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Ar
   }
 }
 
-function validScalar(k: Uint8Array): boolean {
-  const v = BigInt(`0x${Buffer.from(k).toString('hex') || '0'}`);
-  return v > 0n && v < P256_N;
-}
-
 /** A fresh ephemeral key pair: [private scalar (32 bytes), uncompressed public point]. */
 function ephemeralKeyPair(fixed?: Uint8Array): [Uint8Array, Uint8Array] {
   const e = createECDH('prime256v1');
   if (fixed) {
-    if (fixed.length !== 32 || !validScalar(fixed)) throw new ContractKeyError('invalid ephemeral private key');
+    if (!isValidP256Scalar(fixed)) throw new ContractKeyError('invalid ephemeral private key');
     e.setPrivateKey(fixed);
   } else e.generateKeys();
   return [scalarBytes(new Uint8Array(e.getPrivateKey())), new Uint8Array(e.getPublicKey())];
@@ -62,7 +55,7 @@ function ephemeralKeyPair(fixed?: Uint8Array): [Uint8Array, Uint8Array] {
 export function scalarBytes(key: Uint8Array | bigint): Uint8Array {
   if (typeof key === 'bigint') {
     if (key <= 0n || key >= P256_N) throw new ContractKeyError('private scalar out of range');
-    return Uint8Array.from(Buffer.from(key.toString(16).padStart(64, '0'), 'hex'));
+    return bigintToBytes(key, 32);
   }
   if (key.length > 32) throw new ContractKeyError(`private key of ${key.length} bytes (expected 32)`);
   const out = new Uint8Array(32);
@@ -96,7 +89,7 @@ export function encryptContractPrivateKey(input: EncryptContractKeyInput): Encry
   const key = concatKdfSha256(z);
   const cipher = createCipheriv('aes-128-cbc', key, iv).setAutoPadding(false);
   const scalar = scalarBytes(input.contractPrivateKey);
-  if (!validScalar(scalar)) throw new ContractKeyError('contract private key out of range');
+  if (!isValidP256Scalar(scalar)) throw new ContractKeyError('contract private key out of range');
   const ct = Buffer.concat([cipher.update(scalar), cipher.final()]);
   const encryptedPrivateKey = new Uint8Array(48);
   encryptedPrivateKey.set(iv, 0);

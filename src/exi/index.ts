@@ -4,12 +4,16 @@
 //
 //   import { decodeV2GMessage, verifyV2GSignature, answerGet15118EVCertificate } from '../exi/index.ts';
 //   const msg = decodeV2GMessage(bytes);
-//   const { response } = await answerGet15118EVCertificate(exiRequestBase64, { cps, issueContract });
+//   const { response, assessment } = await answerGet15118EVCertificate(exiRequestBase64, { ...benchAnswerOptions(pki), issueContract });
+//
+// src/exi sits on src/pki: the byte, hash, ECDSA and certificate helpers are src/pki's (re-exported
+// here under src/exi's names: toHex/fromHex, sha256, ecdsaSignP256, ecdsaVerifyP256, publicKeyFromCertificate).
 export * from './iso2.ts';
 export * from './apphand.ts';
 export * from './xmldsig.ts';
 export * from './contract-key.ts';
 export * from './certinstall.ts';
+export * from './bench-pki.ts';
 export { ExiError, ExiDecodeError, ExiEncodeError } from './errors.ts';
 export { toJson, fromJsonElement, toHex, fromHex, type JsonValue } from './json.ts';
 export { decodeDocument, decodeFragment, encodeDocument, encodeFragment, type DecodedElement } from './codec.ts';

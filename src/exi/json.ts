@@ -8,25 +8,20 @@
 //
 //   const json = toJson(decodeV2GMessage(bytes));                    // printable
 //   const msg = fromJsonElement(grammarSet('iso2-msgdef'), 'V2G_Message', json); // encodable
+import { parseHex, toHexUpper } from '../pki/index.ts';
 import { ExiEncodeError } from './errors.ts';
 import type { RtComplex, RtGrammarSet, RtSimple } from './grammar.ts';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, '0'));
+/** Upper-case hex, as in the vectors and the CLI output (src/pki's toHexUpper). */
+export const toHex = toHexUpper;
 
-export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += HEX[x];
-  return s;
-}
-
+/** Bytes of a hex string (whitespace ignored); ExiEncodeError naming `path` when it is not hex. */
 export function fromHex(s: string, path = 'hex'): Uint8Array {
-  const t = s.replace(/\s+/g, '');
-  if (t.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(t)) throw new ExiEncodeError(path, `not a hex string: ${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s)}`);
-  const out = new Uint8Array(t.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(t.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  const b = parseHex(s, { whitespace: true });
+  if (!b) throw new ExiEncodeError(path, `not a hex string: ${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s)}`);
+  return b;
 }
 
 /** Converts a decoded value to plain JSON (see the module comment). */

@@ -8,12 +8,14 @@
 //   const check = verifyV2GSignature(msg, publicKeyFromCertificate(oemProvCertDer));
 //   if (!check.valid) console.log(check.problems);
 //   const signed = await signV2GMessage(msg, ['ID1', 'ID2'], (data) => ecdsaSignP256(cpsKey, data));
-import { createECDH, createHash, createPrivateKey, createPublicKey, ECDH, sign as cryptoSign, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
+//
+// The ECDSA and SHA-256 primitives are src/pki's (the lower layer); this module re-exports them
+// under the names src/exi has always used.
+import { p256KeyPairFromPrivate, parseCertificateDer, sha256, signP256RawFast, toHexUpper as toHex, verifyP256Raw } from '../pki/index.ts';
 import { decodeFragment, encodeFragment, type DecodedElement } from './codec.ts';
 import { ExiEncodeError } from './errors.ts';
 import { grammarSet, type RtComplex } from './grammar.ts';
 import type { SignatureType, SignedInfoType, V2G_MessageType } from './grammars/iso2-msgdef-types.ts';
-import { toHex } from './json.ts';
 
 export const ALGORITHM = {
   /** CanonicalizationMethod and Transform: "canonical EXI" (in practice: the V2G fragment encoding) */
@@ -22,35 +24,21 @@ export const ALGORITHM = {
   digestSha256: 'http://www.w3.org/2001/04/xmlenc#sha256',
 } as const;
 
-export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
-}
-
 // ---------------------------------------------------------------------------------------------
-// ECDSA P-256, raw r‖s (OpenSSL through node:crypto: ~15× faster than pure-JS curves)
+// ECDSA P-256 raw r‖s and SHA-256: the primitives live in src/pki (keys.ts, encoding.ts); these are
+// the names src/exi has always exported.
 // ---------------------------------------------------------------------------------------------
 
-const b64u = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
-
-/** SEC1 point (65 bytes uncompressed or 33 compressed) → public KeyObject; throws if not on P-256. */
-function publicKeyObject(point: Uint8Array): KeyObject {
-  const p = point.length === 33 ? new Uint8Array(ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'uncompressed') as Buffer) : point;
-  if (p.length !== 65 || p[0] !== 0x04) throw new Error(`not a P-256 public point (${point.length} bytes)`);
-  return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b64u(p.subarray(1, 33)), y: b64u(p.subarray(33)) }, format: 'jwk' });
-}
+export { sha256 };
 
 /** The uncompressed public point (65 bytes) of a P-256 private scalar (32 bytes). */
 export function publicKeyFromPrivate(privateKey: Uint8Array): Uint8Array {
-  const e = createECDH('prime256v1');
-  e.setPrivateKey(privateKey);
-  return new Uint8Array(e.getPublicKey());
+  return p256KeyPairFromPrivate(privateKey).publicKey;
 }
 
-/** Signs SHA-256(data) with a P-256 private scalar (32 bytes); returns r‖s (64 bytes). */
+/** Signs SHA-256(data) with a P-256 private scalar (32 bytes); returns r‖s (64 bytes). OpenSSL, random k. */
 export function ecdsaSignP256(privateKey: Uint8Array, data: Uint8Array): Uint8Array {
-  const pub = publicKeyFromPrivate(privateKey);
-  const key = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', d: b64u(privateKey), x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33)) }, format: 'jwk' });
-  return new Uint8Array(cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }));
+  return signP256RawFast(privateKey, data);
 }
 
 /**
@@ -58,22 +46,12 @@ export function ecdsaSignP256(privateKey: Uint8Array, data: Uint8Array): Uint8Ar
  * compressed). High-S signatures are accepted (OpenSSL and Java produce them). Never throws.
  */
 export function ecdsaVerifyP256(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
-  try {
-    return cryptoVerify('sha256', data, { key: publicKeyObject(publicKey), dsaEncoding: 'ieee-p1363' }, signature);
-  } catch {
-    return false;
-  }
+  return (publicKey.length === 65 || publicKey.length === 33) && verifyP256Raw(publicKey, data, signature);
 }
 
-/** The uncompressed P-256 public point (65 bytes) of a DER X.509 certificate. */
+/** The uncompressed P-256 public point (65 bytes) of a DER X.509 certificate; throws for another key type or bad DER. */
 export function publicKeyFromCertificate(der: Uint8Array): Uint8Array {
-  const cert = new X509Certificate(der);
-  const jwk = cert.publicKey.export({ format: 'jwk' });
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.x || !jwk.y) throw new Error(`certificate ${cert.subject.replace(/\n/g, ', ')} has no P-256 key`);
-  const x = Buffer.from(jwk.x, 'base64url');
-  const y = Buffer.from(jwk.y, 'base64url');
-  return Uint8Array.from([0x04, ...x, ...y]);
+  return parseCertificateDer(der).p256PublicKey();
 }
 
 // ---------------------------------------------------------------------------------------------

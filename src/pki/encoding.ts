@@ -1,8 +1,11 @@
-// Byte helpers shared by src/pki: PEM armour (RFC 7468), hex, base64 and big-endian integers.
-// Pure functions, no state.
+// Byte helpers of src/pki and src/exi (the one copy both use): PEM armour (RFC 7468), hex, base64,
+// big-endian integers and SHA-256. Pure functions, no state.
 //
 //   const der = pemToDer(pemText, 'CERTIFICATE', 'certificate');  // throws PkiInputError on bad input
 //   const pem = derToPem(der, 'CERTIFICATE');
+//   parseHex('80 98 02', { whitespace: true })  // Uint8Array, or undefined when it is not hex
+//   parseBase64(exiRequest)                     // Uint8Array, or undefined when it is not base64
+import { createHash } from 'node:crypto';
 import { PkiInputError } from './errors.ts';
 
 /** A PEM block found in a text: its label (`CERTIFICATE`) and DER contents. */
@@ -27,11 +30,9 @@ export function parsePemBlocks(text: string, field: string): PemBlock[] {
   for (const m of text.matchAll(PEM_RE)) {
     const [, begin, body = '', end] = m;
     if (begin !== end) throw new PkiInputError(field, `PEM block "BEGIN ${begin}" ends with "END ${end}"`);
-    const compact = body.replace(/\s+/g, '');
-    if (compact.length === 0 || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
-      throw new PkiInputError(field, `PEM block "${begin}" #${blocks.length + 1} is not valid base64`);
-    }
-    blocks.push({ label: begin ?? '', der: new Uint8Array(Buffer.from(compact, 'base64')) });
+    const der = parseBase64(body);
+    if (!der) throw new PkiInputError(field, `PEM block "${begin}" #${blocks.length + 1} is not valid base64`);
+    blocks.push({ label: begin ?? '', der });
   }
   return blocks;
 }
@@ -47,17 +48,50 @@ export function pemToDer(text: string, label: string | readonly string[], field:
   return (wanted[0] as PemBlock).der;
 }
 
+/** Lower-case hex (OpenSSL / OCPP hash data style). */
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
+/** Upper-case hex (the style of the EXI vectors and the `pnc-bench exi` JSON). */
+export function toHexUpper(bytes: Uint8Array): string {
+  return toHex(bytes).toUpperCase();
+}
+
+/**
+ * Bytes of an even-length hex string (either case); `whitespace: true` ignores spaces and line
+ * breaks. Returns undefined when the text is not hex, so each caller raises its own error.
+ */
+export function parseHex(text: string, opts: { whitespace?: boolean } = {}): Uint8Array | undefined {
+  const t = opts.whitespace ? text.replace(/\s+/g, '') : text;
+  if (t.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(t)) return undefined;
+  return new Uint8Array(Buffer.from(t, 'hex'));
+}
+
 export function fromHex(hex: string, field: string): Uint8Array {
-  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new PkiInputError(field, `"${hex}" is not an even-length hex string`);
-  return new Uint8Array(Buffer.from(hex, 'hex'));
+  const b = parseHex(hex);
+  if (!b) throw new PkiInputError(field, `"${hex}" is not an even-length hex string`);
+  return b;
 }
 
 export function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/**
+ * Bytes of standard base64 with padding (RFC 4648 §4; whitespace such as PEM line breaks is
+ * ignored). Returns undefined for empty or malformed text (Node's decoder would silently skip bad
+ * characters).
+ */
+export function parseBase64(text: string): Uint8Array | undefined {
+  const s = text.replace(/\s+/g, '');
+  if (s.length === 0 || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(s)) return undefined;
+  return new Uint8Array(Buffer.from(s, 'base64'));
+}
+
+/** SHA-256 of `data` (OpenSSL). */
+export function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

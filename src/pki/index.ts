@@ -7,7 +7,7 @@
 //   const sig = signP256Raw(cpsSigner(pki).key, signedInfoExi);                          // 64-byte r‖s
 //   const r = await validateContract({ certificate: pem, trustAnchors: pki.contractTrustAnchors(), ocsp: { transport: responder.transport } });
 export { PkiInputError } from './errors.ts';
-export { derToPem, pemToDer, parsePemBlocks, toHex, fromHex, toBase64, type PemBlock } from './encoding.ts';
+export { derToPem, pemToDer, parsePemBlocks, toHex, toHexUpper, fromHex, parseHex, toBase64, parseBase64, bytesEqual, bigintToBytes, bytesToBigint, sha256, type PemBlock } from './encoding.ts';
 export {
   deriveP256KeyPair,
   generateP256KeyPair,
@@ -18,7 +18,11 @@ export {
   spkiDer,
   signP256Raw,
   signP256Der,
+  signP256RawFast,
   verifyP256Raw,
+  p256UncompressedPoint,
+  isValidP256Scalar,
+  P256_N,
   type KeyPair,
   type P256KeyPair,
   type RsaKeyPair,
@@ -31,6 +35,10 @@ export {
   verifyCertificateSignature,
   encodeName,
   formatName,
+  parseDistinguishedNameString,
+  namesMatch,
+  matchesIssuerSerial,
+  type IssuerSerial,
   type NameSpec,
   type NameAttribute,
   type KeyUsageType,
@@ -41,6 +49,7 @@ export { BenchPki, generatePki, MAX_OCSP_URL_CHARS, MAX_ORGANIZATION_CHARS, reso
 export { writePkiDir, loadPkiDir, readManifest, MANIFEST_FILE, type PkiManifest, type ManifestEntry } from './store.ts';
 export { issueContractCertificate, issueDeterministicContract, cpsSigner, type ContractIssueOptions, type ContractBundle, type CpsSigner } from './contract.ts';
 export { signCsr, CSR_REJECT_CODES, type CsrProfile, type CsrRejectCode, type CsrSignOptions, type CsrSignResult } from './csr.ts';
+export { buildCsrDer, buildCsrPem, type CsrSubject } from './csr-build.ts';
 export {
   certificateHashData,
   ocspRequestData,
@@ -83,6 +92,7 @@ export {
 export { startOcspHttpServer, httpOcspTransport, type OcspHttpServer, type OcspHttpServerOptions, type OcspHttpEvent } from './ocsp-http.ts';
 export {
   validateContract,
+  validateCertificateChain,
   checkHashDataStatus,
   getCertificateStatus,
   buildPath,
@@ -90,6 +100,11 @@ export {
   type AuthorizeCertificateStatus,
   type ContractValidationOptions,
   type ContractValidationResult,
+  type ChainDomain,
+  type ChainCheck,
+  type ChainCheckName,
+  type ChainValidationOptions,
+  type ChainValidationResult,
   type ValidationCheck,
   type ValidationCheckName,
   type OcspLinkResult,

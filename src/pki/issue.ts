@@ -51,6 +51,8 @@ export interface IssueSpec {
   dnsNames?: readonly string[];
   ipAddresses?: readonly string[];
   ocspUrl?: string | undefined;
+  /** OpenSSL signature with a random k instead of RFC 6979 (only where the certificate is random anyway) */
+  fastSignature?: boolean;
 }
 
 /** A positive 16-byte serial (first byte 0x40–0x7f: no sign bit, no leading zero) derived from (seed, label). */
@@ -97,6 +99,7 @@ export function issueCertificate(spec: IssueSpec): PkiCert {
     notBefore: spec.notBefore,
     notAfter: spec.notAfter,
     extensions: exts,
+    ...(spec.fastSignature ? { fastSignature: true } : {}),
   });
   return new PkiCert(der);
 }

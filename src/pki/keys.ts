@@ -5,8 +5,12 @@
 // not-before give byte-identical certificates. Hot paths that need no determinism (OCSP responses,
 // verification) use Node's OpenSSL through cached KeyObjects, which is ~20× faster.
 //
+// These are also the ECDSA primitives of src/exi (xmldsig SignatureValue is raw r‖s): src/exi
+// re-exports them under its own historical names (ecdsaSignP256, ecdsaVerifyP256).
+//
 //   const key = deriveP256KeyPair('rig-a1', 'key:mo-root');
-//   const sig = signP256Raw(key, bytes);           // 64-byte r‖s over SHA-256(bytes), for xmldsig
+//   const sig = signP256Raw(key, bytes);           // 64-byte r‖s over SHA-256(bytes), deterministic
+//   const sig2 = signP256RawFast(key, bytes);      // same format, OpenSSL, random k (~25× faster)
 //   verifyP256Raw(key.publicKey, bytes, sig);      // true
 import crypto, { type KeyObject } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
@@ -27,7 +31,8 @@ export interface P256KeyPair {
 
 export type KeyPair = P256KeyPair | RsaKeyPair;
 
-const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+/** Order n of the P-256 group. */
+export const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 const HKDF_SALT = new TextEncoder().encode('pnc-bench pki v1');
 
 /** `length` pseudo-random bytes bound to (seed, label): HKDF-SHA-256 with a fixed salt. */
@@ -41,14 +46,28 @@ export function deriveP256KeyPair(seed: string, label: string): P256KeyPair {
   return p256KeyPairFromPrivate(bigintToBytes(scalar, 32));
 }
 
+/** True when `scalar` is 32 bytes and 0 < scalar < n. */
+export function isValidP256Scalar(scalar: Uint8Array): boolean {
+  return scalar.length === 32 && p256.utils.isValidSecretKey(scalar);
+}
+
 export function p256KeyPairFromPrivate(privateKey: Uint8Array): P256KeyPair {
   if (privateKey.length !== 32 || !p256.utils.isValidSecretKey(privateKey)) throw new PkiInputError('privateKey', 'not a valid 32-byte P-256 private scalar');
   return { type: 'ec-p256', privateKey: Uint8Array.from(privateKey), publicKey: p256.getPublicKey(privateKey, false) };
 }
 
-/** A fresh random P-256 key (for contract certificates issued on demand). */
+/** A fresh random P-256 key (for contract certificates issued on demand); OpenSSL generates it. */
 export function generateP256KeyPair(): P256KeyPair {
-  return p256KeyPairFromPrivate(p256.utils.randomSecretKey());
+  const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  const b = (s: string | undefined) => new Uint8Array(Buffer.from(s ?? '', 'base64url'));
+  const d = b(jwk.d);
+  const x = b(jwk.x);
+  const y = b(jwk.y);
+  if (d.length !== 32 || x.length !== 32 || y.length !== 32) throw new Error(`OpenSSL exported a P-256 JWK with ${d.length}/${x.length}/${y.length}-byte fields (RFC 7518 says 32)`);
+  const pair: P256KeyPair = { type: 'ec-p256', privateKey: d, publicKey: Uint8Array.from([0x04, ...x, ...y]) };
+  privateKeyObjects.set(pair, privateKey);
+  return pair;
 }
 
 /** The deterministic 2048-bit RSA key for (seed, label). */
@@ -145,6 +164,33 @@ export function signP256DerFast(key: P256KeyPair, data: Uint8Array): Uint8Array 
   return new Uint8Array(crypto.sign('sha256', data, privateKeyObject(key)));
 }
 
+const SEC1_P256_PREFIX = Buffer.from('30310201010420', 'hex');
+const SEC1_P256_SUFFIX = Buffer.from('a00a06082a8648ce3d030107', 'hex');
+const scalarKeyObjects = new Map<string, KeyObject>();
+
+/** Node KeyObject for a bare P-256 private scalar (OpenSSL derives the public half); cached, bounded. */
+function scalarKeyObject(scalar: Uint8Array): KeyObject {
+  if (!isValidP256Scalar(scalar)) throw new PkiInputError('privateKey', `not a valid 32-byte P-256 private scalar (${scalar.length} bytes)`);
+  const id = toHex(scalar);
+  let ko = scalarKeyObjects.get(id);
+  if (!ko) {
+    ko = crypto.createPrivateKey({ key: Buffer.concat([SEC1_P256_PREFIX, scalar, SEC1_P256_SUFFIX]), format: 'der', type: 'sec1' });
+    if (scalarKeyObjects.size >= 256) scalarKeyObjects.clear();
+    scalarKeyObjects.set(id, ko);
+  }
+  return ko;
+}
+
+/**
+ * Fast (OpenSSL, random k) ECDSA-P256-SHA256 over `data`: 64 bytes r‖s, the xmldsig SignatureValue.
+ * `key` is a key pair or a bare 32-byte private scalar. Use it where nothing needs to be
+ * reproducible (signing a CertificateInstallationRes); signP256Raw is the deterministic one.
+ */
+export function signP256RawFast(key: P256KeyPair | Uint8Array, data: Uint8Array): Uint8Array {
+  const ko = key instanceof Uint8Array ? scalarKeyObject(key) : privateKeyObject(key);
+  return new Uint8Array(crypto.sign('sha256', data, { key: ko, dsaEncoding: 'ieee-p1363' }));
+}
+
 /** An SPKI DER for a raw 65-byte uncompressed P-256 point. */
 export function p256SpkiFromPoint(point: Uint8Array): Uint8Array {
   if (point.length !== 65 || point[0] !== 0x04) throw new PkiInputError('publicKey', `expected a 65-byte uncompressed P-256 point (04‖X‖Y), got ${point.length} bytes`);
@@ -152,14 +198,24 @@ export function p256SpkiFromPoint(point: Uint8Array): Uint8Array {
   return new Uint8Array(Buffer.concat([prefix, point]));
 }
 
+/** A SEC1 P-256 point, compressed (33 bytes) or uncompressed (65), as the 65-byte uncompressed form; throws if it is not on the curve. */
+export function p256UncompressedPoint(point: Uint8Array): Uint8Array {
+  try {
+    return p256.Point.fromBytes(point).toBytes(false);
+  } catch (e) {
+    throw new PkiInputError('publicKey', `not a P-256 public point (${point.length} bytes): ${(e as Error).message}`);
+  }
+}
+
 /**
- * Verifies a 64-byte r‖s ECDSA-P256-SHA256 signature over `data`. `publicKey` is the 65-byte
- * uncompressed point or an SPKI DER. Returns false for a wrong signature or a malformed one.
+ * Verifies a 64-byte r‖s ECDSA-P256-SHA256 signature over `data`. `publicKey` is a SEC1 point
+ * (65 bytes uncompressed, 33 compressed) or an SPKI DER. High-S signatures are accepted (OpenSSL
+ * and Java produce them). Returns false for a wrong signature or a malformed key/signature; never throws.
  */
 export function verifyP256Raw(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== 64) return false;
-  const spki = publicKey.length === 65 ? p256SpkiFromPoint(publicKey) : publicKey;
   try {
+    const spki = publicKey.length === 65 ? p256SpkiFromPoint(publicKey) : publicKey.length === 33 ? p256SpkiFromPoint(p256UncompressedPoint(publicKey)) : publicKey;
     return crypto.verify('sha256', data, { key: publicKeyObjectFromSpki(spki), dsaEncoding: 'ieee-p1363' }, signature);
   } catch {
     return false;

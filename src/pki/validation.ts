@@ -6,6 +6,8 @@
 // run and reported, OCSP only when they all pass):
 //   parse      – a PEM chain is present (none → NoCertificateAvailable) and parses (→ CertChainError)
 //   path       – leaf → sub-CAs → a trusted MO or V2G root, by name and key identifier (→ CertChainError)
+//                (path, signature, validity and profile are `validateCertificateChain`, which the
+//                CPS side of src/exi also uses for the EV's OEM provisioning certificate)
 //   signature  – every link verifies with its issuer's key (→ SignatureError)
 //   validity   – every certificate incl. the root is valid at `now` (→ CertificateExpired, also for not-yet-valid)
 //   profile    – V2G profile: leaf CA:false, critical keyUsage with digitalSignature, DC=MO, P-256 key;
@@ -118,10 +120,19 @@ export function buildPath(chain: readonly PkiCert[], trustAnchors: readonly PkiC
   return { path, error: 'chain longer than 10 certificates' };
 }
 
-function profileProblems(path: readonly PkiCert[], anchored: boolean): string[] {
+/** The ISO 15118 branches whose leaf chains the bench validates: contracts (MO) and OEM provisioning certificates. */
+export type ChainDomain = 'MO' | 'OEM';
+
+const LEAF_WHAT: Readonly<Record<ChainDomain, { leaf: string; issues: string }>> = {
+  MO: { leaf: 'a contract leaf', issues: 'only MO Sub-CAs issue contract certificates' },
+  OEM: { leaf: 'an OEM provisioning certificate', issues: 'only OEM Sub-CAs issue provisioning certificates' },
+};
+
+function profileProblems(path: readonly PkiCert[], anchored: boolean, domain: ChainDomain): string[] {
   const problems: string[] = [];
   const n = path.length;
   const subCas = anchored ? n - 2 : n - 1;
+  const what = LEAF_WHAT[domain];
   if (subCas > MAX_SUB_CAS) problems.push(`chain has ${subCas} sub-CAs; ISO 15118 allows at most ${MAX_SUB_CAS}`);
   path.forEach((c, i) => {
     const isLeaf = i === 0;
@@ -130,21 +141,21 @@ function profileProblems(path: readonly PkiCert[], anchored: boolean): string[] 
     if (c.der.length > MAX_CERTIFICATE_BYTES) problems.push(`${d} is ${c.der.length} bytes; ISO 15118 allows ${MAX_CERTIFICATE_BYTES}`);
     if (c.unknownCriticalExtensions.length > 0) problems.push(`${d} has unknown critical extension(s) ${c.unknownCriticalExtensions.join(', ')}`);
     if (isLeaf) {
-      if (c.basicConstraints?.ca) problems.push(`${d} is a CA certificate, not a contract leaf`);
+      if (c.basicConstraints?.ca) problems.push(`${d} is a CA certificate, not ${what.leaf}`);
       if (!c.keyUsage) problems.push(`${d} has no keyUsage extension`);
       else {
         if (!c.keyUsage.critical) problems.push(`${d} keyUsage is not critical`);
         if (!c.keyUsage.usages.includes('digitalSignature')) problems.push(`${d} keyUsage lacks digitalSignature`);
       }
       const dc = c.subjectField('DC');
-      if (!dc.includes('MO')) problems.push(`${d} subject DC is ${dc.length ? dc.join('/') : 'absent'}, expected MO`);
+      if (!dc.includes(domain)) problems.push(`${d} subject DC is ${dc.length ? dc.join('/') : 'absent'}, expected ${domain}`);
       if (c.keyAlgorithm !== OID.ecPublicKey || c.keyCurve !== OID.prime256v1) problems.push(`${d} key is not EC P-256`);
       return;
     }
     if (isAnchor) return; // trust anchors are trusted as configured
-    // Only a mobility operator's CAs issue contracts: a CPO or CPS Sub-CA under the V2G root must not.
+    // Only the branch's own CAs issue its leaves: e.g. a CPO or CPS Sub-CA under the V2G root must not issue contracts.
     const caDc = c.subjectField('DC');
-    if (!caDc.includes('MO')) problems.push(`${d} subject DC is ${caDc.length ? caDc.join('/') : 'absent'}: only MO Sub-CAs issue contract certificates`);
+    if (!caDc.includes(domain)) problems.push(`${d} subject DC is ${caDc.length ? caDc.join('/') : 'absent'}: ${what.issues}`);
     if (!c.basicConstraints?.ca) problems.push(`${d} issues ${certDesc(path[i - 1] as PkiCert)} but is not a CA (basicConstraints CA:false or absent)`);
     if (!c.keyUsage) problems.push(`${d} has no keyUsage extension`);
     else if (!c.keyUsage.usages.includes('keyCertSign')) problems.push(`${d} keyUsage lacks keyCertSign`);
@@ -158,6 +169,73 @@ function profileProblems(path: readonly PkiCert[], anchored: boolean): string[] 
     if (pl !== undefined && n - 2 > pl) problems.push(`root ${certDesc(anchor)} has pathLen ${pl} but ${n - 2} sub-CA(s) below it`);
   }
   return problems;
+}
+
+export type ChainCheckName = 'path' | 'signature' | 'validity' | 'profile';
+
+export interface ChainCheck {
+  name: ChainCheckName;
+  ok: boolean;
+  /** What was checked or what failed, naming the certificate(s). */
+  detail: string;
+}
+
+export interface ChainValidationOptions {
+  /** Leaf first, then whatever sub-CAs the sender included. */
+  chain: readonly PkiCert[];
+  /** Trusted roots of the branch. */
+  trustAnchors: readonly PkiCert[];
+  /** Sub-CAs known locally, used when the chain leaves them out (an EV sends only its OEM provisioning certificate). */
+  intermediates?: readonly PkiCert[];
+  /** The branch: DC the leaf and its sub-CAs must carry. */
+  domain: ChainDomain;
+  now?: Date;
+}
+
+export interface ChainValidationResult {
+  /** Every check passed. */
+  ok: boolean;
+  /** leaf → … → trust anchor (as far as it could be built). */
+  path: PkiCert[];
+  anchored: boolean;
+  /** path, signature, validity, profile — always all four, in that order. */
+  checks: ChainCheck[];
+}
+
+/**
+ * The static checks of an ISO 15118 leaf chain, without revocation: a path to a trust anchor by
+ * name and key identifier, every link's signature, every certificate's validity period (root
+ * included) at `now`, and the V2G profile of the branch (leaf CA:false with critical keyUsage
+ * digitalSignature, DC = `domain`, P-256 key; sub-CAs of the same DC, CA:true with keyCertSign and
+ * pathLen respected; at most 2 sub-CAs; ≤ 800-byte certificates; no unknown critical extension).
+ * Never throws for bad certificates.
+ */
+export function validateCertificateChain(opts: ChainValidationOptions): ChainValidationResult {
+  const now = opts.now ?? new Date();
+  const checks: ChainCheck[] = [];
+  const built = buildPath(opts.chain, opts.trustAnchors, opts.intermediates ?? []);
+  const anchored = !built.error;
+  const path = built.path;
+  checks.push(built.error ? { name: 'path', ok: false, detail: built.error } : { name: 'path', ok: true, detail: path.map(certDesc).join(' → ') });
+
+  const badSig: string[] = [];
+  for (let i = 0; i + 1 < path.length; i++) {
+    const c = path[i] as PkiCert;
+    const issuer = path[i + 1] as PkiCert;
+    if (!verifyCertificateSignature(c, issuer.spki)) badSig.push(`signature of ${certDesc(c)} does not verify with the key of ${certDesc(issuer)}`);
+  }
+  checks.push(badSig.length ? { name: 'signature', ok: false, detail: badSig.join('; ') } : { name: 'signature', ok: true, detail: `${Math.max(0, path.length - 1)} signature(s) verified` });
+
+  const expired: string[] = [];
+  for (const c of path) {
+    if (now < c.notBefore) expired.push(`${certDesc(c)} is not valid before ${c.notBefore.toISOString()}`);
+    else if (now > c.notAfter) expired.push(`${certDesc(c)} expired at ${c.notAfter.toISOString()}`);
+  }
+  checks.push(expired.length ? { name: 'validity', ok: false, detail: expired.join('; ') } : { name: 'validity', ok: true, detail: `valid at ${now.toISOString()}` });
+
+  const problems = profileProblems(path, anchored, opts.domain);
+  checks.push(problems.length ? { name: 'profile', ok: false, detail: problems.join('; ') } : { name: 'profile', ok: true, detail: opts.domain === 'MO' ? 'V2G contract profile' : 'V2G OEM provisioning profile' });
+  return { ok: checks.every((c) => c.ok), path, anchored, checks };
 }
 
 /** Validates a contract certificate chain (see the module comment). Never throws for bad certificates. */
@@ -197,36 +275,14 @@ export async function validateContract(opts: ContractValidationOptions): Promise
   pass('parse', `${chain.length} certificate(s)`);
   const leaf = chain[0] as PkiCert;
 
-  // path
-  const built = buildPath(chain, opts.trustAnchors, opts.intermediates ?? []);
-  const anchored = !built.error;
-  if (built.error) fail('path', built.error, 'CertChainError');
-  else pass('path', built.path.map(certDesc).join(' → '));
-  const path = built.path;
-
-  // signature
-  const badSig: string[] = [];
-  for (let i = 0; i + 1 < path.length; i++) {
-    const c = path[i] as PkiCert;
-    const issuer = path[i + 1] as PkiCert;
-    if (!verifyCertificateSignature(c, issuer.spki)) badSig.push(`signature of ${certDesc(c)} does not verify with the key of ${certDesc(issuer)}`);
+  // path, signature, validity, profile
+  const chainResult = validateCertificateChain({ chain, trustAnchors: opts.trustAnchors, intermediates: opts.intermediates ?? [], domain: 'MO', now });
+  const { path, anchored } = chainResult;
+  const statusOf: Readonly<Record<ChainCheckName, AuthorizeCertificateStatus>> = { path: 'CertChainError', signature: 'SignatureError', validity: 'CertificateExpired', profile: 'CertChainError' };
+  for (const c of chainResult.checks) {
+    if (c.ok) pass(c.name, c.detail);
+    else fail(c.name, c.detail, statusOf[c.name]);
   }
-  if (badSig.length) fail('signature', badSig.join('; '), 'SignatureError');
-  else pass('signature', `${Math.max(0, path.length - 1)} signature(s) verified`);
-
-  // validity
-  const expired: string[] = [];
-  for (const c of path) {
-    if (now < c.notBefore) expired.push(`${certDesc(c)} is not valid before ${c.notBefore.toISOString()}`);
-    else if (now > c.notAfter) expired.push(`${certDesc(c)} expired at ${c.notAfter.toISOString()}`);
-  }
-  if (expired.length) fail('validity', expired.join('; '), 'CertificateExpired');
-  else pass('validity', `valid at ${now.toISOString()}`);
-
-  // profile
-  const problems = profileProblems(path, anchored);
-  if (problems.length) fail('profile', problems.join('; '), 'CertChainError');
-  else pass('profile', 'V2G contract profile');
 
   // emaid
   const cn = leaf.commonName;

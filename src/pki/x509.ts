@@ -35,7 +35,7 @@ import {
 } from './der.ts';
 import { derToPem, integerBytesToHex, pemToDer, parsePemBlocks } from './encoding.ts';
 import { PkiInputError } from './errors.ts';
-import { publicKeyObjectFromSpki, signP256Der, type P256KeyPair } from './keys.ts';
+import { p256UncompressedPoint, publicKeyObjectFromSpki, signP256Der, signP256DerFast, type P256KeyPair } from './keys.ts';
 
 export type KeyUsageType = 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement' | 'keyCertSign' | 'crlSign' | 'encipherOnly' | 'decipherOnly';
 
@@ -135,6 +135,131 @@ export function parseName(der: Uint8Array, field = 'name'): NameAttribute[] {
 /** "CN=MORootCA, O=pnc-bench, C=DE, DC=MO" (DER order). */
 export function formatName(attrs: readonly NameAttribute[]): string {
   return attrs.map((a) => `${a.type}=${a.value}`).join(', ');
+}
+
+/** Attribute type names an RFC 4514 / RFC 2253 string may use, by their upper-case spelling. */
+const DN_STRING_TYPES: ReadonlyMap<string, string> = new Map([
+  ...Object.keys(NAME_OIDS).map((k) => [k.toUpperCase(), k] as [string, string]),
+  ...Object.entries(NAME_OIDS).map(([k, oid]) => [oid, k] as [string, string]),
+  ['COMMONNAME', 'CN'],
+  ['ORGANIZATIONNAME', 'O'],
+  ['ORGANIZATIONALUNITNAME', 'OU'],
+  ['LOCALITYNAME', 'L'],
+  ['STATEORPROVINCENAME', 'ST'],
+  ['COUNTRYNAME', 'C'],
+  ['DOMAINCOMPONENT', 'DC'],
+  ['S', 'ST'],
+  ['SERIALNUMBER', 'serialNumber'],
+]);
+
+/**
+ * Parses a distinguished name written as a string, e.g. the X509IssuerName of an ISO 15118
+ * RootCertificateID: `DC=V2G,CN=V2G RootCA Test-PKI,O=dSPACE GmbH,C=DE` (RFC 4514: last RDN
+ * first; Java and OpenSSL print it so). Separators `,` `;` `+`, escapes `\,` and `\2C`, quoted
+ * values and spaces around separators are handled. Attribute order is kept as written. Throws
+ * PkiInputError for a malformed string.
+ */
+export function parseDistinguishedNameString(text: string, field = 'name'): NameAttribute[] {
+  const out: NameAttribute[] = [];
+  let i = 0;
+  const n = text.length;
+  const fail = (why: string): never => {
+    throw new PkiInputError(field, `"${text}" is not a distinguished name: ${why} at character ${i}`);
+  };
+  while (i < n) {
+    while (i < n && text[i] === ' ') i++;
+    const eq = text.indexOf('=', i);
+    if (eq < 0) fail('attribute without "="');
+    const rawType = text.slice(i, eq).trim();
+    if (!/^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)$/.test(rawType)) fail(`bad attribute type "${rawType}"`);
+    const upper = rawType.toUpperCase().replace(/^OID\./, '');
+    const type = DN_STRING_TYPES.get(upper) ?? NAME_BY_OID.get(upper) ?? upper;
+    i = eq + 1;
+    let value = '';
+    if (text[i] === '"') {
+      i++;
+      while (i < n && text[i] !== '"') {
+        if (text[i] === '\\') i++;
+        value += text[i] ?? '';
+        i++;
+      }
+      if (i >= n) fail('unterminated quoted value');
+      i++;
+      while (i < n && text[i] === ' ') i++;
+    } else {
+      let trailingSpaces = 0;
+      while (i < n && text[i] !== ',' && text[i] !== ';' && text[i] !== '+') {
+        const ch = text[i] as string;
+        if (ch === '\\') {
+          const hex = text.slice(i + 1, i + 3);
+          if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+            // a run of \XX escapes is UTF-8
+            const bytes: number[] = [];
+            while (text[i] === '\\' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
+              bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
+              i += 3;
+            }
+            value += Buffer.from(bytes).toString('utf8');
+          } else {
+            if (i + 1 >= n) fail('dangling escape');
+            value += text[i + 1];
+            i += 2;
+          }
+          trailingSpaces = 0;
+          continue;
+        }
+        trailingSpaces = ch === ' ' ? trailingSpaces + 1 : 0;
+        value += ch;
+        i++;
+      }
+      value = value.slice(0, value.length - trailingSpaces);
+    }
+    out.push({ type, value });
+    if (i < n) {
+      i++; // separator
+      if (i >= n) fail('name ends with a separator');
+    }
+  }
+  if (out.length === 0) fail('empty name');
+  return out;
+}
+
+const normalizeNameValue = (v: string): string => v.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
+
+/**
+ * True when two names hold the same attributes, compared as multisets (type exact, values
+ * case-insensitively with runs of spaces folded): `DC=V2G,CN=Root,C=DE` matches the DER order
+ * CN, C, DC. Writers disagree on the RDN order (RFC 4514 reverses it, others print DER order), so
+ * the order is not compared; a multi-valued name with repeated types still has to agree value
+ * for value.
+ */
+export function namesMatch(a: readonly NameAttribute[], b: readonly NameAttribute[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (x: NameAttribute) => `${x.type}\u0000${normalizeNameValue(x.value)}`;
+  const left = a.map(key).sort();
+  const right = b.map(key).sort();
+  return left.every((k, i) => k === right[i]);
+}
+
+/** An ISO 15118 RootCertificateID / xmldsig X509IssuerSerial: issuer DN as a string and serial. */
+export interface IssuerSerial {
+  issuerName: string;
+  serialNumber: bigint;
+}
+
+/**
+ * True when `cert` is the certificate an X509IssuerSerial names: its issuer DN matches
+ * (`namesMatch`) and its serial number equals. A malformed issuer string never matches.
+ */
+export function matchesIssuerSerial(cert: PkiCert, id: IssuerSerial): boolean {
+  if (cert.serialNumber !== id.serialNumber) return false;
+  let attrs: NameAttribute[];
+  try {
+    attrs = parseDistinguishedNameString(id.issuerName, 'X509IssuerName');
+  } catch {
+    return false;
+  }
+  return namesMatch(attrs, cert.issuerAttributes);
 }
 
 // ---------------------------------------------------------------- extensions
@@ -251,6 +376,8 @@ export interface CertificateParams {
   notBefore: Date;
   notAfter: Date;
   extensions: readonly CertExtension[];
+  /** Sign with OpenSSL and a random k (~25× faster) instead of RFC 6979: for certificates that are random anyway (fresh key). */
+  fastSignature?: boolean;
 }
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; whole seconds. */
@@ -263,7 +390,7 @@ function x509Time(d: Date): Uint8Array {
 
 const ECDSA_SHA256_ALG = seq(derOid(OID.ecdsaWithSha256));
 
-/** Assembles, signs (RFC 6979) and DER-encodes an X.509 v3 certificate. */
+/** Assembles, signs (RFC 6979, or OpenSSL with `fastSignature`) and DER-encodes an X.509 v3 certificate. */
 export function buildCertificate(p: CertificateParams): Uint8Array {
   if (p.serialNumber.length === 0 || p.serialNumber.length > 20 || (p.serialNumber[0] as number) >= 0x80) throw new RangeError('serialNumber must be a positive INTEGER of 1..20 bytes');
   if (p.serialNumber.length > 1 && p.serialNumber[0] === 0 && (p.serialNumber[1] as number) < 0x80) throw new RangeError('serialNumber has a superfluous leading zero');
@@ -277,7 +404,7 @@ export function buildCertificate(p: CertificateParams): Uint8Array {
     p.subjectPublicKeyInfo,
     ctx(3, true, seq(...p.extensions.map((e) => seq(derOid(e.oid), ...(e.critical ? [DER_TRUE] : []), derOctetString(e.value))))),
   );
-  return seq(tbs, ECDSA_SHA256_ALG, derBitString(signP256Der(p.issuerKey, tbs)));
+  return seq(tbs, ECDSA_SHA256_ALG, derBitString(p.fastSignature ? signP256DerFast(p.issuerKey, tbs) : signP256Der(p.issuerKey, tbs)));
 }
 
 // ---------------------------------------------------------------- parsed view
@@ -463,6 +590,23 @@ export class PkiCert {
 
   get isSelfIssued(): boolean {
     return Buffer.compare(this.subjectDer, this.issuerDer) === 0;
+  }
+
+  /** The serial number as a (signed, two's complement) integer, as X509SerialNumber carries it. */
+  get serialNumber(): bigint {
+    const b = this.serialBytes;
+    if (b.length === 0) return 0n;
+    const v = BigInt(`0x${Buffer.from(b).toString('hex')}`);
+    return (b[0] as number) & 0x80 ? v - (1n << BigInt(b.length * 8)) : v;
+  }
+
+  /** The subject key as an uncompressed P-256 point (65 bytes); throws PkiInputError for any other key. */
+  p256PublicKey(field = 'certificate'): Uint8Array {
+    const k = this.publicKeyBits;
+    if (this.keyAlgorithm !== OID.ecPublicKey || this.keyCurve !== OID.prime256v1) throw new PkiInputError(field, `the key of ${this.subject || 'the certificate'} is not EC P-256`);
+    if (k.length === 33) return p256UncompressedPoint(k);
+    if (k.length !== 65 || k[0] !== 0x04) throw new PkiInputError(field, `the P-256 key of ${this.subject || 'the certificate'} is not a SEC1 point (${k.length} bytes)`);
+    return Uint8Array.from(k);
   }
 
   /** SHA-256 fingerprint, upper-case hex pairs joined by ':' (openssl's format). */

@@ -63,14 +63,25 @@ describe('Get15118EVCertificate answer (installation)', () => {
   it('echoes the SessionID, signs with the CPS leaf, and delivers a key the EV can decrypt', async () => {
     const sessionId = hex('CDC4C7082010CE5C');
     const exiRequest = await evRequest('install', sessionId);
-    const { request, response } = await answerGet15118EVCertificate(exiRequest, { cps: cpsSigner, issueContract: contract });
+    const { request, response, assessment } = await answerGet15118EVCertificate(exiRequest, { cps: cpsSigner, issueContract: contract });
     expect(request.kind).toBe('CertificateInstallationReq');
     expect(request.signature.valid).toBe(true);
+    // no trust anchors and no CPS root given: those checks are reported as not made, never as passed
+    expect(assessment.responseCode).toBe('OK');
+    expect(assessment.checks.map((c) => [c.name, c.outcome])).toEqual([
+      ['oem-validity', 'skipped'],
+      ['oem-chain', 'skipped'],
+      ['signature', 'pass'],
+      ['root', 'skipped'],
+    ]);
     expect(request.rootCertificateIds).toEqual([
       { issuerName: 'CN=V2GRoot', serialNumber: 1n },
       { issuerName: 'CN=MORoot', serialNumber: 2n ** 70n },
     ]);
-    expect(response.warnings).toEqual([]);
+    expect(response.warnings).toEqual([
+      'OEM provisioning certificate chain not checked: no OEM trust anchors configured',
+      'ListOfRootCertificateIDs ("CN=V2GRoot" #1, "CN=MORoot" #1180591620717411303424) not checked: no CPS root configured',
+    ]);
     expect(response.exiBase64.length).toBeLessThanOrEqual(OCPP_EXI_MAX_BASE64);
 
     // --- the EV's view: only the base64 exiResponse ---
@@ -144,14 +155,26 @@ describe('Get15118EVCertificate answer (installation)', () => {
     expect(built.warnings[0]).toMatch(/over the OCPP 2\.0\.1 Get15118EVCertificate limit of 5600/);
   });
 
-  it('refuses a request whose signature does not verify (unless told otherwise)', async () => {
-    const good = exiBytes(await evRequest('install', new Uint8Array(8)));
+  it('answers FAILED_SignatureError to a request whose signature does not verify (unless told otherwise)', async () => {
+    const good = exiBytes(await evRequest('install', hex('0A0B0C0D0E0F1011')));
     const msg = decodeV2GMessage(good);
     msg.Body.CertificateInstallationReq!.ListOfRootCertificateIDs.RootCertificateID.pop();
     const tampered = Buffer.from(encodeV2GMessage(msg)).toString('base64');
-    await expect(answerGet15118EVCertificate(tampered, { cps: cpsSigner, issueContract: contract })).rejects.toThrow(/signature check failed: Reference #ID1/);
-    const { response } = await answerGet15118EVCertificate(tampered, { cps: cpsSigner, issueContract: contract, requireValidSignature: false });
-    expect(response.message.Body.CertificateInstallationRes).toBeDefined();
+    let issued = 0;
+    const refused = await answerGet15118EVCertificate(tampered, { cps: cpsSigner, issueContract: () => (issued++, contract()) });
+    expect(issued).toBe(0);
+    expect(refused.assessment.responseCode).toBe('FAILED_SignatureError');
+    expect(refused.assessment.reason).toMatch(/^signature: CertificateInstallationReq signature: Reference #ID1 \(CertificateInstallationReq\): digest [0-9A-F]{64} does not match DigestValue/);
+    expect(refused.response.warnings[0]).toMatch(/^CertificateInstallationRes answers FAILED_SignatureError: signature: /);
+    // the EV's view: its SessionID, the code, schema-valid placeholders, no signature
+    const res = decodeV2GMessage(Buffer.from(refused.response.exiBase64, 'base64'));
+    expect(toHex(res.Header.SessionID)).toBe('0A0B0C0D0E0F1011');
+    expect(res.Header.Signature).toBeUndefined();
+    expect(res.Body.CertificateInstallationRes!.ResponseCode).toBe('FAILED_SignatureError');
+    expect(res.Body.CertificateInstallationRes!.ContractSignatureCertChain.Certificate.length).toBe(0);
+    const { response, assessment } = await answerGet15118EVCertificate(tampered, { cps: cpsSigner, issueContract: contract, requireValidSignature: false });
+    expect(assessment.checks.find((c) => c.name === 'signature')).toMatchObject({ outcome: 'skipped', detail: expect.stringMatching(/^not enforced/) });
+    expect(response.message.Body.CertificateInstallationRes!.ResponseCode).toBe('OK');
   });
 
   it('a CPS signer that does not match the CPS leaf certificate is caught by the self-check', async () => {
@@ -212,6 +235,8 @@ describe('Get15118EVCertificate answer (update)', () => {
     const req = parseCertificateUpdateReq(hex(v.exiHex));
     expect(req.signature.valid).toBe(true);
     expect(req.eMAID).toBe('DEABC123456789Y');
+    expect(req.contractCommonName).toBe('DEABC123456789Y');
+    expect(req.eMAIDMatches).toBe(true);
     expect(req.contractCertificateChain.length).toBe(3);
   });
 });

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   answerGet15118EVCertificate,
+  benchAnswerOptions,
   decodeV2GMessage,
   decryptContractPrivateKey,
   ecdsaSignP256,
@@ -15,7 +16,7 @@ import {
   verifyV2GSignature,
   type V2GMessage,
 } from '../../src/exi/index.ts';
-import { cpsSigner, generatePki, issueContractCertificate, MAX_OCSP_URL_CHARS, MAX_ORGANIZATION_CHARS, signP256Raw, type BenchPki } from '../../src/pki/index.ts';
+import { cpsSigner, generatePki, issueContractCertificate, MAX_OCSP_URL_CHARS, MAX_ORGANIZATION_CHARS, type BenchPki } from '../../src/pki/index.ts';
 
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -27,7 +28,7 @@ async function evInstallRequest(pki: BenchPki, sessionId: Uint8Array): Promise<s
       CertificateInstallationReq: {
         Id: 'ID1',
         OEMProvisioningCert: oem.cert.der,
-        ListOfRootCertificateIDs: { RootCertificateID: [{ X509IssuerName: pki.cert('v2g-root').subject, X509SerialNumber: 1n }] },
+        ListOfRootCertificateIDs: { RootCertificateID: [{ X509IssuerName: pki.cert('v2g-root').subject, X509SerialNumber: pki.cert('v2g-root').serialNumber }] },
       },
     },
   };
@@ -46,13 +47,14 @@ describe('CertificateInstallationRes from the bench PKI', () => {
     const cps = cpsSigner(pki);
     const sessionId = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
     let issued: ReturnType<typeof issueContractCertificate> | undefined;
-    const { response } = await answerGet15118EVCertificate(await evInstallRequest(pki, sessionId), {
-      cps: { certificateChain: [cps.cert.der, ...cps.subCertificates.map((c) => c.der)], sign: (d) => signP256Raw(cps.key, d) },
+    const { response, assessment } = await answerGet15118EVCertificate(await evInstallRequest(pki, sessionId), {
+      ...benchAnswerOptions(pki), // OEM chain, EV roots and signature all checked
       issueContract: () => {
         issued = issueContractCertificate(pki);
         return { certificateChain: [issued.cert.der, ...issued.subCertificates.map((c) => c.der)], privateKey: issued.key.privateKey };
       },
     });
+    expect(assessment.checks.map((c) => `${c.name}:${c.outcome}`)).toEqual(['oem-validity:pass', 'oem-chain:pass', 'signature:pass', 'root:pass']);
     expect(response.warnings).toEqual([]);
     expect(response.exiBase64.length).toBeLessThanOrEqual(OCPP_EXI_MAX_BASE64);
 

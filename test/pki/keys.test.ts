@@ -12,6 +12,15 @@ import {
   signP256Raw,
   spkiDer,
   verifyP256Raw,
+  signP256RawFast,
+  p256UncompressedPoint,
+  isValidP256Scalar,
+  P256_N,
+  bigintToBytes,
+  parseHex,
+  parseBase64,
+  toHexUpper,
+  sha256,
   derToPem,
   PkiInputError,
 } from '../../src/pki/index.ts';
@@ -147,5 +156,51 @@ describe('deterministic RSA', () => {
 
   it('refuses silly sizes', () => {
     expect(() => generateRsaKeyPair(utf8('x'), 512)).toThrow(/must be an even integer ≥ 1024/);
+  });
+});
+
+describe('fast raw signatures, point forms, byte helpers (shared with src/exi)', () => {
+  it('signP256RawFast (key pair or bare scalar) gives r‖s that openssl and verifyP256Raw accept', () => {
+    const key = deriveP256KeyPair('keys-test', 'fast');
+    const data = utf8('SignedInfo EXI bytes, fast path');
+    for (const [i, sig] of [signP256RawFast(key, data), signP256RawFast(key.privateKey, data)].entries()) {
+      expect(sig).toHaveLength(64);
+      expect(verifyP256Raw(key.publicKey, data, sig)).toBe(true);
+      ossl.write(`fast${i}.bin`, data);
+      ossl.write(`fast${i}.der`, rsToDer(sig));
+      ossl.write(`fast${i}.pub.pem`, derToPem(spkiDer(key), 'PUBLIC KEY'));
+      expect(ossl.run(['dgst', '-sha256', '-verify', `fast${i}.pub.pem`, '-signature', `fast${i}.der`, `fast${i}.bin`]).all).toContain('Verified OK');
+    }
+    expect(() => signP256RawFast(new Uint8Array(32), data)).toThrow(PkiInputError);
+    expect(() => signP256RawFast(bigintToBytes(P256_N, 32), data)).toThrow(/not a valid 32-byte P-256 private scalar/);
+    expect(isValidP256Scalar(bigintToBytes(P256_N - 1n, 32))).toBe(true);
+    expect(isValidP256Scalar(new Uint8Array(31).fill(1))).toBe(false);
+  });
+
+  it('compressed points: decompressed, and accepted by verifyP256Raw; off-curve points refused', () => {
+    const key = deriveP256KeyPair('keys-test', 'compressed');
+    const y = key.publicKey[64] as number;
+    const compressed = Uint8Array.from([y & 1 ? 0x03 : 0x02, ...key.publicKey.subarray(1, 33)]);
+    expect(Buffer.from(p256UncompressedPoint(compressed)).equals(Buffer.from(key.publicKey))).toBe(true);
+    const data = utf8('x');
+    expect(verifyP256Raw(compressed, data, signP256RawFast(key, data))).toBe(true);
+    const off = Uint8Array.from(key.publicKey);
+    off[64] = (off[64] as number) ^ 1;
+    expect(() => p256UncompressedPoint(off)).toThrow(PkiInputError);
+    expect(verifyP256Raw(off, data, signP256RawFast(key, data))).toBe(false);
+  });
+
+  it('parseHex / parseBase64 return undefined for bad text; toHexUpper; sha256', () => {
+    expect(parseHex('80 98\n02', { whitespace: true })).toEqual(Uint8Array.of(0x80, 0x98, 0x02));
+    expect(parseHex('80 98')).toBeUndefined();
+    expect(parseHex('809')).toBeUndefined();
+    expect(parseHex('zz')).toBeUndefined();
+    expect(parseBase64('gJgC')).toEqual(Uint8Array.of(0x80, 0x98, 0x02));
+    expect(parseBase64('gJ gC\n')).toEqual(Uint8Array.of(0x80, 0x98, 0x02));
+    expect(parseBase64('')).toBeUndefined();
+    expect(parseBase64('gJg')).toBeUndefined();
+    expect(parseBase64('gJ*C')).toBeUndefined();
+    expect(toHexUpper(Uint8Array.of(0xab, 0x01))).toBe('AB01');
+    expect(Buffer.from(sha256(utf8('abc'))).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });
 });

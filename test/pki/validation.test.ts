@@ -15,6 +15,7 @@ import {
   ocspRequestData,
   OcspResponder,
   startOcspHttpServer,
+  validateCertificateChain,
   validateContract,
   type BenchPki,
   type NegativeKind,
@@ -277,5 +278,27 @@ describe('robustness', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('validateCertificateChain (the static checks, per ISO 15118 branch)', () => {
+  it('an OEM provisioning certificate alone is completed from known sub-CAs to the OEM root', () => {
+    const r = validateCertificateChain({ chain: [pki.cert('oem-prov')], trustAnchors: [pki.cert('oem-root')], intermediates: [pki.cert('oem-sub1'), pki.cert('oem-sub2')], domain: 'OEM' });
+    expect(r.ok).toBe(true);
+    expect(r.anchored).toBe(true);
+    expect(r.path.map((c) => c.commonName)).toEqual(['OEMProvCert', 'OEMSubCA2', 'OEMSubCA1', 'OEMRootCA']);
+    expect(r.checks.map((c) => c.name)).toEqual(['path', 'signature', 'validity', 'profile']);
+  });
+
+  it('the branch is enforced: a contract chain is not an OEM chain and vice versa; no known sub-CAs → no path', () => {
+    const contract = issueContractCertificate(pki);
+    const asOem = validateCertificateChain({ chain: contract.chain, trustAnchors: [pki.cert('mo-root')], domain: 'OEM' });
+    expect(asOem.ok).toBe(false);
+    expect(asOem.checks.find((c) => c.name === 'profile')?.detail).toMatch(/subject DC is MO, expected OEM.*only OEM Sub-CAs issue provisioning certificates/);
+    const asMo = validateCertificateChain({ chain: [pki.cert('oem-prov'), pki.cert('oem-sub2'), pki.cert('oem-sub1')], trustAnchors: [pki.cert('oem-root')], domain: 'MO' });
+    expect(asMo.checks.find((c) => c.name === 'profile')?.ok).toBe(false);
+    const alone = validateCertificateChain({ chain: [pki.cert('oem-prov')], trustAnchors: [pki.cert('oem-root')], domain: 'OEM' });
+    expect(alone.anchored).toBe(false);
+    expect(alone.checks[0]).toEqual({ name: 'path', ok: false, detail: `issuer "${pki.cert('oem-sub2').subject}" of "OEMProvCert" is neither in the chain nor a trusted root` });
   });
 });
