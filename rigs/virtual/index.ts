@@ -86,7 +86,8 @@ export default defineSimulator({
     try {
       const pkiDir = mkdtempSync(path.join(os.tmpdir(), 'pnc-bench-virtual-pki-'));
       stops.push({ name: 'pki', stop: async () => rmSync(pkiDir, { recursive: true, force: true }) });
-      const pki = generatePki({ seed: o.pkiSeed });
+      // an OCSP URL in every CA and contract certificate: the charger builds OCSP request data from it (the mock CSMS answers OCSP in-process)
+      const pki = generatePki({ seed: o.pkiSeed, ocspUrl: 'http://127.0.0.1/ocsp' });
       writePkiDir(pki, pkiDir, { force: true });
       log('info', `bench PKI (seed ${o.pkiSeed}) in ${pkiDir}`);
 

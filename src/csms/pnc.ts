@@ -10,14 +10,12 @@
 //   GetCertificateStatus   OCSP through the bench responder
 //   Authorize              token policy first, then contract chain (`certificate`) or hash data via OCSP
 import type { JsonObject } from '../../drivers/capabilities.ts';
-import { answerGet15118EVCertificate, bodyElementName, decodeV2GMessage, exiBytes, type CpsSigner as ExiCpsSigner } from '../exi/index.ts';
+import { answerGet15118EVCertificate, benchAnswerOptions, bodyElementName, decodeV2GMessage, exiBytes, type CpsSigner as ExiCpsSigner } from '../exi/index.ts';
 import {
   checkHashDataStatus,
-  cpsSigner,
   getCertificateStatus,
   issueContractCertificate,
   signCsr,
-  signP256Raw,
   validateContract,
   type BenchPki,
 } from '../pki/index.ts';
@@ -97,17 +95,6 @@ function statusInfo(reasonCode: string, additionalInfo: string): { reasonCode: s
   return { reasonCode: reasonCode.slice(0, 20), additionalInfo: additionalInfo.slice(0, 512) };
 }
 
-const cpsCache = new WeakMap<BenchPki, ExiCpsSigner>();
-function cpsFor(pki: BenchPki): ExiCpsSigner {
-  let c = cpsCache.get(pki);
-  if (!c) {
-    const s = cpsSigner(pki);
-    c = { certificateChain: [s.cert.der, ...s.subCertificates.map((x) => x.der)], sign: (d) => signP256Raw(s.key, d) };
-    cpsCache.set(pki, c);
-  }
-  return c;
-}
-
 function centralValidationAllowed(ctx: HandlerContext): boolean | undefined {
   if (ctx.config.pnc.centralContractValidationAllowed !== undefined) return ctx.config.pnc.centralContractValidationAllowed;
   const v = ctx.state.config('CentralContractValidationAllowed');
@@ -177,8 +164,8 @@ export const PNC_HANDLERS: Readonly<Record<PncCpMessage, Handler>> = {
     const pki = ctx.pki();
     const action = str(call.payload.action);
     try {
-      const { request, response } = await answerGet15118EVCertificate(str(call.payload.exiRequest), {
-        cps: cpsFor(pki),
+      const { request, response, assessment } = await answerGet15118EVCertificate(str(call.payload.exiRequest), {
+        ...benchAnswerOptions(pki),
         issueContract: (req) => {
           const emaid = req.kind === 'CertificateUpdateReq' ? req.eMAID : (ctx.config.pnc.emaid ?? pki.emaid);
           const b = issueContractCertificate(pki, { emaid });
@@ -189,6 +176,7 @@ export const PNC_HANDLERS: Readonly<Record<PncCpMessage, Handler>> = {
       const expected = request.kind === 'CertificateUpdateReq' ? 'Update' : 'Install';
       if (action !== expected) ctx.violation(`${RULES.schemaPnc}.Get15118EVCertificate.action`, `action "${action}" but exiRequest is a ${request.kind} (expected action "${expected}")`);
       for (const w of response.warnings) ctx.event('warning', w);
+      if (!assessment.ok) ctx.event('certificate-request-refused', { responseCode: assessment.responseCode, reason: assessment.reason });
       return { payload: { status: 'Accepted', exiResponse: response.exiBase64 } };
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);

@@ -18,6 +18,7 @@ import {
   ocspRequestData,
   parseOcspResponse,
   applyRevocations,
+  formatName,
   type BenchPki,
   type ContractBundle,
   type P256KeyPair,
@@ -106,6 +107,7 @@ describe('PnC Get15118EVCertificate, GetCertificateStatus, SignCertificate', () 
     const csms = await startCsms({ pki });
     const client = await rpcClient(csms, 'M01');
     const oem = pki.get('oem-prov') as { cert: PkiCert; key: P256KeyPair };
+    const v2gRoot = pki.cert('v2g-root');
     const sessionId = Uint8Array.from([0xca, 0xfe, 0xba, 0xbe, 1, 2, 3, 4]);
     const req: V2GMessage = {
       Header: { SessionID: sessionId },
@@ -113,7 +115,8 @@ describe('PnC Get15118EVCertificate, GetCertificateStatus, SignCertificate', () 
         CertificateInstallationReq: {
           Id: 'ID1',
           OEMProvisioningCert: oem.cert.der,
-          ListOfRootCertificateIDs: { RootCertificateID: [{ X509IssuerName: 'CN=V2GRootCA', X509SerialNumber: 1n }] },
+          // the EV trusts the bench's V2G root (RFC 4514 name, serial as an integer)
+          ListOfRootCertificateIDs: { RootCertificateID: [{ X509IssuerName: formatName(v2gRoot.subjectAttributes), X509SerialNumber: BigInt(`0x${v2gRoot.serialHex}`) }] },
         },
       },
     };

@@ -1,0 +1,419 @@
+// Shared steps of the PnC suites (bench/cert-installation, pnc-authorization, offline-validation,
+// timing): the charger as the mock CSMS sees it, its configuration keys (changed and put back),
+// every call it sends (recorded per phase), PnC messages sent by the CSMS, and a whole EV Contract
+// session — plug in, ISO 15118 session, authorization, power, stop, unplug — with the meter polled
+// throughout. Everything goes through the rig's capabilities and the MockCsms scripting API; nothing
+// here knows the virtual rig.
+//
+//   const keeper = new ConfigKeeper();
+//   await keeper.set(ctx, 'CentralContractValidationAllowed', 'true');
+//   const rec = recordCalls(ctx);                       // every charger CALL from now on
+//   const s = await runContractSession(ctx, { charge: 'energy', series: { powerW: m.series('power_w') } });
+//   rec.stop(); rec.of('DataTransfer.Authorize');
+//   await keeper.restore(ctx);                          // in teardown
+//
+// Waits are limit values (bench/limits/pnc.yaml, `pnc.wait.*`), so a lab raises them per DUT model.
+import { ProtocolViolation, type Csms, type EnergyMeter, type EvEmulator, type EvStateEvent, type JsonObject } from '../../drivers/capabilities.ts';
+import { asScriptableCsms, type ScriptableCsms } from '../../src/csms/driver.ts';
+import type { ChargePoint, PncCallMessage, PncCalls, ReceivedCall } from '../../src/csms/index.ts';
+import type { PhaseContext, SeriesHandle } from '../../src/runner/suite.ts';
+import { asInRange, asNumber, configMap, evDetailText, outOfRange } from './checks.ts';
+
+export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/** The drivers these helpers use (a suite's `uses` may have more). */
+export interface PncDrivers {
+  csms: Csms;
+  ev?: EvEmulator;
+  meter?: EnergyMeter;
+}
+export type PncContext = PhaseContext<PncDrivers>;
+
+/** A numeric limit value the suite itself uses (a wait, a threshold). */
+export function limitNumber(ctx: Pick<PncContext, 'limitValue'>, key: string): number {
+  return asNumber(key, ctx.limitValue(key), { min: 0 });
+}
+
+/**
+ * Throws ProtocolViolation(rule) when `value` is outside the inRange limit `key` (after the phase
+ * set the measurement of the same limit, so the record has both the number and the rule).
+ */
+export function enforceLimit(ctx: Pick<PncContext, 'limitValue'>, key: string, value: number, rule: string, what: string): void {
+  const why = outOfRange(value, asInRange(key, ctx.limitValue(key)));
+  if (why) throw new ProtocolViolation(rule, `${what}: ${why} (limit ${key})`);
+}
+
+export function scriptable(ctx: PncContext): ScriptableCsms {
+  return asScriptableCsms(ctx.d.csms);
+}
+
+/** The charger under test, connected (waits up to pnc.wait.connect_ms for it). */
+export async function chargePoint(ctx: PncContext): Promise<ChargePoint> {
+  const csms = scriptable(ctx);
+  const timeoutMs = limitNumber(ctx, 'pnc.wait.connect_ms');
+  // GetConfiguration through the capability waits for the default charger to be known and connected
+  let cp: ChargePoint;
+  try {
+    cp = csms.chargePoint();
+  } catch {
+    await ctx.d.csms.call('GetConfiguration', { key: ['NumberOfConnectors'] }, { timeoutMs, signal: ctx.signal });
+    cp = csms.chargePoint();
+  }
+  if (!cp.connected) await cp.waitForConnection({ timeoutMs, signal: ctx.signal });
+  return cp;
+}
+
+function ev(ctx: PncContext): EvEmulator {
+  const e = ctx.d.ev;
+  if (!e) throw new TypeError('this step needs the ev role (EvEmulator) in the suite\'s uses');
+  return e;
+}
+
+// ------------------------------------------------------------------ CSMS-initiated PnC messages
+
+/** A PnC message to the charger; resolves with the inner 2.0.1 answer, or a violation when there is none. */
+export async function pncCall<M extends PncCallMessage>(ctx: PncContext, message: M, payload: PncCalls[M]['req'], rule = 'pnc.data'): Promise<PncCalls[M]['conf']> {
+  const cp = await chargePoint(ctx);
+  const r = await cp.call(message, payload, { pnc: true, signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') });
+  if (r.status !== 'Accepted' || r.response === undefined) {
+    throw new ProtocolViolation(rule, `DataTransfer.${message}: the charger answered DataTransfer ${r.status}${r.data !== undefined ? ` with data ${JSON.stringify(r.data).slice(0, 120)}` : ' without data'}; a well-formed PnC request is answered Accepted with the 2.0.1 response`);
+  }
+  return r.response;
+}
+
+// ------------------------------------------------------------------ configuration keys
+
+/**
+ * Changes configuration keys and remembers the values they had, so teardown puts them back. Every
+ * change must be Accepted (a documented read-write key refused is the charger's fault).
+ */
+export class ConfigKeeper {
+  private readonly saved = new Map<string, string>();
+
+  async get(ctx: PncContext, keys: readonly string[]): Promise<Map<string, string | undefined>> {
+    const cp = await chargePoint(ctx);
+    const conf = await cp.call('GetConfiguration', { key: [...keys] }, { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') });
+    return configMap(conf);
+  }
+
+  /** Sets each key (original values read first, once per key). */
+  async set(ctx: PncContext, values: Readonly<Record<string, string>>): Promise<void> {
+    const keys = Object.keys(values);
+    const unknown = keys.filter((k) => !this.saved.has(k));
+    if (unknown.length) {
+      const before = await this.get(ctx, unknown);
+      for (const k of unknown) {
+        const v = before.get(k);
+        if (v === undefined) throw new ProtocolViolation('pnc.config', `GetConfiguration does not report ${k}, a configuration key of the PnC application note`);
+        this.saved.set(k, v);
+      }
+    }
+    const cp = await chargePoint(ctx);
+    for (const [key, value] of Object.entries(values)) {
+      const r = await cp.call('ChangeConfiguration', { key, value }, { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') });
+      if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.config', `ChangeConfiguration ${key}=${value} answered ${r.status}; the key is read-write`);
+    }
+  }
+
+  /** Puts every changed key back; tries all of them, then throws the first failure. */
+  async restore(ctx: PncContext): Promise<string[]> {
+    const done: string[] = [];
+    let first: unknown;
+    if (this.saved.size === 0) return done;
+    const cp = await chargePoint(ctx);
+    for (const [key, value] of this.saved) {
+      try {
+        const r = await cp.call('ChangeConfiguration', { key, value }, { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') });
+        if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.config', `restoring ${key}=${value}: ChangeConfiguration answered ${r.status}`);
+        done.push(`${key}=${value}`);
+        this.saved.delete(key);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    if (first !== undefined) throw first;
+    return done;
+  }
+
+  get changed(): readonly string[] {
+    return [...this.saved.keys()];
+  }
+}
+
+// ------------------------------------------------------------------ charger calls
+
+export interface CallRecorder {
+  /** every call of the charger since recording started, in order of arrival */
+  readonly calls: readonly ReceivedCall[];
+  /** calls of one action key (`StartTransaction`, `DataTransfer.Authorize`, `DataTransfer` for other vendors) at or after `since` */
+  of(action: string, since?: number): ReceivedCall[];
+  stop(): void;
+}
+
+/** Records every CALL the charger under test sends from now on (the CSMS's `call` events). */
+export function recordCalls(ctx: PncContext, cp: ChargePoint): CallRecorder {
+  const calls: ReceivedCall[] = [];
+  const off = scriptable(ctx).server.on('call', (c) => {
+    if (c.chargePointId === cp.id) calls.push(c);
+  });
+  return {
+    calls,
+    of: (action, since = 0) => calls.filter((c) => c.action === action && c.t >= since),
+    stop: off,
+  };
+}
+
+/** Waits until the recorder holds a call of `action` at or after `since` (polling), or the wait ends. */
+export async function waitForRecorded(ctx: PncContext, rec: CallRecorder, action: string, since: number, timeoutMs: number, match?: (c: ReceivedCall) => boolean): Promise<ReceivedCall | undefined> {
+  const end = nowMs() + timeoutMs;
+  for (;;) {
+    const hit = rec.of(action, since).find((c) => match === undefined || match(c));
+    if (hit) return hit;
+    if (nowMs() >= end) return undefined;
+    await ctx.sleep(20);
+  }
+}
+
+/**
+ * Rules every PnC session is held to, checked on what the charger sent since `since`: no OCPP 1.6
+ * Authorize for a contract (pnc.C07.regular-authorize), PnC messages only with the app note's vendorId
+ * (pnc.vendorId).
+ */
+export function checkPncTraffic(rec: CallRecorder, since: number): void {
+  const regular = rec.of('Authorize', since);
+  if (regular.length) {
+    throw new ProtocolViolation('pnc.C07.regular-authorize', `the charger sent OCPP 1.6 Authorize (idTag ${JSON.stringify(regular[0]?.payload.idTag)}) during a Plug & Charge session; PnC authorization uses DataTransfer Authorize`);
+  }
+  const foreign = rec.of('DataTransfer', since).filter((c) => ['Authorize', 'Get15118EVCertificate', 'GetCertificateStatus', 'SignCertificate'].includes(String(c.frame.payload.messageId)));
+  if (foreign.length) {
+    const f = foreign[0] as ReceivedCall;
+    throw new ProtocolViolation('pnc.vendorId', `DataTransfer ${String(f.frame.payload.messageId)} with vendorId ${JSON.stringify(f.frame.payload.vendorId)}; PnC messages use exactly org.openchargealliance.iso15118pnc`);
+  }
+}
+
+// ------------------------------------------------------------------ EV states
+
+/** The first EV event of one of `states` at or after `since`, waiting (polling) up to `timeoutMs`; undefined when none came. */
+export async function waitForEv(ctx: PncContext, states: readonly string[], since: number, timeoutMs: number): Promise<EvStateEvent | undefined> {
+  const e = ev(ctx);
+  const end = nowMs() + timeoutMs;
+  for (;;) {
+    const hit = e.events().find((x) => x.t >= since && states.includes(x.state));
+    if (hit) return hit;
+    if (nowMs() >= end) return undefined;
+    await ctx.sleep(20);
+  }
+}
+
+/** EV states since `since`, for messages: `B@+12ms, Authorized@+340ms, …`. */
+export function evTrail(ctx: PncContext, since: number): string {
+  const list = ev(ctx)
+    .events()
+    .filter((x) => x.t >= since)
+    .map((x) => `${x.state}${x.detail ? `(${evDetailText(x.detail)})` : ''}@+${Math.round(x.t - since)}ms`);
+  return list.length ? list.join(', ') : 'none';
+}
+
+const CP_STATES = new Set(['A', 'B', 'C', 'D', 'E', 'F', 'Disconnected']);
+
+/** Unplugs the EV when its last control-pilot state says it is plugged in (a previous phase may have ended early). */
+export async function ensureUnplugged(ctx: PncContext): Promise<void> {
+  const last = [...ev(ctx).events()].reverse().find((x) => CP_STATES.has(x.state));
+  if (last && last.state !== 'A' && last.state !== 'Disconnected') {
+    ctx.log(`EV still plugged in (control pilot ${last.state}): unplugging first`);
+    await ev(ctx).unplug(ctx.signal);
+  }
+}
+
+/** The eMAID the EV holds: from its latest ContractInstalled (or Authorized) report. */
+export function evEmaid(ctx: PncContext): string | undefined {
+  const list = [...ev(ctx).events()].reverse();
+  const hit = list.find((x) => x.state === 'ContractInstalled' || x.state === 'Authorized');
+  return evDetailText(hit?.detail);
+}
+
+export interface InstallResult {
+  since: number;
+  /** the Get15118EVCertificate the charger forwarded, if any */
+  request?: ReceivedCall;
+  installed?: EvStateEvent;
+  failed?: EvStateEvent;
+  emaid?: string;
+}
+
+/**
+ * Has the EV install a contract (M01): plug in, `installCertificate`, wait for ContractInstalled or
+ * ContractInstallFailed, unplug. Does not judge: the caller checks the result.
+ */
+export async function installContract(ctx: PncContext, rec: CallRecorder): Promise<InstallResult> {
+  const e = ev(ctx);
+  await ensureUnplugged(ctx);
+  const since = nowMs();
+  let result: InstallResult = { since };
+  try {
+    await e.plugIn(ctx.signal);
+    await e.installCertificate(ctx.signal);
+    const end = await waitForEv(ctx, ['ContractInstalled', 'ContractInstallFailed'], since, limitNumber(ctx, 'pnc.wait.contract_install_ms'));
+    const request = rec.of('DataTransfer.Get15118EVCertificate', since)[0];
+    result = {
+      since,
+      ...(request ? { request } : {}),
+      ...(end?.state === 'ContractInstalled' ? { installed: end, emaid: evDetailText(end.detail) ?? '' } : {}),
+      ...(end?.state === 'ContractInstallFailed' ? { failed: end } : {}),
+    };
+    await waitForEv(ctx, ['V2G_Session_Finished'], since, limitNumber(ctx, 'pnc.wait.session_end_ms'));
+  } finally {
+    await e.unplug(ctx.signal).catch((err: unknown) => ctx.warn(`unplug after certificate installation failed: ${err instanceof Error ? err.message : String(err)}`));
+  }
+  return result;
+}
+
+/** The EV's eMAID, installing a contract first when the EV has reported none during this run. */
+export async function ensureContract(ctx: PncContext, rec: CallRecorder): Promise<string> {
+  const known = evEmaid(ctx);
+  if (known) return known;
+  ctx.log('the EV has reported no contract in this run: installing one (M01) first');
+  const r = await installContract(ctx, rec);
+  if (r.installed && r.emaid) return r.emaid;
+  checkPncTraffic(rec, r.since);
+  const reason = evDetailText(r.failed?.detail);
+  if (reason === 'session-id') throw new ProtocolViolation('pnc.M01.session-id', `the EV refused the CertificateInstallationRes the charger forwarded: its SessionID is not the session's (EV states: ${evTrail(ctx, r.since)})`);
+  throw new ProtocolViolation('pnc.M01.install', `the EV could not install a contract${reason ? ` (${reason})` : ''}; EV states: ${evTrail(ctx, r.since)}`);
+}
+
+// ------------------------------------------------------------------ a Contract session
+
+export interface SessionPlan {
+  /**
+   * What to do once power flows: 'energy' charges until the meter counted `pnc.charge_energy_wh`
+   * (at most `pnc.charge_max_ms`); 'power' stops as soon as the meter shows power.
+   */
+  charge: 'energy' | 'power';
+  /** meter series to fill (t_ms since the session started) */
+  series?: { powerW?: SeriesHandle; energyWh?: SeriesHandle };
+}
+
+export interface SessionResult {
+  /** epoch ms just before plug-in */
+  since: number;
+  /** Authorized / AuthorizationFailed, or undefined when the EV reported neither in time */
+  decision: EvStateEvent | undefined;
+  powerOn: EvStateEvent | undefined;
+  /** highest meter power during the session, W (NaN without a meter) */
+  maxPowerW: number;
+  /** meter energy register before plug-in and after unplug, Wh (NaN without a meter) */
+  energyBeforeWh: number;
+  energyAfterWh: number;
+  /** the EV reported V2G_Session_Finished */
+  finished: boolean;
+  /** epoch ms after unplug */
+  endedAt: number;
+}
+
+/**
+ * One DC Contract session: plug in, start, wait for the EV's authorization outcome, then either charge
+ * (plan) or watch `pnc.no_charge_window_ms` for power that must not flow, stop, unplug. The meter is
+ * polled all along. Rig faults (LinkError) propagate; what the charger did is returned for the caller
+ * to judge, so each suite decides which rule a difference breaks.
+ */
+export async function runContractSession(ctx: PncContext, plan: SessionPlan): Promise<SessionResult> {
+  const e = ev(ctx);
+  const meter = ctx.d.meter;
+  await ensureUnplugged(ctx);
+  const since = nowMs();
+  const energyBeforeWh = meter ? await meter.readEnergyWh(ctx.signal) : NaN;
+  let maxPowerW = meter ? 0 : NaN;
+  let lastEnergyWh = energyBeforeWh;
+  const polling = new AbortController();
+  const stopPolling = (): void => polling.abort();
+  ctx.signal.addEventListener('abort', stopPolling, { once: true });
+  const poll = meter
+    ?.poll({
+      intervalMs: limitNumber(ctx, 'pnc.meter_poll_ms'),
+      signal: polling.signal,
+      onReading: (r) => {
+        maxPowerW = Math.max(maxPowerW, r.powerW);
+        lastEnergyWh = r.importedEnergyWh;
+        const tMs = Math.round(r.t - since);
+        plan.series?.powerW?.add(tMs, r.powerW);
+        plan.series?.energyWh?.add(tMs, Number((r.importedEnergyWh - energyBeforeWh).toFixed(4)));
+      },
+      onError: (err) => ctx.warn(`meter reading failed: ${err.message}`),
+    })
+    .catch((err: unknown) => ctx.warn(`meter polling stopped: ${err instanceof Error ? err.message : String(err)}`));
+  let decision: EvStateEvent | undefined;
+  let powerOn: EvStateEvent | undefined;
+  let finished = false;
+  let unplugged = false;
+  try {
+    await e.plugIn(ctx.signal);
+    await e.startSession({ mode: 'DC', payment: 'Contract' }, ctx.signal);
+    decision = await waitForEv(ctx, ['Authorized', 'AuthorizationFailed'], since, limitNumber(ctx, 'pnc.wait.authorization_ms'));
+    const thresholdW = limitNumber(ctx, 'pnc.power_threshold_w');
+    if (decision?.state === 'Authorized') {
+      powerOn = await waitForEv(ctx, ['DC_PowerOn'], since, limitNumber(ctx, 'pnc.wait.power_on_ms'));
+      if (powerOn) {
+        const targetWh = plan.charge === 'energy' ? limitNumber(ctx, 'pnc.charge_energy_wh') : 0;
+        const end = nowMs() + (plan.charge === 'energy' ? limitNumber(ctx, 'pnc.charge_max_ms') : limitNumber(ctx, 'pnc.wait.power_on_ms'));
+        // no meter: charge for the fixed time only
+        while (nowMs() < end) {
+          if (meter && maxPowerW >= thresholdW && lastEnergyWh - energyBeforeWh >= targetWh) break;
+          await ctx.sleep(25);
+        }
+      }
+    } else {
+      // power must not flow: watch for a while even when the EV reported the failure at once
+      await ctx.sleep(limitNumber(ctx, 'pnc.no_charge_window_ms'));
+      powerOn = e.events().find((x) => x.t >= since && x.state === 'DC_PowerOn');
+    }
+    const stopAt = nowMs();
+    await e.stopSession(ctx.signal);
+    finished = (await waitForEv(ctx, ['V2G_Session_Finished'], Math.min(stopAt, decision?.t ?? stopAt), limitNumber(ctx, 'pnc.wait.session_end_ms'))) !== undefined;
+    await e.unplug(ctx.signal);
+    unplugged = true;
+  } finally {
+    if (!unplugged) await e.unplug(ctx.signal).catch(() => undefined);
+    polling.abort();
+    ctx.signal.removeEventListener('abort', stopPolling);
+    await poll;
+  }
+  const energyAfterWh = meter ? await meter.readEnergyWh(ctx.signal) : NaN;
+  return { since, decision, powerOn, maxPowerW, energyBeforeWh, energyAfterWh, finished, endedAt: nowMs() };
+}
+
+/** The session charged: EV Authorized, DC_PowerOn and (with a meter) power above the threshold. */
+export function charged(ctx: PncContext, s: SessionResult): boolean {
+  const thresholdW = limitNumber(ctx, 'pnc.power_threshold_w');
+  return s.decision?.state === 'Authorized' && s.powerOn !== undefined && (Number.isNaN(s.maxPowerW) || s.maxPowerW >= thresholdW);
+}
+
+/** Any sign of charging: the EV authorized, power on, or the meter saw power. */
+export function anyCharging(ctx: PncContext, s: SessionResult): string | undefined {
+  const thresholdW = limitNumber(ctx, 'pnc.power_threshold_w');
+  const signs: string[] = [];
+  if (s.decision?.state === 'Authorized') signs.push('the EV was Authorized');
+  if (s.powerOn) signs.push('the EV reported DC_PowerOn');
+  if (s.maxPowerW >= thresholdW) signs.push(`the meter saw ${Math.round(s.maxPowerW)} W`);
+  return signs.length ? signs.join(', ') : undefined;
+}
+
+/** StartTransaction / StopTransaction of one session, as the CSMS received them. */
+export interface TransactionPair {
+  start: ReceivedCall;
+  /** the transactionId the CSMS gave */
+  transactionId: number | undefined;
+  stop: ReceivedCall | undefined;
+}
+
+/** The StartTransaction at or after `since` and its StopTransaction (waiting up to pnc.wait.transaction_ms for each). */
+export async function transactionOf(ctx: PncContext, rec: CallRecorder, since: number): Promise<TransactionPair | undefined> {
+  const waitMs = limitNumber(ctx, 'pnc.wait.transaction_ms');
+  const start = await waitForRecorded(ctx, rec, 'StartTransaction', since, waitMs);
+  if (!start) return undefined;
+  const answer = await start.answered;
+  const idTagInfo = answer.payload?.idTagInfo as JsonObject | undefined;
+  const transactionId = typeof answer.payload?.transactionId === 'number' ? answer.payload.transactionId : undefined;
+  if (idTagInfo === undefined) ctx.warn('StartTransaction was not answered with an idTagInfo');
+  const stop = await waitForRecorded(ctx, rec, 'StopTransaction', start.t, waitMs, (c) => transactionId === undefined || c.payload.transactionId === transactionId);
+  return { start, transactionId, stop };
+}

@@ -1,0 +1,241 @@
+// Offline contract validation (C07.FR.07–09 of the OCA 1.6 PnC application note): for each row of
+// the offline rule table the bench sets the charger's keys while it is online (ContractValidationOffline,
+// LocalAuthorizeOffline, AllowOfflineTxForUnknownId, the local list, the authorization cache), cuts
+// its link (the mock CSMS drops the WebSocket and refuses reconnects), runs a Contract session,
+// watches whether power flows, restores the link and checks the transaction messages the charger
+// queued while offline. Each row is one phase; the default rows are the most discriminating ones,
+// `pnc.offline.rows: all` in a limit file runs the rest too. Phases and rule ids: bench/README.md.
+import { ProtocolViolation } from '../../drivers/capabilities.ts';
+import type { ChargePoint } from '../../src/csms/index.ts';
+import { limit, measure } from '../../src/runner/measure.ts';
+import { defineSuite, phase, type Drivers, type PhaseContext, type PhaseDef } from '../../src/runner/suite.ts';
+import { ensureRootInstalled } from '../lib/certs.ts';
+import {
+  anyCharging,
+  chargePoint,
+  charged,
+  checkPncTraffic,
+  ConfigKeeper,
+  enforceLimit,
+  ensureContract,
+  evTrail,
+  limitNumber,
+  nowMs,
+  recordCalls,
+  runContractSession,
+  scriptable,
+  waitForRecorded,
+  type CallRecorder,
+  type PncContext,
+} from '../lib/pnc.ts';
+
+const uses = { csms: 'Csms', ev: 'EvEmulator', meter: 'EnergyMeter' } as const;
+type D = Drivers<typeof uses>;
+type Ctx = PhaseContext<D>;
+
+/** One row of the offline rule table (rigs/virtual/README.md "PnC authorization", rule 3). */
+export interface OfflineRow {
+  name: string;
+  /** runs by default (else only with pnc.offline.rows: all) */
+  byDefault: boolean;
+  contractValidationOffline: boolean;
+  localAuthorizeOffline: boolean;
+  allowOfflineTxForUnknownId: boolean;
+  /** the EV's eMAID is in the local authorization list (Accepted) */
+  inLocalList: boolean;
+  /** the EV's eMAID is in the authorization cache (an online Accepted session just before) */
+  inCache: boolean;
+  expectCharge: boolean;
+  /** the rule a wrong outcome breaks */
+  rule: string;
+}
+
+export const OFFLINE_ROWS: readonly OfflineRow[] = [
+  { name: 'fr07_validation_off_known_emaid', byDefault: true, contractValidationOffline: false, localAuthorizeOffline: true, allowOfflineTxForUnknownId: false, inLocalList: true, inCache: false, expectCharge: false, rule: 'pnc.C07.FR.07' },
+  { name: 'fr08_local_list', byDefault: true, contractValidationOffline: true, localAuthorizeOffline: true, allowOfflineTxForUnknownId: false, inLocalList: true, inCache: false, expectCharge: true, rule: 'pnc.C07.FR.08' },
+  { name: 'fr08_cache', byDefault: true, contractValidationOffline: true, localAuthorizeOffline: true, allowOfflineTxForUnknownId: false, inLocalList: false, inCache: true, expectCharge: true, rule: 'pnc.C07.FR.08' },
+  { name: 'fr09_unknown_emaid', byDefault: true, contractValidationOffline: true, localAuthorizeOffline: true, allowOfflineTxForUnknownId: false, inLocalList: false, inCache: false, expectCharge: false, rule: 'pnc.C07.FR.09' },
+  { name: 'fr09_local_authorize_off', byDefault: true, contractValidationOffline: true, localAuthorizeOffline: false, allowOfflineTxForUnknownId: false, inLocalList: true, inCache: false, expectCharge: false, rule: 'pnc.C07.FR.09' },
+  { name: 'fr09_unknown_id_allowed', byDefault: true, contractValidationOffline: true, localAuthorizeOffline: true, allowOfflineTxForUnknownId: true, inLocalList: false, inCache: false, expectCharge: false, rule: 'pnc.C07.FR.09' },
+  { name: 'fr07_validation_off_unknown_allowed', byDefault: false, contractValidationOffline: false, localAuthorizeOffline: true, allowOfflineTxForUnknownId: true, inLocalList: true, inCache: true, expectCharge: false, rule: 'pnc.C07.FR.07' },
+  { name: 'fr07_validation_off_cache', byDefault: false, contractValidationOffline: false, localAuthorizeOffline: true, allowOfflineTxForUnknownId: false, inLocalList: false, inCache: true, expectCharge: false, rule: 'pnc.C07.FR.07' },
+  { name: 'fr09_local_authorize_off_cache', byDefault: false, contractValidationOffline: true, localAuthorizeOffline: false, allowOfflineTxForUnknownId: false, inLocalList: false, inCache: true, expectCharge: false, rule: 'pnc.C07.FR.09' },
+  { name: 'fr09_local_authorize_off_unknown_allowed', byDefault: false, contractValidationOffline: true, localAuthorizeOffline: false, allowOfflineTxForUnknownId: true, inLocalList: false, inCache: false, expectCharge: false, rule: 'pnc.C07.FR.09' },
+];
+
+const state = {
+  keeper: new ConfigKeeper(),
+  emaid: '',
+  listVersion: 0,
+  listChanged: false,
+};
+
+const pc = (ctx: Ctx): PncContext => ctx;
+
+/** Waits for the charger to be connected again (it reconnects by itself after goOnline). */
+async function backOnline(ctx: Ctx, cp: ChargePoint): Promise<number> {
+  cp.goOnline();
+  const t0 = nowMs();
+  if (!cp.connected) await cp.waitForConnection({ timeoutMs: limitNumber(pc(ctx), 'pnc.wait.reconnect_ms'), signal: ctx.signal });
+  return nowMs() - t0;
+}
+
+async function sendLocalList(ctx: Ctx, cp: ChargePoint, emaids: readonly string[]): Promise<void> {
+  state.listVersion += 1;
+  state.listChanged = true;
+  const r = await cp.call(
+    'SendLocalList',
+    { listVersion: state.listVersion, updateType: 'Full', localAuthorizationList: emaids.map((idTag) => ({ idTag, idTagInfo: { status: 'Accepted' as const } })) },
+    { signal: ctx.signal, timeoutMs: limitNumber(pc(ctx), 'pnc.wait.call_ms') },
+  );
+  if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.offline.local-list', `SendLocalList (Full, version ${state.listVersion}) answered ${r.status} with LocalAuthListEnabled=true`);
+}
+
+async function clearCache(ctx: Ctx, cp: ChargePoint): Promise<void> {
+  const r = await cp.call('ClearCache', {}, { signal: ctx.signal, timeoutMs: limitNumber(pc(ctx), 'pnc.wait.call_ms') });
+  if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.offline.cache', `ClearCache answered ${r.status} with AuthorizationCacheEnabled=true`);
+}
+
+function rowPhase(row: OfflineRow): PhaseDef<D> {
+  const keys = `ContractValidationOffline=${row.contractValidationOffline}, LocalAuthorizeOffline=${row.localAuthorizeOffline}, AllowOfflineTxForUnknownId=${row.allowOfflineTxForUnknownId}, eMAID ${row.inLocalList ? 'in' : 'not in'} the local list, ${row.inCache ? 'in' : 'not in'} the cache`;
+  return phase<D>(
+    {
+      name: row.name,
+      description: `${keys} → offline ${row.expectCharge ? 'charging, queued transaction sent after reconnect' : 'no charging'} (${row.rule})${row.byDefault ? '' : '; runs with pnc.offline.rows: all'}`,
+      timeoutMs: 60_000,
+      measures: [
+        measure('charged_offline').equals(row.expectCharge),
+        measure('reconnect_ms').unit('ms').doc('goOnline → the charger connected again'),
+        measure('max_power_w').unit('W').doc('highest meter power during the offline session'),
+        ...(row.expectCharge
+          ? [
+              measure('offline_queue_delay_ms').unit('ms').inRange(limit('pnc.offline_queue_delay_ms')).doc('reconnect → queued StartTransaction received'),
+              measure('meter_stop_deviation_wh').unit('Wh').inRange(limit('pnc.meter_stop_deviation_wh')),
+            ]
+          : []),
+      ],
+    },
+    async (ctx) => {
+      const rows = String(ctx.limitValue('pnc.offline.rows'));
+      if (rows !== 'default' && rows !== 'all') throw new TypeError(`limit pnc.offline.rows must be "default" or "all", got ${JSON.stringify(rows)}`);
+      if (!row.byDefault && rows !== 'all') {
+        ctx.log('not a default row (set pnc.offline.rows: all in a limit file to run it)');
+        return 'skip';
+      }
+      const cp = await chargePoint(pc(ctx));
+      const rec: CallRecorder = recordCalls(pc(ctx), cp);
+      try {
+        // online: configure the row
+        await state.keeper.set(pc(ctx), {
+          LocalAuthListEnabled: 'true',
+          AuthorizationCacheEnabled: 'true',
+          ContractValidationOffline: String(row.contractValidationOffline),
+          LocalAuthorizeOffline: String(row.localAuthorizeOffline),
+          AllowOfflineTxForUnknownId: String(row.allowOfflineTxForUnknownId),
+        });
+        await sendLocalList(ctx, cp, row.inLocalList ? [state.emaid] : []);
+        await clearCache(ctx, cp);
+        if (row.inCache) {
+          const online = await runContractSession(pc(ctx), { charge: 'power' });
+          if (!charged(pc(ctx), online)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `the online session that fills the cache did not charge; EV: ${evTrail(pc(ctx), online.since)}`);
+        }
+
+        // offline: the session
+        cp.goOffline({ reason: `offline-validation ${row.name}` });
+        await ctx.sleep(limitNumber(pc(ctx), 'pnc.wait.offline_detect_ms'));
+        const s = await runContractSession(pc(ctx), { charge: 'power' });
+        const reconnectMs = await backOnline(ctx, cp);
+        const reconnectedAt = nowMs();
+        ctx.m.set('reconnect_ms', Math.round(reconnectMs));
+        ctx.m.set('max_power_w', Math.round(s.maxPowerW));
+        const signs = anyCharging(pc(ctx), s);
+        const didCharge = charged(pc(ctx), s);
+        ctx.m.set('charged_offline', row.expectCharge ? didCharge : signs !== undefined);
+        if (!row.expectCharge && signs) throw new ProtocolViolation(row.rule, `offline with ${keys}: the charger must not charge, but ${signs}`);
+        if (row.expectCharge && !didCharge) throw new ProtocolViolation(row.rule, `offline with ${keys}: the charger must charge; EV: ${evTrail(pc(ctx), s.since)}, meter max ${Math.round(s.maxPowerW)} W`);
+
+        // back online: what the charger queued
+        const waitMs = limitNumber(pc(ctx), 'pnc.wait.transaction_ms');
+        const start = await waitForRecorded(pc(ctx), rec, 'StartTransaction', s.since, row.expectCharge ? waitMs : Math.min(waitMs, 1_000));
+        checkPncTraffic(rec, s.since);
+        if (!row.expectCharge) {
+          if (start) throw new ProtocolViolation(row.rule, `offline with ${keys}: no transaction may start, but after reconnect a StartTransaction (idTag ${JSON.stringify(start.payload.idTag)}) arrived`);
+          return undefined;
+        }
+        if (!start) throw new ProtocolViolation('pnc.offline.queue', `the offline transaction's StartTransaction did not arrive within ${waitMs} ms of reconnecting`);
+        ctx.m.set('offline_queue_delay_ms', Math.max(0, Math.round(start.t - reconnectedAt)));
+        if (start.payload.idTag !== state.emaid) throw new ProtocolViolation('pnc.C07.start-idtag', `queued StartTransaction idTag ${JSON.stringify(start.payload.idTag)} is not the eMAID ${JSON.stringify(state.emaid)}`);
+        const startedAt = Date.parse(String(start.payload.timestamp));
+        if (!(startedAt >= s.since - 2_000 && startedAt <= s.endedAt + 2_000)) {
+          throw new ProtocolViolation('pnc.offline.queue', `queued StartTransaction timestamp ${String(start.payload.timestamp)} is not the time the offline session started (between ${new Date(s.since).toISOString()} and ${new Date(s.endedAt).toISOString()})`);
+        }
+        const answer = await start.answered;
+        const txId = answer.payload?.transactionId;
+        const stop = await waitForRecorded(pc(ctx), rec, 'StopTransaction', start.t, waitMs, (c) => c.payload.transactionId === txId);
+        if (!stop) throw new ProtocolViolation('pnc.offline.queue', `no StopTransaction for transaction ${String(txId)} (the offline session ended before reconnect)`);
+        if (stop.t < start.t) throw new ProtocolViolation('pnc.offline.queue', 'queued StopTransaction arrived before its StartTransaction');
+        const txWh = Number(stop.payload.meterStop) - Number(start.payload.meterStart);
+        const meterWh = s.energyAfterWh - s.energyBeforeWh;
+        const deviation = Math.abs(txWh - meterWh);
+        ctx.m.set('meter_stop_deviation_wh', Number(deviation.toFixed(3)));
+        enforceLimit(pc(ctx), 'pnc.meter_stop_deviation_wh', deviation, 'pnc.meter-stop', `queued StopTransaction meterStop − meterStart is ${txWh} Wh, the bench meter counted ${meterWh.toFixed(3)} Wh`);
+        return undefined;
+      } finally {
+        rec.stop();
+        if (cp.offline) await backOnline(ctx, cp).catch((e: unknown) => ctx.warn(`the charger did not come back online: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    },
+  );
+}
+
+const prepare = phase<D>(
+  {
+    name: 'prepare',
+    description: 'The charger is connected, PnC on, the bench roots installed, the EV holds a contract; the local list version is read.',
+    timeoutMs: 30_000,
+  },
+  async (ctx) => {
+    state.keeper = new ConfigKeeper();
+    state.emaid = '';
+    state.listChanged = false;
+    const cp = await chargePoint(pc(ctx));
+    await state.keeper.set(pc(ctx), { ISO15118PnCEnabled: 'true' });
+    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(pc(ctx), role);
+    const v = await cp.call('GetLocalListVersion', {}, { signal: ctx.signal, timeoutMs: limitNumber(pc(ctx), 'pnc.wait.call_ms') });
+    state.listVersion = Math.max(0, v.listVersion);
+    if (v.listVersion > 0) ctx.warn(`the charger has a local list (version ${v.listVersion}); OCPP 1.6 cannot read its entries back, so teardown leaves an empty list`);
+    const rec = recordCalls(pc(ctx), cp);
+    try {
+      state.emaid = await ensureContract(pc(ctx), rec);
+    } finally {
+      rec.stop();
+    }
+    ctx.log(`EV eMAID ${state.emaid}`);
+  },
+);
+
+const restore = phase<D>(
+  { name: 'restore', description: 'The charger online again, the local list emptied, the cache cleared, the configuration keys put back.', timeoutMs: 30_000 },
+  async (ctx) => {
+    const cp = scriptable(pc(ctx)).chargePoint();
+    if (cp.offline) await backOnline(ctx, cp);
+    if (state.listChanged) {
+      await sendLocalList(ctx, cp, []);
+      state.listChanged = false;
+    }
+    await clearCache(ctx, cp).catch((e: unknown) => ctx.warn(`ClearCache: ${e instanceof Error ? e.message : String(e)}`));
+    const done = await state.keeper.restore(pc(ctx));
+    if (done.length) ctx.log(`restored ${done.join(', ')}`);
+  },
+);
+
+export default defineSuite({
+  name: 'offline-validation',
+  version: '1.0.0',
+  description: 'Offline PnC authorization (C07.FR.07–09): the rule table of ContractValidationOffline × LocalAuthorizeOffline × local list × cache × AllowOfflineTxForUnknownId, and the transaction queue after reconnect.',
+  requires: ['pnc', 'ev', 'meter'],
+  uses,
+  setup: [prepare],
+  main: OFFLINE_ROWS.map(rowPhase),
+  teardown: [restore],
+});

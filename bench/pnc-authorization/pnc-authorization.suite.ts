@@ -1,0 +1,296 @@
+// PnC authorization (OCPP 2.0.1 use case C07 through the OCA 1.6 application note): DC Contract
+// sessions of the EV emulator against the charger, with the bench as CSMS. Checks that the charger
+// authorizes the contract with DataTransfer Authorize (never OCPP 1.6 Authorize), with the right
+// vendorId, idToken and certificate hash data, validates centrally only when allowed, charges only
+// on Accepted, starts the transaction with the eMAID and reports meter values that agree with the
+// bench meter. Phases and rule ids: bench/README.md "pnc-authorization".
+import { ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import type { ReceivedCall } from '../../src/csms/index.ts';
+import { parseCertificateChainPem } from '../../src/pki/index.ts';
+import { limit, measure } from '../../src/runner/measure.ts';
+import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
+import { benchPki, deleteCertificate, ensureRootInstalled, pkiSerialOracle, rootHashData } from '../lib/certs.ts';
+import { decimalSerialProblems, hashDataProblems } from '../lib/checks.ts';
+import {
+  anyCharging,
+  chargePoint,
+  charged,
+  checkPncTraffic,
+  ConfigKeeper,
+  enforceLimit,
+  ensureContract,
+  evTrail,
+  recordCalls,
+  runContractSession,
+  transactionOf,
+  type CallRecorder,
+  type PncContext,
+  type SessionResult,
+} from '../lib/pnc.ts';
+
+const uses = { csms: 'Csms', ev: 'EvEmulator', meter: 'EnergyMeter' } as const;
+type D = Drivers<typeof uses>;
+type Ctx = PhaseContext<D>;
+
+/** Suite state, reset in setup (a suite file is loaded once per run). */
+const state = {
+  keeper: new ConfigKeeper(),
+  emaid: '',
+  moRootDeleted: false,
+};
+
+const pc = (ctx: Ctx): PncContext => ctx;
+
+/** Runs `fn` with a recorder of the charger's calls, stopped afterwards. */
+async function recording<T>(ctx: Ctx, fn: (rec: CallRecorder) => Promise<T>): Promise<T> {
+  const rec = recordCalls(pc(ctx), await chargePoint(pc(ctx)));
+  try {
+    return await fn(rec);
+  } finally {
+    rec.stop();
+  }
+}
+
+/** The one DataTransfer Authorize of the session (a call the CSMS found faulty is the charger's violation). */
+function authorizeOf(rec: CallRecorder, since: number): ReceivedCall | undefined {
+  const list = rec.of('DataTransfer.Authorize', since);
+  const bad = list.find((c) => c.violations.length > 0);
+  if (bad) {
+    const v = bad.violations[0] as ReceivedCall['violations'][number];
+    throw new ProtocolViolation(v.rule, `DataTransfer Authorize: ${v.message}`);
+  }
+  return list[0];
+}
+
+/** idToken of a PnC Authorize: type eMAID, value the EV's eMAID. */
+function checkIdToken(auth: ReceivedCall, emaid: string): void {
+  const tok = auth.payload.idToken as JsonObject | undefined;
+  if (tok?.type !== 'eMAID') throw new ProtocolViolation('pnc.C07.idtoken', `Authorize idToken.type is ${JSON.stringify(tok?.type)}; a contract is authorized with type eMAID`);
+  if (tok.idToken !== emaid) throw new ProtocolViolation('pnc.C07.idtoken', `Authorize idToken ${JSON.stringify(tok.idToken)} is not the EV's eMAID ${JSON.stringify(emaid)}`);
+}
+
+/** StartTransaction idTag = eMAID and meterStop − meterStart = the bench meter's energy delta. */
+async function checkTransaction(ctx: Ctx, rec: CallRecorder, s: SessionResult): Promise<void> {
+  const tx = await transactionOf(pc(ctx), rec, s.since);
+  if (!tx) throw new ProtocolViolation('pnc.C07.start-transaction', `no StartTransaction reached the CSMS for a session that charged; EV: ${evTrail(pc(ctx), s.since)}`);
+  const idTag = tx.start.payload.idTag;
+  if (idTag !== state.emaid) throw new ProtocolViolation('pnc.C07.start-idtag', `StartTransaction idTag ${JSON.stringify(idTag)} is not the eMAID ${JSON.stringify(state.emaid)} the session was authorized with`);
+  if (!tx.stop) throw new ProtocolViolation('pnc.C07.stop-transaction', `no StopTransaction for transaction ${String(tx.transactionId)} after the session ended`);
+  const txWh = Number(tx.stop.payload.meterStop) - Number(tx.start.payload.meterStart);
+  const meterWh = s.energyAfterWh - s.energyBeforeWh;
+  const deviation = Math.abs(txWh - meterWh);
+  ctx.log(`transaction ${String(tx.transactionId)}: meterStart ${String(tx.start.payload.meterStart)} Wh, meterStop ${String(tx.stop.payload.meterStop)} Wh (${txWh} Wh); meter delta ${meterWh.toFixed(3)} Wh`);
+  ctx.m.set('transaction_energy_wh', txWh);
+  ctx.m.set('meter_stop_deviation_wh', Number(deviation.toFixed(3)));
+  enforceLimit(pc(ctx), 'pnc.meter_stop_deviation_wh', deviation, 'pnc.meter-stop', `StopTransaction meterStop − meterStart is ${txWh} Wh, the bench meter counted ${meterWh.toFixed(3)} Wh`);
+}
+
+// ------------------------------------------------------------------ setup
+
+const prepare = phase<D>(
+  {
+    name: 'prepare',
+    description: 'The charger is connected, PnC is on with local contract validation, the bench V2G and MO roots are installed, and the EV holds a contract.',
+    timeoutMs: 30_000,
+    measures: [measure('emaid').matches(/^[A-Z]{2}-?[A-Z0-9]{3}-?[A-Z0-9]{9}(-?[A-Z0-9])?$/i).doc('the eMAID of the EV\'s contract')],
+  },
+  async (ctx) => {
+    state.keeper = new ConfigKeeper();
+    state.emaid = '';
+    state.moRootDeleted = false;
+    await state.keeper.set(pc(ctx), { ISO15118PnCEnabled: 'true', CentralContractValidationAllowed: 'false' });
+    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(pc(ctx), role);
+    state.emaid = await recording(ctx, (rec) => ensureContract(pc(ctx), rec));
+    ctx.m.set('emaid', state.emaid);
+  },
+);
+
+// ------------------------------------------------------------------ main
+
+const localValidation = phase<D>(
+  {
+    name: 'c07_local_validation_accepted',
+    description:
+      'TC_C_50: MO root installed, CentralContractValidationAllowed=false. DataTransfer Authorize with idToken eMAID and certificate hash data; CSMS Accepted → the EV charges; StartTransaction idTag = eMAID; StopTransaction agrees with the meter.',
+    timeoutMs: 60_000,
+    measures: [
+      measure('authorize_status').equals('Accepted').doc('idTokenInfo.status the CSMS answered'),
+      measure('hash_data_entries').inRange({ min: 1 }).doc('iso15118CertificateHashData entries in the Authorize'),
+      measure('charging_power_w').unit('W').inRange(limit('pnc.charging_power_w')).doc('highest meter power during the session'),
+      measure('session_energy_wh').unit('Wh').inRange(limit('pnc.session_energy_wh')).doc('energy the bench meter counted'),
+      measure('transaction_energy_wh').unit('Wh').doc('StopTransaction meterStop − StartTransaction meterStart'),
+      measure('meter_stop_deviation_wh').unit('Wh').inRange(limit('pnc.meter_stop_deviation_wh')),
+      measure('power_w').unit('W').series(['t_ms']).doc('meter power during the session'),
+      measure('energy_wh').unit('Wh').series(['t_ms']).doc('meter energy since plug-in'),
+    ],
+  },
+  async (ctx) =>
+    recording(ctx, async (rec) => {
+      const s = await runContractSession(pc(ctx), { charge: 'energy', series: { powerW: ctx.m.series('power_w'), energyWh: ctx.m.series('energy_wh') } });
+      checkPncTraffic(rec, s.since);
+      const auth = authorizeOf(rec, s.since);
+      if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `no DataTransfer Authorize reached the CSMS for a Contract session; EV: ${evTrail(pc(ctx), s.since)}`);
+      checkIdToken(auth, state.emaid);
+      const hash = auth.payload.iso15118CertificateHashData;
+      if (!Array.isArray(hash) || hash.length === 0) {
+        throw new ProtocolViolation('pnc.C07.hash-data', `Authorize without iso15118CertificateHashData although the contract chain is verifiable locally (MO root installed)${typeof auth.payload.certificate === 'string' ? '; it sent the certificate instead' : ''}`);
+      }
+      ctx.m.set('hash_data_entries', hash.length);
+      const problems = hash.flatMap((h, i) => hashDataProblems(h, `iso15118CertificateHashData[${i}]`, { responderUrl: true }));
+      const serials = decimalSerialProblems(hash, pkiSerialOracle(benchPki(pc(ctx))), 'iso15118CertificateHashData');
+      if (serials.unchecked) ctx.warn(`${serials.unchecked} hash data entr(ies) name an issuer outside the bench PKI: serials not checked`);
+      if (problems.length || serials.problems.length) throw new ProtocolViolation('pnc.hash-format', [...problems, ...serials.problems].join('; '));
+      const answer = await auth.answered;
+      const status = String((answer.inner?.idTokenInfo as JsonObject | undefined)?.status ?? answer.kind);
+      ctx.m.set('authorize_status', status);
+      if (status !== 'Accepted') {
+        throw new ProtocolViolation('pnc.C07.hash-data', `the CSMS could not validate the contract from the charger's hash data: ${status}, certificateStatus ${String(answer.inner?.certificateStatus)}`);
+      }
+      if (!charged(pc(ctx), s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `the CSMS accepted the contract but the EV did not charge; EV: ${evTrail(pc(ctx), s.since)}, meter max ${Math.round(s.maxPowerW)} W`);
+      ctx.m.set('charging_power_w', Math.round(s.maxPowerW));
+      ctx.m.set('session_energy_wh', Number((s.energyAfterWh - s.energyBeforeWh).toFixed(3)));
+      await checkTransaction(ctx, rec, s);
+    }),
+);
+
+/** The answers a CSMS gives for contracts it does not accept (scripted; revoked/expired/unknown-root as the mock CSMS reports them). */
+const REFUSALS = [
+  { name: 'Blocked', status: 'Blocked', certificateStatus: undefined },
+  { name: 'Invalid', status: 'Invalid', certificateStatus: undefined },
+  { name: 'revoked contract', status: 'Invalid', certificateStatus: 'CertificateRevoked' },
+  { name: 'expired contract', status: 'Invalid', certificateStatus: 'CertificateExpired' },
+  { name: 'unknown root', status: 'Invalid', certificateStatus: 'CertChainError' },
+] as const;
+
+const csmsRefuses = phase<D>(
+  {
+    name: 'c07_csms_refuses',
+    description: `TC_C_51: the CSMS answers the Authorize ${REFUSALS.map((r) => r.name).join(', ')} → no power, no StartTransaction; the EV reports AuthorizationFailed.`,
+    timeoutMs: 90_000,
+    measures: [
+      measure('refused_sessions').equals(REFUSALS.length).doc('sessions that correctly did not charge'),
+      measure('no_charge_power_w').unit('W').inRange(limit('pnc.no_charge_power_w')).doc('highest meter power over the refused sessions'),
+    ],
+  },
+  async (ctx) => {
+    const cp = await chargePoint(pc(ctx));
+    let ok = 0;
+    let maxPowerW = 0;
+    for (const r of REFUSALS) {
+      await recording(ctx, async (rec) => {
+        const rule = cp.respond('DataTransfer.Authorize', {
+          payload: (_call, dflt) => ({ ...(dflt ?? {}), idTokenInfo: { status: r.status }, ...(r.certificateStatus ? { certificateStatus: r.certificateStatus } : {}) }),
+        });
+        let s: SessionResult;
+        try {
+          s = await runContractSession(pc(ctx), { charge: 'power' });
+        } finally {
+          rule.remove();
+        }
+        checkPncTraffic(rec, s.since);
+        const auth = authorizeOf(rec, s.since);
+        if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `${r.name}: no DataTransfer Authorize reached the CSMS; EV: ${evTrail(pc(ctx), s.since)}`);
+        const signs = anyCharging(pc(ctx), s);
+        if (signs) throw new ProtocolViolation('pnc.C07.not-accepted', `the CSMS answered ${r.status}${r.certificateStatus ? ` (${r.certificateStatus})` : ''} (${r.name}) but ${signs}`);
+        const start = rec.of('StartTransaction', s.since)[0];
+        if (start) throw new ProtocolViolation('pnc.C07.not-accepted', `${r.name}: StartTransaction (idTag ${JSON.stringify(start.payload.idTag)}) although the CSMS answered ${r.status}`);
+        if (s.decision?.state !== 'AuthorizationFailed') ctx.warn(`${r.name}: the EV reported ${s.decision?.state ?? 'no authorization outcome'} (expected AuthorizationFailed); EV: ${evTrail(pc(ctx), s.since)}`);
+        maxPowerW = Math.max(maxPowerW, s.maxPowerW);
+        ctx.log(`${r.name}: no charging (EV ${s.decision?.state ?? '—'} ${s.decision?.detail ?? ''})`);
+        ok++;
+      });
+    }
+    ctx.m.set('refused_sessions', ok);
+    ctx.m.set('no_charge_power_w', Math.round(maxPowerW));
+  },
+);
+
+const centralValidation = phase<D>(
+  {
+    name: 'c07_central_validation',
+    description:
+      'TC_C_52 and the negative: MO root deleted. CentralContractValidationAllowed=false → no Authorize is sent and nothing charges; =true → Authorize carries the contract chain (certificate) and the session charges on Accepted.',
+    timeoutMs: 60_000,
+    measures: [
+      measure('not_allowed_authorize_calls').equals(0).doc('Authorize calls sent while central validation was not allowed'),
+      measure('central_authorize_status').equals('Accepted'),
+      measure('central_chain_certificates').inRange({ min: 1 }).doc('certificates in the Authorize certificate field'),
+    ],
+  },
+  async (ctx) => {
+    const moHash = rootHashData(pc(ctx), 'mo-root');
+    const del = await deleteCertificate(pc(ctx), moHash);
+    if (del !== 'Accepted') throw new ProtocolViolation('pnc.M04.delete', `DeleteCertificate of the bench MO root answered ${del}; the MO root was installed`);
+    state.moRootDeleted = true;
+    try {
+      // not allowed: the contract cannot be validated locally, and must not be sent
+      await state.keeper.set(pc(ctx), { CentralContractValidationAllowed: 'false' });
+      await recording(ctx, async (rec) => {
+        const s = await runContractSession(pc(ctx), { charge: 'power' });
+        checkPncTraffic(rec, s.since);
+        const sent = rec.of('DataTransfer.Authorize', s.since);
+        ctx.m.set('not_allowed_authorize_calls', sent.length);
+        const withCert = sent.find((c) => typeof c.payload.certificate === 'string');
+        if (withCert) throw new ProtocolViolation('pnc.C07.central-not-allowed', 'Authorize carries the contract certificate although CentralContractValidationAllowed is false and the MO root is not installed');
+        if (sent.length) throw new ProtocolViolation('pnc.C07.central-not-allowed', 'Authorize sent for a contract the charger cannot validate locally while CentralContractValidationAllowed is false (it must refuse without asking the CSMS)');
+        const signs = anyCharging(pc(ctx), s);
+        if (signs) throw new ProtocolViolation('pnc.C07.central-not-allowed', `contract neither validated locally nor centrally, but ${signs}`);
+      });
+      // allowed: the chain goes to the CSMS
+      await state.keeper.set(pc(ctx), { CentralContractValidationAllowed: 'true' });
+      await recording(ctx, async (rec) => {
+        const s = await runContractSession(pc(ctx), { charge: 'power' });
+        checkPncTraffic(rec, s.since);
+        const auth = authorizeOf(rec, s.since);
+        if (!auth) throw new ProtocolViolation('pnc.C07.central-certificate', `CentralContractValidationAllowed=true and the MO root unknown, but no Authorize reached the CSMS; EV: ${evTrail(pc(ctx), s.since)}`);
+        checkIdToken(auth, state.emaid);
+        const cert = auth.payload.certificate;
+        if (typeof cert !== 'string') throw new ProtocolViolation('pnc.C07.central-certificate', 'Authorize without the contract certificate although the charger cannot validate it and central validation is allowed');
+        let n = 0;
+        try {
+          n = parseCertificateChainPem(cert).length;
+        } catch (e) {
+          throw new ProtocolViolation('pnc.C07.central-certificate', `Authorize certificate is not a PEM chain: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        ctx.m.set('central_chain_certificates', n);
+        if (Array.isArray(auth.payload.iso15118CertificateHashData)) ctx.warn('Authorize carries hash data as well as the certificate');
+        const answer = await auth.answered;
+        const status = String((answer.inner?.idTokenInfo as JsonObject | undefined)?.status ?? answer.kind);
+        ctx.m.set('central_authorize_status', status);
+        if (status === 'Accepted' && !charged(pc(ctx), s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `central validation Accepted but no charging; EV: ${evTrail(pc(ctx), s.since)}`);
+      });
+    } finally {
+      await ensureRootInstalled(pc(ctx), 'mo-root');
+      state.moRootDeleted = false;
+    }
+  },
+);
+
+// ------------------------------------------------------------------ teardown
+
+const restore = phase<D>(
+  {
+    name: 'restore',
+    description: 'Puts back the configuration keys and the MO root this suite changed.',
+    timeoutMs: 20_000,
+  },
+  async (ctx) => {
+    if (state.moRootDeleted) {
+      await ensureRootInstalled(pc(ctx), 'mo-root');
+      state.moRootDeleted = false;
+    }
+    const done = await state.keeper.restore(pc(ctx));
+    if (done.length) ctx.log(`restored ${done.join(', ')}`);
+  },
+);
+
+export default defineSuite({
+  name: 'pnc-authorization',
+  version: '1.0.0',
+  description: 'C07 Plug & Charge authorization through DataTransfer Authorize: hash data, central validation, CSMS answers, idTag and meter values.',
+  requires: ['pnc', 'ev', 'meter'],
+  uses,
+  setup: [prepare],
+  main: [localValidation, csmsRefuses, centralValidation],
+  teardown: [restore],
+});
