@@ -8,12 +8,12 @@
 //   pnc-bench pki init <dir> [--seed s] | pki show <dir>     (src/cli/pki.ts)
 //   pnc-bench csms --port <p> [--profile 0..3] [--pki <dir>] (src/cli/csms.ts)
 //   pnc-bench exi decode <hex|base64|@file> | exi encode   (src/cli/exi.ts)
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+//   pnc-bench serve [suites…] --rig <file> [--port 8080] [--host 127.0.0.1] [--token t] (src/cli/serve.ts)
+//
+// `run` goes through the run session (src/runner/session.ts), the same one the live server uses.
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import {
-  exportRunToInflux,
   InfluxRejectedError,
   InfluxUnavailableError,
   InfluxUrlError,
@@ -24,24 +24,22 @@ import {
 } from '../report/influx.ts';
 import { JournalError } from '../report/journal.ts';
 import { rebuildRun } from '../report/outputs.ts';
-import { exitCodeFor, type RunRecord, type Trigger } from '../report/record.ts';
-import { hostInfo, PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
-import { formatRigIssue, loadRig, RigConfigError, type LoadedRig } from '../rig/load.ts';
-import { startSimulator, type RunningSimulator } from '../rig/simulator.ts';
+import { exitCodeFor, type Trigger } from '../report/record.ts';
+import { formatRigIssue, RigConfigError } from '../rig/load.ts';
 import { ConfigError } from '../runner/errors.ts';
-import { runBench } from '../runner/executor.ts';
-import { LimitFileError, loadLimits } from '../runner/limits.ts';
-import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
+import { LimitFileError } from '../runner/limits.ts';
+import { DEFAULT_RIG, DEFAULT_SUITES, prepareSession, SimulatorError, type SessionResult } from '../runner/session.ts';
 import { csmsCommands } from './csms.ts';
 import { exiCommands } from './exi.ts';
 import { pkiCommands } from './pki.ts';
 import { Progress } from './progress.ts';
 import { rigCheck } from './rig.ts';
+import { ServerConfigError, ServerListenError } from '../server/errors.ts';
+import { serveCommands } from './serve.ts';
 
 export const EXIT = { PASS: 0, FAIL: 1, CONFIG: 2, INFRA: 3 } as const;
 
-export const DEFAULT_RIG = path.join(PACKAGE_ROOT, 'rigs', 'virtual.yaml');
-export const DEFAULT_SUITES = path.join(PACKAGE_ROOT, 'bench');
+export { DEFAULT_RIG, DEFAULT_SUITES };
 
 interface RunFlags {
   rig: string;
@@ -52,120 +50,50 @@ interface RunFlags {
   operator?: string;
 }
 
-function makeRunId(rigId: string): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
-  return `${stamp}-${rigId}-${randomBytes(3).toString('hex')}`;
-}
-
-function benchLimitFiles(): string[] {
-  const dir = path.join(PACKAGE_ROOT, 'bench', 'limits');
-  try {
-    return readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f))
-      .sort()
-      .map((f) => path.join(dir, f));
-  } catch {
-    return [];
-  }
-}
-
 async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promise<number> {
-  if (flags.influx) parseInfluxUrl(flags.influx); // a bad URL is a usage error before anything runs
-  let rig = await loadRig(flags.rig);
-  const progressOut = flags.json ? process.stderr : process.stdout;
-  for (const w of rig.warnings) io.err(`warning: ${formatRigIssue(w)}`);
-  const files = findSuiteFiles(suitePaths.length ? suitePaths : [DEFAULT_SUITES]);
-  const suites = await loadSuites(files, PACKAGE_ROOT);
-  const limits = await loadLimits([...benchLimitFiles(), ...rig.limitFiles], rig.config.dut.model);
-
-  const runId = makeRunId(rig.config.id);
-  const runDir = path.resolve(flags.reports, runId);
-  // A rig with simulated hardware: start it, then resolve the file again with the values it provides.
-  const simLog: string[] = [];
-  let sim: RunningSimulator | undefined;
-  const simulator = rig.simulator;
-  if (simulator) {
-    const say = flags.json ? io.err : io.out;
-    say(`starting simulated hardware: ${simulator.def.description}`);
-    const t0 = performance.now();
-    try {
-      sim = await startSimulator(simulator, rig.dir, AbortSignal.timeout(rig.config.timeouts.openMs), (level, msg) => {
-        simLog.push(`${new Date().toISOString()} ${level} ${msg}`);
-        if (level === 'error') io.err(`simulator: ${msg}`);
-      });
-      rig = await loadRig(flags.rig, { simulatorEnv: sim.env });
-    } catch (e) {
-      await sim?.stop(rig.config.timeouts.closeMs).catch(() => {});
-      throw new SimulatorError(`the rig's simulated hardware (${simulator.def.name}) did not start: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    say(`simulated hardware up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  }
-  try {
-    return await runLoadedRig(rig, suites, limits, runId, runDir, flags, io, progressOut);
-  } finally {
-    if (sim) {
-      await sim.stop(rig.config.timeouts.closeMs).catch((e: unknown) => simLog.push(`stop failed: ${e instanceof Error ? e.message : String(e)}`));
-      if (existsSync(runDir)) writeFileSync(path.join(runDir, 'simulator.log'), simLog.join('\n') + '\n');
-    }
-  }
-}
-
-async function runLoadedRig(
-  rig: LoadedRig,
-  suites: Awaited<ReturnType<typeof loadSuites>>,
-  limits: Awaited<ReturnType<typeof loadLimits>>,
-  runId: string,
-  runDir: string,
-  flags: RunFlags,
-  io: Io,
-  progressOut: NodeJS.WriteStream,
-): Promise<number> {
-  const cancel = new AbortController();
-  const force = new AbortController();
+  const session = await prepareSession({
+    rigFile: flags.rig,
+    suitePaths,
+    reportsDir: flags.reports,
+    trigger: { kind: flags.trigger, ...(flags.operator ? { operator: flags.operator } : {}), ...ciInfo() },
+    ...(flags.influx ? { influxUrl: flags.influx } : {}),
+    snapshotIntervalMs: 0,
+    onWarning: (w) => io.err(`warning: ${w}`),
+  });
+  const say = flags.json ? io.err : io.out;
+  const progress = new Progress(flags.json ? process.stderr : process.stdout);
+  session.on((ev) => {
+    if (ev.type === 'journal') progress.onEvent(ev.event);
+    else if (ev.type === 'simulator.starting') say(`starting simulated hardware: ${ev.description}`);
+    else if (ev.type === 'simulator.started') say(`simulated hardware up in ${(ev.startMs / 1000).toFixed(1)} s`);
+    else if (ev.type === 'simulator.log' && ev.level === 'error') io.err(`simulator: ${ev.msg}`);
+  });
   const onSignal = (sig: NodeJS.Signals) => {
-    if (!cancel.signal.aborted) {
-      io.err(`\n${sig}: cancelling the run; teardown still runs (${sig} again to cut teardown short)`);
-      cancel.abort(new Error(`received ${sig}`));
-    } else if (!force.signal.aborted) {
-      io.err(`\n${sig} again: cutting teardown short; the record is still written`);
-      force.abort(new Error(`received ${sig} twice`));
-    }
+    const did = session.abort(`received ${sig}${session.signal.aborted ? ' twice' : ''}`);
+    if (did === 'cancel') io.err(`\n${sig}: cancelling the run; teardown still runs (${sig} again to cut teardown short)`);
+    else if (did === 'force') io.err(`\n${sig} again: cutting teardown short; the record is still written`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const progress = new Progress(progressOut);
-  let record: RunRecord;
+  let result: SessionResult;
   try {
-    record = await runBench({
-      runId,
-      runDir,
-      rig: rig as Parameters<typeof runBench>[0]['rig'],
-      suites,
-      limits,
-      trigger: { kind: flags.trigger, ...(flags.operator ? { operator: flags.operator } : {}), ...ciInfo() },
-      software: softwareInfo(),
-      host: hostInfo(),
-      signal: cancel.signal,
-      forceSignal: force.signal,
-      onEvent: (ev) => progress.onEvent(ev),
-    });
+    result = await session.run();
   } finally {
     progress.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 
-  const say = flags.json ? io.err : io.out;
+  const { record, runId, runDir } = result;
   say(`\n${record.outcome}${record.marginal ? ' (marginal)' : ''}${record.retried ? ' (retried)' : ''}  run ${runId}  ${(record.durationMs / 1000).toFixed(1)} s`);
   for (const d of record.outcomeDetails) say(`  ${d.code}: ${d.message}`);
   const rel = path.relative(process.cwd(), runDir);
   say(`record: ${rel && !rel.startsWith('..') ? rel : runDir}/record.json, junit.xml`);
   if (flags.influx) {
-    const r = await exportRunToInflux(runDir, record, flags.influx);
-    if ('written' in r) say(`influx: ${r.written} points written to ${redactInfluxUrl(flags.influx)}`);
-    else say(`influx: server unavailable (${r.reason}); ${r.spooled} points spooled to ${r.spoolFile} — replay with: pnc-bench upload ${runDir} --influx <url>`);
+    if (result.influxError !== undefined) throw result.influxError;
+    const r = result.influx;
+    if (r && 'written' in r) say(`influx: ${r.written} points written to ${redactInfluxUrl(flags.influx)}`);
+    else if (r) say(`influx: server unavailable (${r.reason}); ${r.spooled} points spooled to ${r.spoolFile} — replay with: pnc-bench upload ${runDir} --influx <url>`);
   }
   if (flags.json) io.out(JSON.stringify({ runId, outcome: record.outcome, dir: runDir }));
   return exitCodeFor(record.outcome);
@@ -176,11 +104,6 @@ function ciInfo(): Pick<Trigger, 'ciJobUrl' | 'pipelineId'> {
   const url = e.CI_JOB_URL ?? (e.GITHUB_SERVER_URL && e.GITHUB_REPOSITORY && e.GITHUB_RUN_ID ? `${e.GITHUB_SERVER_URL}/${e.GITHUB_REPOSITORY}/actions/runs/${e.GITHUB_RUN_ID}` : undefined);
   const pipeline = e.CI_PIPELINE_ID ?? e.GITHUB_RUN_ID;
   return { ...(url ? { ciJobUrl: url } : {}), ...(pipeline ? { pipelineId: pipeline } : {}) };
-}
-
-/** The rig's simulated hardware failed to start (exit 3, like any rig fault before a record exists). */
-class SimulatorError extends Error {
-  override readonly name = 'SimulatorError';
 }
 
 export interface Io {
@@ -199,11 +122,11 @@ function report(e: unknown, io: Io): number {
     for (const i of e.issues) io.err(formatRigIssue(i));
     return EXIT.CONFIG;
   }
-  if (e instanceof ConfigError || e instanceof LimitFileError || e instanceof InfluxUrlError || e instanceof JournalError || e instanceof RunUploadError) {
+  if (e instanceof ConfigError || e instanceof ServerConfigError || e instanceof LimitFileError || e instanceof InfluxUrlError || e instanceof JournalError || e instanceof RunUploadError) {
     io.err(`error: ${e.message}`);
     return EXIT.CONFIG;
   }
-  if (e instanceof InfluxUnavailableError || e instanceof InfluxRejectedError || e instanceof SimulatorError) {
+  if (e instanceof InfluxUnavailableError || e instanceof InfluxRejectedError || e instanceof SimulatorError || e instanceof ServerListenError) {
     io.err(`error: ${e.message}`);
     return EXIT.INFRA;
   }
@@ -274,6 +197,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
   pkiCommands(program, io, setCode);
   csmsCommands(program, io, setCode);
   exiCommands(program, io, setCode);
+  serveCommands(program, io, setCode);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,0 +1,283 @@
+// A run session: everything one bench run does, shared by `pnc-bench run` (src/cli/main.ts) and the
+// live server (src/server), so both behave the same. `prepareSession` loads what can be wrong before
+// anything is touched (rig file, suites, limits: ConfigError / RigConfigError / LimitFileError); then
+// `session.run()` starts the rig's simulated hardware (if any), runs the suites (runBench), writes the
+// record and derived outputs, optionally exports to InfluxDB, and stops the simulator.
+//
+//   const s = await prepareSession({ rigFile, suitePaths, reportsDir: 'reports', trigger: { kind: 'manual' } });
+//   const off = s.on((ev) => { if (ev.type === 'journal') console.log(ev.event.type); });
+//   process.once('SIGINT', () => s.abort('received SIGINT'));   // a second abort() cuts teardown short
+//   const { record } = await s.run();
+//
+// Listeners see every journal event, the simulator's start/stop and log lines, and — every
+// `snapshotIntervalMs` while drivers are open — each open driver's snapshot() (for a live view).
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { JsonObject, Lifecycle } from '../../drivers/capabilities.ts';
+import { exportRunToInflux, parseInfluxUrl, type ExportResult } from '../report/influx.ts';
+import type { JournalEvent } from '../report/journal.ts';
+import type { RunRecord, Trigger } from '../report/record.ts';
+import { hostInfo, PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
+import { formatRigIssue, loadRig, type LoadedRig } from '../rig/load.ts';
+import { DriverRegistry, type DriverDefinition } from '../rig/registry.ts';
+import { startSimulator, type RunningSimulator } from '../rig/simulator.ts';
+import { runBench, type LoadedSuite, type RunnableRig } from './executor.ts';
+import { loadLimits, type LimitSet } from './limits.ts';
+import { findSuiteFiles, loadSuites } from './load-suites.ts';
+
+export const DEFAULT_RIG = path.join(PACKAGE_ROOT, 'rigs', 'virtual.yaml');
+export const DEFAULT_SUITES = path.join(PACKAGE_ROOT, 'bench');
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 1000;
+
+/** The rig's simulated hardware failed to start (exit 3, like any rig fault before a record exists). */
+export class SimulatorError extends Error {
+  override readonly name = 'SimulatorError';
+}
+
+export interface SessionOptions {
+  rigFile: string;
+  /** Suite files or directories to search; default DEFAULT_SUITES (bench/). */
+  suitePaths?: readonly string[];
+  /** Where the run directory `<reportsDir>/<runId>/` is created. */
+  reportsDir: string;
+  trigger: Trigger;
+  /** Also write the run's points to InfluxDB (spooled to influx.lp when unreachable). */
+  influxUrl?: string;
+  /** Period of the `drivers.snapshot` session events while drivers are open; 0 turns them off. */
+  snapshotIntervalMs?: number;
+  /** Called with each rig file warning, as soon as the rig is loaded. */
+  onWarning?: (message: string) => void;
+}
+
+export type SessionEvent =
+  | { type: 'simulator.starting'; t: number; name: string; description: string }
+  | { type: 'simulator.started'; t: number; startMs: number }
+  | { type: 'simulator.log'; t: number; level: 'debug' | 'info' | 'warn' | 'error'; msg: string }
+  | { type: 'simulator.stopped'; t: number; error?: string }
+  /** Every event of the run's journal, as the executor writes it. */
+  | { type: 'journal'; event: JournalEvent }
+  /** Periodic snapshot() of every open driver; a driver whose snapshot() throws is left out. */
+  | { type: 'drivers.snapshot'; t: number; snapshots: Record<string, JsonObject> };
+
+export interface SessionResult {
+  runId: string;
+  runDir: string;
+  record: RunRecord;
+  /** Only with `influxUrl`: what the export did. */
+  influx?: ExportResult;
+  /** Only with `influxUrl`: the export threw (the record is written regardless). */
+  influxError?: unknown;
+}
+
+export type SessionState = 'prepared' | 'starting-simulator' | 'running' | 'stopping' | 'done';
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+export function makeRunId(rigId: string): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+  return `${stamp}-${rigId}-${randomBytes(3).toString('hex')}`;
+}
+
+export function benchLimitFiles(): string[] {
+  const dir = path.join(PACKAGE_ROOT, 'bench', 'limits');
+  try {
+    return readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+      .map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Loads and checks everything a run needs, touching no hardware and creating no run directory.
+ * Throws InfluxUrlError, RigConfigError, ConfigError or LimitFileError for a user mistake.
+ */
+export async function prepareSession(opts: SessionOptions): Promise<RunSession> {
+  if (opts.influxUrl) parseInfluxUrl(opts.influxUrl); // a bad URL is a usage error before anything runs
+  const rig = await loadRig(opts.rigFile);
+  for (const w of rig.warnings) opts.onWarning?.(formatRigIssue(w));
+  const files = findSuiteFiles(opts.suitePaths?.length ? opts.suitePaths : [DEFAULT_SUITES]);
+  const suites = await loadSuites(files, PACKAGE_ROOT);
+  const limits = await loadLimits([...benchLimitFiles(), ...rig.limitFiles], rig.config.dut.model);
+  return new RunSession(opts, rig, suites, limits);
+}
+
+export class RunSession {
+  readonly runId: string;
+  readonly runDir: string;
+  private readonly listeners = new Set<(ev: SessionEvent) => void>();
+  private readonly cancel = new AbortController();
+  private readonly force = new AbortController();
+  private readonly instances = new Map<string, Lifecycle>();
+  private readonly openDrivers = new Set<string>();
+  private stateNow: SessionState = 'prepared';
+
+  constructor(
+    private readonly opts: SessionOptions,
+    /** The rig as loaded before the simulator started (placeholders for simulator values). */
+    readonly rig: LoadedRig,
+    readonly suites: readonly LoadedSuite[],
+    private readonly limits: LimitSet,
+  ) {
+    this.runId = makeRunId(rig.config.id);
+    this.runDir = path.resolve(opts.reportsDir, this.runId);
+  }
+
+  get state(): SessionState {
+    return this.stateNow;
+  }
+
+  /** Aborted once abort() was called (the run ends ABORTED). */
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
+
+  /** Adds a listener (it must not throw; errors are swallowed); returns its removal. */
+  on(listener: (ev: SessionEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(ev: SessionEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(ev);
+      } catch {
+        // a broken display must not break the run
+      }
+    }
+  }
+
+  /**
+   * First call: cancels the run (running phases end ABORTED, teardown still runs, the record is
+   * written). Second call: cuts teardown short too. Returns what this call did.
+   */
+  abort(reason: string): 'cancel' | 'force' | 'none' {
+    if (!this.cancel.signal.aborted) {
+      this.cancel.abort(new Error(reason));
+      return 'cancel';
+    }
+    if (!this.force.signal.aborted) {
+      this.force.abort(new Error(reason));
+      return 'force';
+    }
+    return 'none';
+  }
+
+  /** The registry the run uses: the rig's, with each created driver instance remembered for snapshots. */
+  private watchingRegistry(registry: DriverRegistry): DriverRegistry {
+    return new DriverRegistry(
+      registry.list().map(
+        (def): DriverDefinition => ({
+          ...def,
+          create: (ctx) => {
+            const inst = def.create(ctx);
+            this.instances.set(ctx.name, inst);
+            return inst;
+          },
+        }),
+      ),
+    );
+  }
+
+  private snapshotTick(): void {
+    if (this.openDrivers.size === 0 || this.listeners.size === 0) return;
+    const snapshots: Record<string, JsonObject> = {};
+    for (const name of this.openDrivers) {
+      const inst = this.instances.get(name);
+      if (!inst) continue;
+      try {
+        const s = inst.snapshot();
+        if (s !== null && typeof s === 'object') snapshots[name] = JSON.parse(JSON.stringify(s)) as JsonObject;
+      } catch {
+        // snapshot() of a broken driver: nothing to show
+      }
+    }
+    if (Object.keys(snapshots).length) this.emit({ type: 'drivers.snapshot', t: now(), snapshots });
+  }
+
+  /** Runs the session once. Throws SimulatorError when the simulated hardware does not start. */
+  async run(): Promise<SessionResult> {
+    if (this.stateNow !== 'prepared') throw new Error(`session ${this.runId} was already run`);
+    const simLog: string[] = [];
+    let sim: RunningSimulator | undefined;
+    let rig = this.rig;
+    const simulator = rig.simulator;
+    try {
+      if (simulator) {
+        this.stateNow = 'starting-simulator';
+        this.emit({ type: 'simulator.starting', t: now(), name: simulator.def.name, description: simulator.def.description });
+        const t0 = performance.now();
+        try {
+          sim = await startSimulator(simulator, rig.dir, AbortSignal.any([AbortSignal.timeout(rig.config.timeouts.openMs), this.cancel.signal]), (level, msg) => {
+            simLog.push(`${new Date().toISOString()} ${level} ${msg}`);
+            this.emit({ type: 'simulator.log', t: now(), level, msg });
+          });
+          rig = await loadRig(this.opts.rigFile, { simulatorEnv: sim.env });
+          this.emit({ type: 'simulator.started', t: now(), startMs: performance.now() - t0 });
+        } catch (e) {
+          await sim?.stop(rig.config.timeouts.closeMs).catch(() => {});
+          sim = undefined;
+          // Cancelled while starting: the run below records ABORTED with every suite not started.
+          if (!this.cancel.signal.aborted) throw new SimulatorError(`the rig's simulated hardware (${simulator.def.name}) did not start: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      this.stateNow = 'running';
+      const interval = this.opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
+      const timer = interval > 0 ? setInterval(() => this.snapshotTick(), interval) : undefined;
+      timer?.unref();
+      let record: RunRecord;
+      try {
+        record = await runBench({
+          runId: this.runId,
+          runDir: this.runDir,
+          rig: { ...rig, registry: this.watchingRegistry(rig.registry) } as RunnableRig,
+          suites: this.suites,
+          limits: this.limits,
+          trigger: this.opts.trigger,
+          software: softwareInfo(),
+          host: hostInfo(),
+          signal: this.cancel.signal,
+          forceSignal: this.force.signal,
+          onEvent: (ev) => {
+            if (ev.type === 'driver.snapshot') {
+              if (ev.when === 'open') this.openDrivers.add(ev.driver);
+              else this.openDrivers.delete(ev.driver);
+            }
+            this.emit({ type: 'journal', event: ev });
+          },
+        });
+      } finally {
+        clearInterval(timer);
+        this.openDrivers.clear();
+      }
+      this.stateNow = 'stopping';
+      const result: SessionResult = { runId: this.runId, runDir: this.runDir, record };
+      if (this.opts.influxUrl) {
+        try {
+          result.influx = await exportRunToInflux(this.runDir, record, this.opts.influxUrl);
+        } catch (e) {
+          result.influxError = e;
+        }
+      }
+      return result;
+    } finally {
+      this.stateNow = 'stopping';
+      if (sim) {
+        let error: string | undefined;
+        await sim.stop(rig.config.timeouts.closeMs).catch((e: unknown) => {
+          error = e instanceof Error ? e.message : String(e);
+          simLog.push(`stop failed: ${error}`);
+        });
+        if (existsSync(this.runDir)) writeFileSync(path.join(this.runDir, 'simulator.log'), simLog.join('\n') + '\n');
+        this.emit({ type: 'simulator.stopped', t: now(), ...(error !== undefined ? { error } : {}) });
+      }
+      this.stateNow = 'done';
+    }
+  }
+}

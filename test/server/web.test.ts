@@ -1,0 +1,127 @@
+// The web view of `pnc-bench serve` in headless Chromium (Debian `chromium` through playwright-core):
+// rig status, start a run from the page and watch its phases turn green and the plots fill, then
+// start a long run and abort it from the page and see ABORTED. A missing Chromium FAILS this test
+// with the path it looked at; it is never skipped.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunRecord } from '../../src/report/record.ts';
+import type { BenchServer } from '../../src/server/server.ts';
+import { startTestServer, SUITES } from './helpers.ts';
+
+const CHROMIUM = process.env.PNC_BENCH_CHROMIUM ?? '/usr/bin/chromium';
+
+async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: the web view test needs it (Debian: apt-get install chromium; ./scripts/test installs it), or set PNC_BENCH_CHROMIUM to its path`);
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 60_000 });
+}
+
+/** Checks exactly these suites in the picker. */
+async function pick(page: Page, ids: string[]): Promise<void> {
+  for (const box of await page.locator('input[name="suite"]').all()) {
+    if (ids.includes((await box.getAttribute('value')) ?? '')) await box.check();
+    else await box.uncheck();
+  }
+}
+
+describe('web view in headless Chromium', () => {
+  let browser: Browser;
+  let server: BenchServer;
+  let reports: string;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    browser = await launch();
+    ({ server, reports } = await startTestServer());
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('shows the rig, runs suites started from the page with phases turning green, and aborts a run', async () => {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    await page.goto(server.url);
+    await page.locator('#conn[data-state="open"]').waitFor({ timeout: 15_000 });
+    await page.locator('#drivers li[data-driver="meter"][data-ok="true"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#rig-title').textContent()).toContain('rig simulated');
+    expect(await page.locator('input[name="suite"]').count()).toBe(4);
+
+    // start from the page: host-health and the meter suite
+    await pick(page, [SUITES.host, SUITES.meter]);
+    await page.click('#start');
+    await page.locator('.phase[data-phase="clock"][data-outcome="PASS"]').waitFor({ timeout: 20_000 });
+    await page.locator('.phase[data-phase="event_loop"][data-outcome="PASS"]').waitFor({ timeout: 20_000 });
+    await page.locator('.phase[data-phase="charge"][data-outcome="PASS"]').waitFor({ timeout: 20_000 });
+    await page.locator('#run-status[data-outcome="PASS"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('.phase[data-phase="charge"] tr.m[data-measurement="power_w"][data-outcome="PASS"]').textContent()).toContain('7000 W');
+    // live plots filled from samples (power and current measurements, modbus timing points)
+    const points = async (id: string) => Number(await page.locator(`#${id} svg`).getAttribute('data-points'));
+    expect(await points('plot-power')).toBeGreaterThan(0);
+    expect(await points('plot-current')).toBeGreaterThan(0);
+    expect(await points('plot-latency')).toBeGreaterThanOrEqual(8);
+    expect(await page.locator('#plot-latency svg circle').count()).toBeGreaterThanOrEqual(8);
+    const firstRun = (await page.locator('#run-status').textContent())?.match(/run (\S+)/)?.[1] as string;
+    expect(firstRun).toMatch(/-simulated-/);
+    // the past runs table links its report
+    const link = page.locator(`#runs-body tr[data-run="${firstRun}"] a`, { hasText: 'report' });
+    await link.waitFor({ timeout: 10_000 });
+    const href = await link.getAttribute('href');
+    expect(href).toBe(`/api/runs/${firstRun}/report.html`);
+    const report = await page.request.get(new URL(href as string, server.url).href);
+    expect(report.status()).toBe(200);
+    expect(await report.text()).toContain(firstRun);
+
+    // a long run, aborted from the page
+    await pick(page, [SUITES.long]);
+    await page.click('#start');
+    await page.locator('.phase[data-phase="hang"][data-outcome="RUNNING"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('.phase[data-phase="first"]').getAttribute('data-outcome')).toBe('PASS');
+    expect(await page.locator('#start').isDisabled()).toBe(true);
+    await page.click('#abort');
+    await page.locator('#run-status[data-outcome="ABORTED"]').waitFor({ timeout: 20_000 });
+    await page.locator('.phase[data-phase="hang"][data-outcome="ABORTED"]').waitFor();
+    await page.locator('.phase[data-phase="tidy"][data-outcome="PASS"]').waitFor();
+    await page.locator('.suite[data-suite="long"][data-outcome="ABORTED"]').waitFor();
+    const abortedRun = (await page.locator('#run-status').textContent())?.match(/run (\S+)/)?.[1] as string;
+    const rec = RunRecord.parse(JSON.parse(readFileSync(path.join(reports, abortedRun, 'record.json'), 'utf8')));
+    expect(rec.outcome).toBe('ABORTED');
+    await page.locator(`#runs-body tr[data-run="${abortedRun}"][data-outcome="ABORTED"]`).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#start').isEnabled()).toBe(true);
+
+    // a reload mid-nothing still shows the last run from the stream's hello
+    await page.reload();
+    await page.locator('#run-status[data-outcome="ABORTED"]').waitFor({ timeout: 15_000 });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('web view with a token', () => {
+  it('takes the token from ?token= once and uses it for the API and the stream', async () => {
+    const browser = await launch();
+    const token = 'a-long-enough-token-for-tests';
+    const { server } = await startTestServer({ host: '127.0.0.2', token, probeOnStart: false });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}?token=${token}`);
+      await page.locator('#conn[data-state="open"]').waitFor({ timeout: 15_000 });
+      expect(await page.locator('input[name="suite"]').count()).toBe(4);
+      expect(page.url()).not.toContain(token); // removed from the address bar
+      await page.locator('#drivers li[data-driver="meter"]').waitFor();
+      // without the token the page asks for it
+      const other = await browser.newPage();
+      await other.goto(server.url);
+      await other.locator('#token-form:not([hidden])').waitFor({ timeout: 15_000 });
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+});
