@@ -30,20 +30,29 @@ const onlyDir = (reports: string): string => path.join(reports, readdirSync(repo
 const record = (dir: string): RunRecord => RunRecord.parse(JSON.parse(readFileSync(path.join(dir, 'record.json'), 'utf8')));
 
 describe('run --influx and upload', () => {
-  it('writes the run\'s points to InfluxDB', async () => {
+  // The acceptance of the main job: `./scripts/run` = `pnc-bench run` with no suites on the virtual rig.
+  it('the main job: every bench suite PASSes on the virtual rig, writes record, JUnit and report, and --influx lands the points', async () => {
     const reports = tempDir();
+    const t0 = Date.now();
     const r = await runCli(['run', '--reports', reports, '--influx', influx.url('live')]);
-    expect(r.code).toBe(0);
+    const seconds = (Date.now() - t0) / 1000;
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const dir = onlyDir(reports);
     const rec = record(dir);
+    expect(rec.outcome).toBe('PASS');
+    const suites = rec.suites.map((s) => s.name);
+    for (const s of ['cert-installation', 'pnc-authorization', 'offline-validation', 'pnc-timing', 'host-health']) expect(suites).toContain(s);
+    for (const f of ['record.json', 'junit.xml', 'report.html']) expect(existsSync(path.join(dir, f)), f).toBe(true);
+    expect(seconds, 'the main job must finish within 2 minutes').toBeLessThan(120);
     const expected = expectedCounts(rec);
     expect(r.stdout).toContain(`influx: ${Object.values(expected).reduce((a, b) => a + b, 0)} points written`);
     expect(await pointCounts(influx, 'live')).toEqual(expected);
+    expect(expected.hil_timing ?? 0).toBeGreaterThan(0);
     const runRows = await influx.query('live', 'SELECT * FROM hil_run GROUP BY *');
-    expect(runRows[0]?.tags).toMatchObject({ rig: 'virtual', suite: 'host-health', outcome: 'PASS', trigger: expect.any(String) });
+    expect(runRows[0]?.tags).toMatchObject({ rig: 'virtual', suite: 'multi', outcome: 'PASS', trigger: expect.any(String) });
     expect(runRows[0]?.values.run_id).toBe(rec.runId);
     expect(existsSync(path.join(dir, 'influx.lp'))).toBe(false);
-  });
+  }, 180_000);
 
   it('spools when InfluxDB is down; upload replays every point exactly once, twice over', async () => {
     const reports = tempDir();
