@@ -163,6 +163,13 @@ export interface EvEmulator extends Lifecycle {
   stopSession(signal: AbortSignal): Promise<void>;
   installCertificate(signal: AbortSignal): Promise<void>;
   /**
+   * Optional (M02): has the plugged-in EV ask for an update of the contract it holds (ISO 15118-2
+   * CertificateUpdateReq); like installCertificate it only starts it — the outcome is a state
+   * (ContractInstalled / ContractInstallFailed). A driver that has the member but cannot do it as
+   * configured rejects with NotSupportedError (suites then SKIP, giving its message as the reason).
+   */
+  updateCertificate?(signal: AbortSignal): Promise<void>;
+  /**
    * Resolves with the first event of `state` at or after `since` (epoch ms; default: now, except
    * that the latest event counts when it already is `state`). Timeout → ProtocolViolation (the
    * charger did not get the EV there); link down → LinkError.
@@ -241,6 +248,14 @@ export class LinkError extends Error {
     super(`${resource}: ${message}`, options);
     this.resource = resource;
   }
+}
+
+/**
+ * The rig's driver cannot do what an optional capability member asks, as configured (e.g. no script
+ * for it). Not a fault of the rig or the charger: a suite turns it into SKIPPED with this message.
+ */
+export class NotSupportedError extends Error {
+  override readonly name = 'NotSupportedError';
 }
 
 /** The device under test broke a rule. Outcome FAIL; `rule` names the rule it broke. */

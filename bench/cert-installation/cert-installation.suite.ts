@@ -6,7 +6,17 @@
 // Phases and rule ids: bench/README.md "cert-installation".
 import { ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
 import { CsmsUsageError, type ChainVariant, type ChargePoint, type ReceivedCall } from '../../src/csms/index.ts';
-import { negativeMaterial, parseCertificateChainPem, type CertificateHashData } from '../../src/pki/index.ts';
+import { decodeV2GMessage, exiBytes, parseCertificateUpdateReq, type ParsedCertificateUpdateReq } from '../../src/exi/index.ts';
+import {
+  hashDataMatches,
+  negativeMaterial,
+  parseCertificateChainPem,
+  parseCertificateDer,
+  verifyCertificateSignature,
+  verifyOcspResponse,
+  type CertificateHashData,
+  type PkiCert,
+} from '../../src/pki/index.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
 import { benchPki, deleteCertificate, ensureRootInstalled, hashDataOf, installedIds, lists, rootHashData } from '../lib/certs.ts';
@@ -16,14 +26,18 @@ import {
   checkPncTraffic,
   ConfigKeeper,
   enforceLimit,
+  ensureContract,
+  evEmaid,
   evTrail,
   installContract,
+  isNotSupported,
   limitNumber,
   nowMs,
   pncCall,
   recordCalls,
   waitForRecorded,
   type CallRecorder,
+  type InstallResult,
   type PncContext,
 } from '../lib/pnc.ts';
 
@@ -279,16 +293,69 @@ const m01Install = phase<D>(
     }),
 );
 
+/** The contract certificate (DER) and eMAID of a forwarded CertificateUpdateReq and of the CSMS's CertificateUpdateRes. */
+function updateExchange(request: ReceivedCall, exiResponse: unknown): { oldLeaf: PkiCert; oldEmaid: string; newLeaf: PkiCert; newEmaid: string } {
+  let req: ParsedCertificateUpdateReq;
+  try {
+    req = parseCertificateUpdateReq(String(request.payload.exiRequest));
+  } catch (e) {
+    throw new ProtocolViolation('pnc.M02.exi-request', `the forwarded exiRequest of an Update is not the EV's CertificateUpdateReq: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const res = decodeV2GMessage(exiBytes(String(exiResponse))).Body.CertificateUpdateRes;
+  if (!res) throw new Error('the CSMS answered the Update without a CertificateUpdateRes');
+  return {
+    oldLeaf: parseCertificateDer(req.contractCertificateChain[0] as Uint8Array, 'CertificateUpdateReq contract certificate'),
+    oldEmaid: req.eMAID,
+    newLeaf: parseCertificateDer(res.ContractSignatureCertChain.Certificate, 'CertificateUpdateRes contract certificate'),
+    newEmaid: res.eMAID.CONTENT,
+  };
+}
+
 const m02Update = phase<D>(
   {
     name: 'm02_contract_update',
-    description: 'TC_M_28: certificate update (CertificateUpdateReq → Get15118EVCertificate action Update) — only when the EV emulator can be told to update.',
-    timeoutMs: 5_000,
+    description:
+      'TC_M_28: the EV holding a contract asks for an update (CertificateUpdateReq); the charger forwards it as DataTransfer Get15118EVCertificate with action Update, the CSMS answers with a signed CertificateUpdateRes carrying a new contract certificate for the same eMAID, the charger forwards it unchanged and the EV installs it (ContractInstalled, same eMAID). SKIPPED, saying why, when the rig\'s EV emulator cannot be told to update.',
+    timeoutMs: 40_000,
+    measures: [
+      measure('get15118_status').equals('Accepted').doc('the CSMS\'s inner status'),
+      measure('contract_emaid').doc('eMAID of the updated contract'),
+      measure('new_contract_serial').doc('serial of the contract certificate the EV installed (differs from the one it updated)'),
+    ],
   },
-  (ctx) => {
-    ctx.log('the EvEmulator capability has no command for a CertificateUpdateReq (the EVerest car simulator offers install only): M02 not exercised');
-    return 'skip';
-  },
+  async (ctx) =>
+    recording(ctx, async (rec) => {
+      if (typeof ctx.d.ev.updateCertificate !== 'function') return { skip: 'the rig\'s EV emulator driver has no updateCertificate(): M02 not exercised' };
+      const before = evEmaid(pc(ctx)) ?? (await ensureContract(pc(ctx), rec));
+      let r: InstallResult;
+      try {
+        r = await installContract(pc(ctx), rec, 'update');
+      } catch (e) {
+        if (isNotSupported(e)) return { skip: `${e.message}: M02 not exercised` };
+        throw e;
+      }
+      checkPncTraffic(rec, r.since);
+      if (!r.request) throw new ProtocolViolation('pnc.M02.forward', `the charger did not send DataTransfer Get15118EVCertificate for the EV's CertificateUpdateReq; EV: ${evTrail(pc(ctx), r.since)}`);
+      if (r.request.payload.action !== 'Update') throw new ProtocolViolation('pnc.M02.action', `Get15118EVCertificate action ${JSON.stringify(r.request.payload.action)} for a CertificateUpdateReq (expected Update)`);
+      const answer = await r.request.answered;
+      const status = String(answer.inner?.status ?? answer.kind);
+      ctx.m.set('get15118_status', status);
+      if (status !== 'Accepted') throw new ProtocolViolation('pnc.M02.exi-request', `the CSMS could not answer the forwarded exiRequest: ${status} ${JSON.stringify((answer.inner as JsonObject | undefined)?.statusInfo ?? {})}`);
+      const x = updateExchange(r.request, answer.inner?.exiResponse);
+      ctx.log(`CertificateUpdateReq for ${x.oldEmaid} (contract serial ${x.oldLeaf.serialHex}) → new contract serial ${x.newLeaf.serialHex} for ${x.newEmaid}`);
+      if (x.oldEmaid.toUpperCase() !== before.toUpperCase()) ctx.warn(`the EV asked to update ${x.oldEmaid}; it reported ${before} before`);
+      if (r.failed) {
+        const reason = evDetailText(r.failed.detail) ?? '';
+        if (reason === 'session-id') throw new ProtocolViolation('pnc.M02.session-id', 'the EV refused the CertificateUpdateRes: the SessionID in the forwarded exiResponse is not the session\'s (the charger must forward it unchanged)');
+        throw new ProtocolViolation('pnc.M02.install', `the EV could not install the updated contract: ${reason}; EV: ${evTrail(pc(ctx), r.since)}`);
+      }
+      if (!r.installed) throw new ProtocolViolation('pnc.M02.install', `the EV reported neither ContractInstalled nor ContractInstallFailed after the update; EV: ${evTrail(pc(ctx), r.since)}`);
+      ctx.m.set('contract_emaid', r.emaid ?? '');
+      ctx.m.set('new_contract_serial', x.newLeaf.serialHex);
+      if ((r.emaid ?? '').toUpperCase() !== before.toUpperCase()) throw new ProtocolViolation('pnc.M02.install', `after the update the EV holds eMAID ${JSON.stringify(r.emaid)}; the updated contract keeps ${before}`);
+      if (x.newLeaf.serialHex === x.oldLeaf.serialHex) throw new Error(`the CSMS answered the update with the same contract certificate (serial ${x.newLeaf.serialHex}): no new contract to install`);
+      return undefined;
+    }),
 );
 
 // ------------------------------------------------------------------ M03 / M04 / M05
@@ -425,10 +492,7 @@ const m04LastRoot = phase<D>(
   async (ctx) => {
     const h = rootHashData(pc(ctx), 'v2g-root');
     const roots = await installedIds(pc(ctx), ['V2GRootCertificate']);
-    if (roots.chains.length !== 1) {
-      ctx.log(`the charger holds ${roots.chains.length} V2G roots: deleting one would not test the last-root rule`);
-      return 'skip';
-    }
+    if (roots.chains.length !== 1) return { skip: `the charger holds ${roots.chains.length} V2G roots: deleting one would not test the last-root rule` };
     const st = await deleteCertificate(pc(ctx), h);
     ctx.m.set('last_root_delete_status', st);
     if (st === 'Accepted') {
@@ -444,28 +508,77 @@ const m04LastRoot = phase<D>(
   },
 );
 
+/** The issuer of `cert` among `pool` (by name and signature). */
+function issuerIn(cert: PkiCert, pool: readonly PkiCert[]): PkiCert | undefined {
+  return pool.find((p) => p !== cert && Buffer.compare(Buffer.from(cert.issuerDer), Buffer.from(p.subjectDer)) === 0 && verifyCertificateSignature(cert, p.spki));
+}
+
 const m06Status = phase<D>(
   {
     name: 'm06_get_certificate_status',
-    description: 'TC_M_24: when the charger asks for OCSP status (DataTransfer GetCertificateStatus) its ocspRequestData is well-formed and the CSMS answers Accepted with an ocspResult. Skipped when the charger sent none during the suite.',
-    timeoutMs: 10_000,
-    measures: [measure('certificate_status_requests').inRange({ min: 1 })],
+    description:
+      'TC_M_24: the charger asks the CSMS for the OCSP status of its SECC chain (DataTransfer GetCertificateStatus; libocpp does it right after a CertificateSigned is accepted). A fresh SECC certificate is installed, then: a request for every V2G sub-CA of the new chain, each ocspRequestData well-formed, naming a certificate of that chain with the responderURL of its OCSP AIA; the CSMS answers from its OCSP responder (Accepted, an ocspResult that verifies: good). Requests seen earlier in the suite are format-checked too. SKIPPED, saying so, when the charger sends none within pnc.wait.ocsp_ms.',
+    timeoutMs: 30_000,
+    measures: [
+      measure('certificate_status_requests').inRange({ min: 1 }).doc('GetCertificateStatus requests after the CertificateSigned'),
+      measure('sub_cas_requested').doc('sub-CAs of the new SECC chain asked for / sub-CAs in the chain'),
+      measure('ocsp_status').equals('good').doc('OCSP status the CSMS\'s responder gave (worst of the requests)'),
+    ],
   },
-  async (ctx) => {
-    const calls = state.suiteCalls?.of('DataTransfer.GetCertificateStatus') ?? [];
-    if (calls.length === 0) {
-      ctx.log('the charger sent no GetCertificateStatus during this suite: M06 not exercised');
-      return 'skip';
-    }
-    ctx.m.set('certificate_status_requests', calls.length);
-    for (const c of calls) {
-      const p = hashDataProblems(c.payload.ocspRequestData, 'ocspRequestData', { responderUrl: true });
-      if (p.length) throw new ProtocolViolation('pnc.hash-format', p.join('; '));
-      const a = await c.answered;
-      if (a.inner?.status !== 'Accepted') ctx.warn(`GetCertificateStatus answered ${String(a.inner?.status)} by the CSMS: ${JSON.stringify(a.inner?.statusInfo ?? {})}`);
-    }
-    return undefined;
-  },
+  async (ctx) =>
+    recording(ctx, async (rec, cp) => {
+      const earlier = state.suiteCalls?.of('DataTransfer.GetCertificateStatus') ?? [];
+      const sign = await triggerSignCertificate(ctx, cp);
+      const chainPem = await cp.certificateChainFor(String(sign.payload.csr), 'valid');
+      const chain = parseCertificateChainPem(chainPem).filter((c, i) => i === 0 || !c.isSelfIssued);
+      const pool = [...chain, ...benchPki(pc(ctx)).authorities().map((a) => a.cert)];
+      const subs = chain.slice(1);
+      const since = nowMs();
+      const r = await pncCall(pc(ctx), 'CertificateSigned', { certificateChain: chainPem, certificateType: 'V2GCertificate' }, 'pnc.A02.chain');
+      if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.A02.chain', `CertificateSigned with a valid chain for the charger's own CSR answered ${r.status}`);
+      const waitMs = limitNumber(pc(ctx), 'pnc.wait.ocsp_ms');
+      const end = nowMs() + waitMs;
+      while (nowMs() < end && rec.of('DataTransfer.GetCertificateStatus', since).length < subs.length) await ctx.sleep(20);
+      if (rec.of('DataTransfer.GetCertificateStatus', since).length < subs.length) await ctx.sleep(100); // a straggler
+      checkPncTraffic(rec, since);
+      const calls = rec.of('DataTransfer.GetCertificateStatus', since);
+      const old = earlier.filter((c) => c.t < since);
+      for (const [i, c] of [...old, ...calls].entries()) {
+        const bad = c.violations[0];
+        if (bad) throw new ProtocolViolation(bad.rule, `DataTransfer GetCertificateStatus: ${bad.message}`);
+        const p = hashDataProblems(c.payload.ocspRequestData, `GetCertificateStatus[${i}].ocspRequestData`, { responderUrl: true });
+        if (p.length) throw new ProtocolViolation('pnc.hash-format', p.join('; '));
+      }
+      if (calls.length === 0) {
+        return { skip: `the charger sent no GetCertificateStatus within ${waitMs} ms (pnc.wait.ocsp_ms) of accepting a CertificateSigned${old.length ? ` (${old.length} earlier in this suite, well-formed)` : ', nor earlier in this suite'}: M06 not exercised` };
+      }
+      ctx.m.set('certificate_status_requests', calls.length);
+      const asked = new Set<PkiCert>();
+      let worst = 'good';
+      for (const c of calls) {
+        const data = c.payload.ocspRequestData as CertificateHashData & { responderURL: string };
+        const cert = chain.find((x) => {
+          const issuer = issuerIn(x, pool);
+          return issuer !== undefined && hashDataMatches(hashDataOf(x, issuer), data);
+        });
+        if (!cert) throw new ProtocolViolation('pnc.M06.request', `GetCertificateStatus for serial ${data.serialNumber} names no certificate of the SECC chain the charger just accepted`);
+        const issuer = issuerIn(cert, pool) as PkiCert;
+        if (!cert.ocspUrls.includes(data.responderURL)) throw new ProtocolViolation('pnc.M06.request', `GetCertificateStatus for "${cert.subject}": responderURL ${JSON.stringify(data.responderURL)} is not the certificate's OCSP AIA (${cert.ocspUrls.join(', ') || 'none'})`);
+        asked.add(cert);
+        const a = await c.answered;
+        const result = a.inner?.ocspResult;
+        if (a.inner?.status !== 'Accepted' || typeof result !== 'string') throw new Error(`the CSMS answered GetCertificateStatus for "${cert.subject}" ${String(a.inner?.status)} ${JSON.stringify(a.inner?.statusInfo ?? {})}: its OCSP responder failed`);
+        const v = verifyOcspResponse(new Uint8Array(Buffer.from(result, 'base64')), { cert, issuer });
+        if (!v.ok) throw new Error(`the CSMS's ocspResult for "${cert.subject}" does not verify: ${v.error}`);
+        if (v.status.status !== 'good') worst = v.status.status;
+        ctx.log(`GetCertificateStatus "${cert.subject}" serial ${cert.serialHex}: OCSP ${v.status.status}`);
+      }
+      const missing = subs.filter((x) => !asked.has(x));
+      ctx.m.set('sub_cas_requested', `${subs.length - missing.length}/${subs.length}`);
+      ctx.m.set('ocsp_status', worst);
+      if (missing.length) throw new ProtocolViolation('pnc.M06.request', `no GetCertificateStatus for ${missing.map((x) => `"${x.subject}"`).join(', ')}: after accepting a CertificateSigned the charger refreshes the OCSP status of every sub-CA of its new chain`);
+      return undefined;
+    }),
 );
 
 // ------------------------------------------------------------------ teardown

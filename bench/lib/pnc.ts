@@ -13,7 +13,7 @@
 //   await keeper.restore(ctx);                          // in teardown
 //
 // Waits are limit values (bench/limits/pnc.yaml, `pnc.wait.*`), so a lab raises them per DUT model.
-import { ProtocolViolation, type Csms, type EnergyMeter, type EvEmulator, type EvStateEvent, type JsonObject } from '../../drivers/capabilities.ts';
+import { NotSupportedError, ProtocolViolation, type Csms, type EnergyMeter, type EvEmulator, type EvStateEvent, type JsonObject } from '../../drivers/capabilities.ts';
 import { asScriptableCsms, type ScriptableCsms } from '../../src/csms/driver.ts';
 import type { ChargePoint, PncCallMessage, PncCalls, ReceivedCall } from '../../src/csms/index.ts';
 import type { PhaseContext, SeriesHandle } from '../../src/runner/suite.ts';
@@ -232,6 +232,11 @@ export function evEmaid(ctx: PncContext): string | undefined {
   return evDetailText(hit?.detail);
 }
 
+/** An optional capability member the rig cannot do (NotSupportedError, also across module copies). */
+export function isNotSupported(e: unknown): e is Error {
+  return e instanceof NotSupportedError || (e instanceof Error && e.name === 'NotSupportedError');
+}
+
 export interface InstallResult {
   since: number;
   /** the Get15118EVCertificate the charger forwarded, if any */
@@ -242,17 +247,22 @@ export interface InstallResult {
 }
 
 /**
- * Has the EV install a contract (M01): plug in, `installCertificate`, wait for ContractInstalled or
- * ContractInstallFailed, unplug. Does not judge: the caller checks the result.
+ * Has the EV install a contract (M01, `kind` 'install') or update the one it holds (M02, 'update'):
+ * plug in, `installCertificate` / `updateCertificate`, wait for ContractInstalled or
+ * ContractInstallFailed, unplug. Does not judge: the caller checks the result. An EV emulator without
+ * `updateCertificate` (or one that cannot, as configured) rejects with NotSupportedError.
  */
-export async function installContract(ctx: PncContext, rec: CallRecorder): Promise<InstallResult> {
+export async function installContract(ctx: PncContext, rec: CallRecorder, kind: 'install' | 'update' = 'install'): Promise<InstallResult> {
   const e = ev(ctx);
+  const update = kind === 'update' ? e.updateCertificate?.bind(e) : undefined;
+  if (kind === 'update' && !update) throw new NotSupportedError('the rig\'s EV emulator driver has no updateCertificate()');
   await ensureUnplugged(ctx);
   const since = nowMs();
   let result: InstallResult = { since };
   try {
     await e.plugIn(ctx.signal);
-    await e.installCertificate(ctx.signal);
+    if (update) await update(ctx.signal);
+    else await e.installCertificate(ctx.signal);
     const end = await waitForEv(ctx, ['ContractInstalled', 'ContractInstallFailed'], since, limitNumber(ctx, 'pnc.wait.contract_install_ms'));
     const request = rec.of('DataTransfer.Get15118EVCertificate', since)[0];
     result = {

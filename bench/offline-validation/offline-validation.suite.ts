@@ -118,10 +118,7 @@ function rowPhase(row: OfflineRow): PhaseDef<D> {
     async (ctx) => {
       const rows = String(ctx.limitValue('pnc.offline.rows'));
       if (rows !== 'default' && rows !== 'all') throw new TypeError(`limit pnc.offline.rows must be "default" or "all", got ${JSON.stringify(rows)}`);
-      if (!row.byDefault && rows !== 'all') {
-        ctx.log('not a default row (set pnc.offline.rows: all in a limit file to run it)');
-        return 'skip';
-      }
+      if (!row.byDefault && rows !== 'all') return { skip: 'not one of the default rows of the offline rule table (pnc.offline.rows is "default"; set it to "all" in a limit file to run every row)' };
       const cp = await chargePoint(pc(ctx));
       const rec: CallRecorder = recordCalls(pc(ctx), cp);
       try {
@@ -156,7 +153,7 @@ function rowPhase(row: OfflineRow): PhaseDef<D> {
 
         // back online: what the charger queued
         const waitMs = limitNumber(pc(ctx), 'pnc.wait.transaction_ms');
-        const start = await waitForRecorded(pc(ctx), rec, 'StartTransaction', s.since, row.expectCharge ? waitMs : Math.min(waitMs, 1_000));
+        const start = await waitForRecorded(pc(ctx), rec, 'StartTransaction', s.since, row.expectCharge ? waitMs : limitNumber(pc(ctx), 'pnc.wait.no_transaction_ms'));
         checkPncTraffic(rec, s.since);
         if (!row.expectCharge) {
           if (start) throw new ProtocolViolation(row.rule, `offline with ${keys}: no transaction may start, but after reconnect a StartTransaction (idTag ${JSON.stringify(start.payload.idTag)}) arrived`);

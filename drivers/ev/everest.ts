@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { defineDriver, type DriverContext } from '../../src/rig/registry.ts';
 import {
   LinkError,
+  NotSupportedError,
   ProtocolViolation,
   type EvEmulator,
   type EvPaymentOption,
@@ -35,21 +36,31 @@ import { fillScript, validateCarSimScript } from './commands.ts';
 
 const PLACEHOLDERS = { payment: 'contract', mode: 'dc', acCurrentA: 16, acPhases: 3, maxSessionS: 36000 } as const;
 
+const checkScript = (s: string, ctx: z.RefinementCtx): void => {
+  let filled: string;
+  try {
+    filled = fillScript(s, PLACEHOLDERS);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return;
+  }
+  for (const p of validateCarSimScript(filled)) ctx.addIssue({ code: 'custom', message: p });
+};
+
 const Script = (what: string, dflt: string) =>
   z
     .string()
     .default(dflt)
-    .superRefine((s, ctx) => {
-      let filled: string;
-      try {
-        filled = fillScript(s, PLACEHOLDERS);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return;
-      }
-      for (const p of validateCarSimScript(filled)) ctx.addIssue({ code: 'custom', message: p });
-    })
+    .superRefine(checkScript)
     .describe(`${what} (car simulator commands; placeholders {payment} {mode} {acCurrentA} {acPhases} {maxSessionS}). Default: ${dflt}`);
+
+/** A script with no default: the call it backs is not supported until the rig file sets it. */
+const OptionalScript = (what: string) =>
+  z
+    .string()
+    .superRefine(checkScript)
+    .optional()
+    .describe(`${what} (car simulator commands; placeholders as above). No default: without it the call is not supported`);
 
 export const EverestCarSimOptions = z
   .object({
@@ -60,7 +71,7 @@ export const EverestCarSimOptions = z
     enableOnOpen: z.boolean().default(true).describe('Publish enable=true when the driver opens (HIL configs run with auto_enable false)'),
     acCurrentA: z.number().positive().max(80).default(16).describe('Current an AC session draws, A'),
     acPhases: z.union([z.literal(1), z.literal(3)]).default(3).describe('Phases an AC session draws on'),
-    certInstallMode: z.enum(['AC', 'DC']).default('DC').describe('Session mode installCertificate() runs'),
+    certInstallMode: z.enum(['AC', 'DC']).default('DC').describe('Session mode installCertificate() and updateCertificate() run'),
     maxSessionS: z.number().int().positive().default(36000).describe('How long a started session waits for a stop'),
     confirmMs: z.number().int().min(0).default(3000).describe('How long plugIn/unplug wait for the CP state they cause (B / A); 0 = do not wait'),
     qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1).describe('MQTT QoS of commands'),
@@ -75,6 +86,9 @@ export const EverestCarSimOptions = z
         installCertificate: Script(
           'installCertificate() — a Contract session; the EVCC needs is_cert_install_needed: true',
           'iso_wait_slac_matched;iso_start_v2g_session {mode},contract;iso_wait_pwr_ready;iso_wait_for_stop {maxSessionS};iso_wait_v2g_session_stopped',
+        ),
+        updateCertificate: OptionalScript(
+          'updateCertificate() — a Contract session in which the EV sends CertificateUpdateReq (the EVerest car simulator has no command for it; the virtual EV takes `iso_start_v2g_session {mode},contract,certupdate`)',
         ),
         stopSession: Script('stopSession()', 'iso_stop_charging;iso_wait_v2g_session_stopped'),
         unplug: Script('unplug()', 'unplug'),
@@ -93,7 +107,8 @@ const PNC_VARS = ['ContractInstalled', 'ContractInstallFailed', 'Authorized', 'A
 const V2G_MESSAGES_VAR = 'V2G_Messages';
 
 interface StateWaiter {
-  state: string;
+  /** any of these states satisfies the waiter */
+  states: readonly string[];
   since: number;
   resolve: (e: EvStateEvent) => void;
 }
@@ -238,7 +253,7 @@ export class EverestCarSimDriver implements EvEmulator {
   private push(e: EvStateEvent): void {
     this.history.push(e);
     if (this.history.length > 10_000) this.history.splice(0, this.history.length - 10_000);
-    for (const w of [...this.waiters]) if (w.state === e.state && e.t >= w.since) w.resolve(e);
+    for (const w of [...this.waiters]) if (w.states.includes(e.state) && e.t >= w.since) w.resolve(e);
   }
 
   private async publish(cmd: 'enable' | 'execute_charging_session' | 'modify_charging_session', payload: string, signal: AbortSignal): Promise<void> {
@@ -257,7 +272,9 @@ export class EverestCarSimDriver implements EvEmulator {
 
   private script(name: keyof EverestCarSimOptions['scripts'], values: Partial<Record<keyof typeof PLACEHOLDERS, string | number>> = {}): string {
     const o = this.ctx.options;
-    return fillScript(o.scripts[name], { ...PLACEHOLDERS, acCurrentA: o.acCurrentA, acPhases: o.acPhases, maxSessionS: o.maxSessionS, mode: o.certInstallMode.toLowerCase(), ...values });
+    const script = o.scripts[name];
+    if (script === undefined) throw new NotSupportedError(`${name}() is not supported by this rig's EV emulator (set options.scripts.${name} of driver ${this.ctx.name})`);
+    return fillScript(script, { ...PLACEHOLDERS, acCurrentA: o.acCurrentA, acPhases: o.acPhases, maxSessionS: o.maxSessionS, mode: o.certInstallMode.toLowerCase(), ...values });
   }
 
   /** Waits for a state the command itself causes; the EV emulator not getting there is a rig fault. */
@@ -265,7 +282,8 @@ export class EverestCarSimDriver implements EvEmulator {
     const ms = this.ctx.options.confirmMs;
     if (ms === 0) return;
     try {
-      await Promise.any(states.map((s) => this.waitInternal(s, since, ms, signal)));
+      // one waiter for all states: nothing stays subscribed (or listening on `signal`) once one came
+      await this.waitInternal(states, since, ms, signal);
     } catch (e) {
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : e;
       const seen = this.history.filter((x) => x.t >= since).map((x) => x.state);
@@ -303,12 +321,17 @@ export class EverestCarSimDriver implements EvEmulator {
     await this.publish('modify_charging_session', this.script('installCertificate'), signal);
   }
 
-  private waitInternal(state: string, since: number, timeoutMs: number, signal: AbortSignal): Promise<EvStateEvent> {
-    const hit = this.history.find((e) => e.state === state && e.t >= since);
+  /** M02: only with `scripts.updateCertificate` (NotSupportedError otherwise, before anything is sent). */
+  async updateCertificate(signal: AbortSignal): Promise<void> {
+    await this.publish('modify_charging_session', this.script('updateCertificate'), signal);
+  }
+
+  private waitInternal(states: readonly string[], since: number, timeoutMs: number, signal: AbortSignal): Promise<EvStateEvent> {
+    const hit = this.history.find((e) => states.includes(e.state) && e.t >= since);
     if (hit) return Promise.resolve(hit);
     return waitFor<EvStateEvent>(
       (deliver) => {
-        const w: StateWaiter = { state, since, resolve: deliver };
+        const w: StateWaiter = { states, since, resolve: deliver };
         this.waiters.add(w);
         return () => this.waiters.delete(w);
       },
@@ -323,7 +346,7 @@ export class EverestCarSimDriver implements EvEmulator {
     const last = this.history.at(-1);
     const since = opts.since ?? (last?.state === state ? last.t : started);
     try {
-      return await this.waitInternal(state, since, opts.timeoutMs, opts.signal);
+      return await this.waitInternal([state], since, opts.timeoutMs, opts.signal);
     } catch (e) {
       if (opts.signal.aborted) throw e;
       const seen = this.history.filter((x) => x.t >= since).map((x) => `${x.state}@+${Math.round(x.t - since)}ms`);

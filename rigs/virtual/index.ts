@@ -115,7 +115,7 @@ export default defineSimulator({
         consoleLog: (line) => console.writeLine(line),
         secc: { host: HOST, port: 0 },
         renewalCheckDelayMs: o.renewalCheckDelayMs,
-        reconnect: { minMs: 100, maxMs: 1_000 },
+        reconnect: { minMs: 100, maxMs: 500 },
       });
       await charger.start();
       stops.push({ name: 'charger', stop: () => charger.stop(2_000) });

@@ -88,7 +88,7 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
   say(`\n${record.outcome}${record.marginal ? ' (marginal)' : ''}${record.retried ? ' (retried)' : ''}  run ${runId}  ${(record.durationMs / 1000).toFixed(1)} s`);
   for (const d of record.outcomeDetails) say(`  ${d.code}: ${d.message}`);
   const rel = path.relative(process.cwd(), runDir);
-  say(`record: ${rel && !rel.startsWith('..') ? rel : runDir}/record.json, junit.xml`);
+  say(`record: ${rel && !rel.startsWith('..') ? rel : runDir}/record.json, junit.xml, report.html`);
   if (flags.influx) {
     if (result.influxError !== undefined) throw result.influxError;
     const r = result.influx;

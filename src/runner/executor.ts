@@ -44,7 +44,7 @@ import { Rig, type RigSpec } from '../rig/rig.ts';
 import { ConfigError } from './errors.ts';
 import type { LimitSet } from './limits.ts';
 import { LimitRef, toValidatorSpec, validate, type MeasureBuilder } from './measure.ts';
-import type { PhaseContext, PhaseDef, PhaseResult, SuiteDef } from './suite.ts';
+import { skipReasonOf, type PhaseContext, type PhaseDef, type PhaseResult, type SuiteDef } from './suite.ts';
 
 export const now = (): number => performance.timeOrigin + performance.now();
 
@@ -436,6 +436,8 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     let reason: string | undefined;
     let error: ErrorInfo | undefined;
     let result: PhaseResult;
+    /** set when the body returned 'skip' or { skip: reason } */
+    let skipReason: string | undefined;
     let abnormal = false;
     let onAbort: (() => void) | undefined;
     try {
@@ -447,10 +449,12 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
       aborted.catch(() => {}); // settled by the race below; never unhandled
       signal.throwIfAborted(); // a phase that starts after cancellation does not run its body
       result = await Promise.race([Promise.resolve().then(() => p.fn(ctx)), aborted]);
+      skipReason = skipReasonOf(result);
       outcome = 'PASS';
     } catch (e) {
       abnormal = true;
       result = undefined;
+      skipReason = undefined;
       if (timeoutCtl.signal.aborted) {
         outcome = 'TIMEOUT';
         reason = `exceeded its timeoutMs of ${timeoutMs} ms`;
@@ -492,7 +496,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
         }
         if (v.marginal && !verdict.marginal) verdict = { outcome: 'PASS', marginal: true, ...(v.detail ? { detail: v.detail } : {}) };
       }
-      if (pts.length === 0 && !r.decl.isOptional && outcome === 'PASS' && result !== 'skip') verdict = { outcome: 'FAIL', marginal: false, detail: 'no points were recorded' };
+      if (pts.length === 0 && !r.decl.isOptional && outcome === 'PASS' && skipReason === undefined) verdict = { outcome: 'FAIL', marginal: false, detail: 'no points were recorded' };
       marginal ||= verdict.marginal;
       series.push({
         name,
@@ -516,9 +520,9 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
       if (failed.length || failedSeries.length) {
         outcome = 'FAIL';
         reason = [...failed.map((m) => `${m.name}: ${m.detail ?? 'out of limits'}`), ...failedSeries.map((s) => `${s.name}: ${s.detail ?? 'out of limits'}`)].join('; ');
-      } else if (result === 'skip') {
+      } else if (skipReason !== undefined) {
         outcome = 'SKIPPED';
-        reason = 'the phase skipped itself';
+        reason = skipReason;
       } else if (unset.length) {
         outcome = 'FAIL';
         reason = `never measured: ${unset.join(', ')}`;

@@ -76,8 +76,26 @@ export interface PhaseContext<D> {
   rig: { id: string; features: readonly string[]; dut: { model: string; serial?: string; firmware?: string } };
 }
 
-/** What a phase function may return: nothing (= continue), 'skip' (outcome SKIPPED), 'stop' (end the suite's main phases). */
-export type PhaseResult = void | 'continue' | 'skip' | 'stop';
+/**
+ * What a phase function may return: nothing (= continue), 'skip' or `{ skip: reason }` (outcome
+ * SKIPPED; the reason, one line for a person, goes into the record and the progress line), 'stop'
+ * (end the suite's main phases).
+ */
+export type PhaseResult = void | 'continue' | 'skip' | { skip: string } | 'stop';
+
+/**
+ * Why a phase result skips the phase, or undefined when it does not (`'skip'` gets a generic reason).
+ * `{ skip }` without a non-empty string is the suite's bug: TypeError.
+ */
+export function skipReasonOf(result: unknown): string | undefined {
+  if (result === 'skip') return 'the phase skipped itself';
+  if (typeof result === 'object' && result !== null && 'skip' in result) {
+    const why = (result as { skip: unknown }).skip;
+    if (typeof why !== 'string' || why.trim() === '') throw new TypeError(`a phase returned { skip: ${JSON.stringify(why) ?? String(why)} }; the reason must be a non-empty string`);
+    return why.trim();
+  }
+  return undefined;
+}
 
 export interface RetryPolicy {
   /** Total attempts including the first. */

@@ -77,9 +77,11 @@ describe('loadRig: valid files', () => {
     const rig = await loadRig(path.join(ROOT, 'rigs/virtual.yaml'), { env: {} });
     expect(rig.config.id).toBe('virtual');
     expect(rig.config.dut.model).toBe('virtual-charger');
-    expect(rig.config.features).toEqual([]);
+    expect(rig.config.features).toEqual(['pnc', 'ev', 'meter', 'ccu', 'console']);
     expect(rig.config.plugins).toEqual([]);
-    expect(Object.values(rig.config.drivers).filter((d) => d.driver.startsWith('Fake'))).toEqual([]);
+    expect(rig.simulator?.def.name).toBe('virtual');
+    // every driver is a built-in one reaching a simulated device over its link (placeholders here: rig check does not start the simulator)
+    expect(Object.values(rig.config.drivers).map((d) => d.driver).sort()).toEqual(['CcuCan', 'CcuCan', 'EverestCarSim', 'MockCsms', 'ModbusMeter', 'ModbusMeter', 'SeccConsole']);
     expect(rig.warnings).toEqual([]);
   });
 

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { LinkError, ProtocolViolation, type ChargeController, type Csms, type EnergyMeter, type HealthResult, type JsonObject, type OcppCall, type TimingPoint } from '../../drivers/capabilities.ts';
+import { Progress } from '../../src/cli/progress.ts';
+import { JOURNAL_FILE, type JournalEvent } from '../../src/report/journal.ts';
 import { RunRecord, type PhaseRecord } from '../../src/report/record.ts';
 import { defineDriver, DriverRegistry } from '../../src/rig/registry.ts';
 import { ResourceSchema } from '../../src/rig/resources.ts';
@@ -24,7 +26,7 @@ function loaded(def: SuiteDef<Uses>): LoadedSuite {
   return { def, file: `test/${def.name}.suite.ts`, sha256: '0'.repeat(64) };
 }
 
-async function run(suites: SuiteDef<Uses>[], o: { rig?: RunnableRig; limits?: LimitSet; signal?: AbortSignal } = {}) {
+async function run(suites: SuiteDef<Uses>[], o: { rig?: RunnableRig; limits?: LimitSet; signal?: AbortSignal; onEvent?: (ev: JournalEvent) => void } = {}) {
   const runDir = tempDir();
   const record = await runBench({
     runId: 'test-run',
@@ -36,6 +38,7 @@ async function run(suites: SuiteDef<Uses>[], o: { rig?: RunnableRig; limits?: Li
     software: { benchVersion: '0.0.0', node: process.version, packages: {} },
     host: { hostname: 'test', platform: 'linux' },
     signal: o.signal ?? new AbortController().signal,
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   return { record, runDir };
 }
@@ -348,6 +351,22 @@ describe('executor: control flow and bad input', () => {
     expect(phaseNamed(record, 'sneaky')).toMatchObject({ outcome: 'FAIL', reason: 'v: 2 is not 1' });
   });
 
+
+  it('{ skip: reason } ends SKIPPED with that reason (record, journal, progress line); a skip without a reason is the suite\'s ERROR', async () => {
+    const why = phase<D>({ name: 'why', measures: [measure('x'), measure('s').series(['t'])] }, () => ({ skip: '  the EV emulator cannot update a contract (set scripts.updateCertificate)  ' }));
+    const blank = phase<D>({ name: 'blank' }, () => ({ skip: '' }) as unknown as { skip: string });
+    const after = phase<D>({ name: 'after_blank' }, () => {});
+    const lines: string[] = [];
+    const progress = new Progress({ isTTY: false, write: (s: string) => lines.push(s) });
+    const { record, runDir } = await run([defineSuite({ name: 'why', version: '1', main: [why, blank, after] })], { onEvent: (ev) => progress.onEvent(ev) });
+    expect(phaseNamed(record, 'why')).toMatchObject({ outcome: 'SKIPPED', reason: 'the EV emulator cannot update a contract (set scripts.updateCertificate)' });
+    expect(phaseNamed(record, 'blank')).toMatchObject({ outcome: 'ERROR' });
+    expect(phaseNamed(record, 'blank')?.reason).toMatch(/returned \{ skip: "" \}; the reason must be a non-empty string/);
+    expect(phaseNamed(record, 'after_blank')).toMatchObject({ outcome: 'SKIPPED', reason: 'phase blank ended ERROR' });
+    expect(readFileSync(path.join(runDir, JOURNAL_FILE), 'utf8')).toContain('"reason":"the EV emulator cannot update a contract (set scripts.updateCertificate)"');
+    expect(lines.join('')).toMatch(/SKIPPED why {2}\d+ ms — the EV emulator cannot update a contract \(set scripts\.updateCertificate\)\n/);
+    expect(readFileSync(path.join(runDir, 'junit.xml'), 'utf8')).toContain('the EV emulator cannot update a contract');
+  });
   it('an unhealthy driver at preflight makes the suite INFRA, skips its main phases, still runs teardown and emergency-stops', async () => {
     const rig = fakeRig({ drivers: { meter: { driver: 'FakeMeter', options: { unhealthy: true } }, ccu: { driver: 'FakeCcu' } } });
     const main = phase<D>({ name: 'main_phase' }, () => {});

@@ -2,10 +2,12 @@
 // with src/pki signCsr, signs it and validates every inner 2.0.1 answer against the official schema):
 // A02 TriggerMessage → SignCertificate → CertificateSigned installed; a wrong chain or a foreign key
 // rejected with SecurityEventNotification; back-off timing (WaitMinimum 1 s, RepeatTimes 2 → sends at
-// ≈ 0, 1, 3 s) and what stops it; A03 renewal; M03 / M04 / M05; PnC DataTransfer routing answers.
+// ≈ 0, 1, 3 s) and what stops it; A03 renewal; M03 / M04 / M05; M06 (GetCertificateStatus for each
+// sub-CA of a newly accepted SECC chain, answered from the CSMS's OCSP responder, verified and cached);
+// PnC DataTransfer routing answers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PNC_VENDOR_ID, type PncCallResult } from '../../src/csms/index.ts';
-import { certificateHashData, generatePki, negativeMaterial, signCsr, type BenchPki } from '../../src/pki/index.ts';
+import { buildOcspRequest, certificateHashData, generatePki, negativeMaterial, ocspRequestData, parseOcspResponse, signCsr, type BenchPki } from '../../src/pki/index.ts';
 import { cleanup, CP_ID, der, sig, sleep, startRig, until, type Rig } from './charger-helpers.ts';
 
 let pki: BenchPki;
@@ -90,6 +92,65 @@ describe('A02: TriggerMessage → SignCertificate → CertificateSigned', () => 
     if (!right.ok) throw new Error(right.reason);
     expect((await pnc(h, 'CertificateSigned', { certificateChain: right.chainPem })).response).toEqual({ status: 'Rejected' });
     await h.line(/CertificateSignedMaxChainSize is 1000/);
+  });
+});
+
+describe('M06: GetCertificateStatus after CertificateSigned', () => {
+  it('an accepted CertificateSigned → one GetCertificateStatus per V2G sub-CA of the new chain; the OCSP answers are verified and cached', async () => {
+    const h = await startRig(pki, { seccLeaf: null });
+    await h.booted();
+    h.cp.respond('DataTransfer.SignCertificate', { followUp: 'none' });
+    await trigger(h);
+    const sc = await h.cp.expectCall('DataTransfer.SignCertificate', { timeoutMs: 5_000, signal: sig() });
+    const signed = await signCsr(pki, sc.payload.csr as string, { profile: 'secc' });
+    if (!signed.ok) throw new Error(signed.reason);
+    // a rejected chain starts no refresh
+    const bad = await signCsr(foreign, sc.payload.csr as string, { profile: 'secc' });
+    if (!bad.ok) throw new Error(bad.reason);
+    const since = Date.now();
+    expect((await pnc(h, 'CertificateSigned', { certificateChain: bad.chainPem, certificateType: 'V2GCertificate' })).response).toEqual({ status: 'Rejected' });
+    expect((await pnc(h, 'CertificateSigned', { certificateChain: signed.chainPem, certificateType: 'V2GCertificate' })).response).toEqual({ status: 'Accepted' });
+    const first = await h.cp.expectCall('DataTransfer.GetCertificateStatus', { timeoutMs: 3_000, signal: sig(), since });
+    const second = await h.cp.expectCall('DataTransfer.GetCertificateStatus', { timeoutMs: 3_000, signal: sig(), since: first.t });
+    expect(first.frame.payload.vendorId).toBe(PNC_VENDOR_ID);
+    expect([first.payload.ocspRequestData, second.payload.ocspRequestData]).toEqual([
+      { ...ocspRequestData(pki.cert('cpo-sub2'), pki.cert('cpo-sub1')) },
+      { ...ocspRequestData(pki.cert('cpo-sub1'), pki.cert('v2g-root')) },
+    ]);
+    for (const c of [first, second]) {
+      const a = await c.answered;
+      expect(a.inner?.status).toBe('Accepted');
+      expect(parseOcspResponse(new Uint8Array(Buffer.from(String(a.inner?.ocspResult), 'base64'))).responseStatus).toBe('successful');
+    }
+    await h.line(new RegExp(`pnc: GetCertificateStatus serial=${pki.cert('cpo-sub1').serialHex} → Accepted: OCSP good for "CN=CPOSubCA1`));
+    expect(h.count(/pnc: OCSP refresh reason=certificate-signed sub-CAs=2/)).toBe(1);
+    expect(h.charger.ocsp.get(pki.cert('cpo-sub2').serialHex)).toMatchObject({ certStatus: 'good', responderURL: pki.cert('cpo-sub2').ocspUrls[0] });
+    expect(h.charger.ocsp.get(pki.cert('cpo-sub1').serialHex)?.certStatus).toBe('good');
+    expect(h.charger.ocsp.get(pki.cert('secc-leaf').serialHex)).toBeUndefined();
+    await sleep(300);
+    expect(h.count(/GetCertificateStatus serial=/)).toBe(2);
+    h.cp.assertNoViolations();
+  });
+
+  it('an answer without ocspResult, or one that does not verify for the certificate, is not cached', async () => {
+    const h = await startRig(pki, { seccLeaf: null });
+    await h.booted();
+    h.cp.respond('DataTransfer.SignCertificate', { followUp: 'none' });
+    // sub-CA 2: Failed without ocspResult; sub-CA 1: a real OCSP response, but for sub-CA 2
+    const serialOf = (c: { payload: Record<string, unknown> }): unknown => (c.payload.ocspRequestData as { serialNumber?: unknown } | undefined)?.serialNumber;
+    const sub2 = pki.cert('cpo-sub2');
+    h.cp.respond('DataTransfer.GetCertificateStatus', { payload: { status: 'Failed' } }, { match: (c) => serialOf(c) === sub2.serialHex });
+    const forSub2 = Buffer.from(h.csms.ocsp.answer(buildOcspRequest([{ cert: sub2, issuer: pki.cert('cpo-sub1') }])).der).toString('base64');
+    h.cp.respond('DataTransfer.GetCertificateStatus', { payload: { status: 'Accepted', ocspResult: forSub2 } }, { match: (c) => serialOf(c) === pki.cert('cpo-sub1').serialHex });
+    await trigger(h);
+    const sc = await h.cp.expectCall('DataTransfer.SignCertificate', { timeoutMs: 5_000, signal: sig() });
+    const signed = await signCsr(pki, sc.payload.csr as string, { profile: 'secc' });
+    if (!signed.ok) throw new Error(signed.reason);
+    expect((await pnc(h, 'CertificateSigned', { certificateChain: signed.chainPem })).response).toEqual({ status: 'Accepted' });
+    await h.line(new RegExp(`GetCertificateStatus serial=${pki.cert('cpo-sub2').serialHex} answer outer=Accepted status=Failed without ocspResult: not cached`));
+    await h.line(new RegExp(`GetCertificateStatus serial=${pki.cert('cpo-sub1').serialHex}: ocspResult rejected \\(.+\\): not cached`));
+    expect(h.charger.ocsp.get(pki.cert('cpo-sub2').serialHex)).toBeUndefined();
+    expect(h.charger.ocsp.get(pki.cert('cpo-sub1').serialHex)).toBeUndefined();
   });
 });
 

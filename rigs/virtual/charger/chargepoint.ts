@@ -11,7 +11,8 @@
 //     GetLocalListVersion, Reset, Remote Start/Stop, ChangeAvailability, UnlockConnector,
 //     TriggerMessage, DataTransfer (PnC: pnc.ts);
 //   - PnC: C07 authorization (authorize.ts), Get15118EVCertificate forwarding, A02/A03 certificate
-//     signing with back-off and the renewal check, M03/M04/M05 certificate stores (certstore.ts);
+//     signing with back-off and the renewal check, M03/M04/M05 certificate stores (certstore.ts),
+//     M06 OCSP refresh of the SECC chain after CertificateSigned (ocsp.ts);
 //   - the fault injections of faults.ts; firmware-like console lines for everything notable.
 //
 //   const cp = new ChargePointController({ csmsUrl, chargePointId: 'CP1', faults: new Set(), config: new ConfigStore(),
@@ -35,6 +36,7 @@ import type { ConfigStore } from './config.ts';
 import type { FaultName } from './faults.ts';
 import { LocalAuth, type IdTagInfo } from './localauth.ts';
 import { q, type ConsoleLog, type LogTag } from './log.ts';
+import { OcspCache } from './ocsp.ts';
 import { CertSigning, PNC_VENDOR_ID, PncMessages, WRONG_PNC_VENDOR_ID, type PncAnswer, type PncHost } from './pnc.ts';
 import { CallTimeoutError, NotConnectedError, OcppClient, OcppRpcError, type JsonObject } from './rpc.ts';
 
@@ -133,6 +135,8 @@ export class ChargePointController implements SeccBackend, PncHost {
   private readonly rpc: OcppClient;
   private readonly signing: CertSigning;
   private readonly pncMessages: PncMessages;
+  /** OCSP status of the SECC chain's sub-CAs (GetCertificateStatus after CertificateSigned, M06) */
+  readonly ocsp: OcspCache;
   private readonly bus: PowerBus;
   private readonly consoleLog: ConsoleLog;
 
@@ -174,7 +178,8 @@ export class ChargePointController implements SeccBackend, PncHost {
       onClose: (i) => this.onClose(i),
     });
     this.signing = new CertSigning(this);
-    this.pncMessages = new PncMessages(this, this.signing);
+    this.ocsp = new OcspCache(this);
+    this.pncMessages = new PncMessages(this, this.signing, this.ocsp);
     this.config.onChange((key) => {
       if (key === 'HeartbeatInterval') this.scheduleHeartbeat();
       if (key === 'MeterValueSampleInterval' && this.tx) this.scheduleMeterValues();
@@ -794,6 +799,7 @@ export class ChargePointController implements SeccBackend, PncHost {
       config: this.config.snapshot(),
       certificates: this.certs.snapshot(),
       signing: this.signing.snapshot(),
+      ocsp: this.ocsp.snapshot(),
       localAuth: this.localAuth.snapshot(),
     };
   }

@@ -9,7 +9,8 @@
 //     C SeccLeafSubjectCountry, DC=CPO) sent in SignCertificate, resent with the back-off of
 //     CertSigningWaitMinimum / CertSigningRepeatTimes until a CertificateSigned comes, whose chain is
 //     verified before the SECC leaf and key are installed (else SecurityEventNotification
-//     InvalidChargePointCertificate).
+//     InvalidChargePointCertificate); an accepted one starts the OCSP refresh of the new chain's
+//     sub-CAs (GetCertificateStatus, ocsp.ts).
 //
 //   const signing = new CertSigning(host);  signing.start('trigger');
 //   const pnc = new PncMessages(host, signing);  const conf = await pnc.handle(payload);
@@ -29,6 +30,7 @@ import type { CertificateStores } from './certstore.ts';
 import type { ConfigStore } from './config.ts';
 import type { FaultName } from './faults.ts';
 import { q, type LogTag } from './log.ts';
+import type { OcspCache } from './ocsp.ts';
 import type { JsonObject } from './rpc.ts';
 
 export const PNC_VENDOR_ID = 'org.openchargealliance.iso15118pnc';
@@ -264,6 +266,8 @@ export class PncMessages {
   constructor(
     private readonly host: PncHost,
     private readonly signing: CertSigning,
+    /** refreshed right after a CertificateSigned is accepted (M06) */
+    private readonly ocsp?: OcspCache,
   ) {}
 
   /** A CSMS DataTransfer with the PnC vendorId; returns the DataTransfer.conf payload. */
@@ -314,6 +318,11 @@ export class PncMessages {
         const t = str(r, 'certificateType', 50, true);
         if (t !== undefined && t !== 'ChargingStationCertificate' && t !== 'V2GCertificate') throw new BadData(`certificateType "${t}" is not a CertificateSigningUseEnumType value`);
         const res = await this.signing.certificateSigned(r);
+        // M06 (libocpp): a new SECC chain gets its sub-CAs' OCSP status at once, after this answer is on its way
+        if (res.status === 'Accepted' && this.ocsp) {
+          const ocsp = this.ocsp;
+          setTimeout(() => void ocsp.refresh('certificate-signed'), 0);
+        }
         return { status: res.status };
       }
       case 'InstallCertificate': {

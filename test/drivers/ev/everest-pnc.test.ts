@@ -2,11 +2,13 @@
 // EVerest ones: ContractInstalled / ContractInstallFailed / Authorized / AuthorizationFailed become
 // states with their data as detail; V2G_Messages go to the transcript only. Published here by a
 // plain MQTT client on a real aedes broker, so the mapping is tested apart from any simulator.
+// updateCertificate (M02) exists only with scripts.updateCertificate: without it NotSupportedError and
+// nothing on the wire; with it the filled script on modify_charging_session.
 import net from 'node:net';
 import { Aedes } from 'aedes';
 import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProtocolViolation } from '../../../drivers/capabilities.ts';
+import { NotSupportedError, ProtocolViolation } from '../../../drivers/capabilities.ts';
 import { EverestCarSim, type EverestCarSimDriver } from '../../../drivers/ev/everest.ts';
 import { ResourceSchema } from '../../../src/rig/resources.ts';
 import { Transcript } from '../../../src/rig/transcript.ts';
@@ -75,5 +77,46 @@ describe('EverestCarSim PnC variables', () => {
     } finally {
       await d.close(1000);
     }
+  });
+
+  it('updateCertificate: NotSupportedError naming the option without scripts.updateCertificate, the filled script with it', async () => {
+    const seen: { topic: string; payload: string }[] = [];
+    const cmdTopic = 'everest_external/nodered/3/carsim/cmd/#';
+    await pub.subscribeAsync(cmdTopic, { qos: 1 });
+    const onMessage = (topic: string, payload: Buffer): void => void seen.push({ topic, payload: payload.toString() });
+    pub.on('message', onMessage);
+    const make = (scripts: Record<string, string>): EverestCarSimDriver =>
+      EverestCarSim.create({
+        name: 'car',
+        options: EverestCarSim.options.parse({ connectorId: 3, enableOnOpen: false, certInstallMode: 'DC', scripts }),
+        resources: { broker: ResourceSchema.parse({ type: 'MqttBroker', url }) },
+        transcript: new Transcript(EverestCarSim.transcript),
+        rigDir: process.cwd(),
+        log: () => {},
+      }) as EverestCarSimDriver;
+    const plain = make({});
+    const virtual = make({ updateCertificate: 'iso_wait_slac_matched;iso_start_v2g_session {mode},contract,certupdate;iso_wait_v2g_session_stopped' });
+    try {
+      await plain.open(signal());
+      const e = await plain.updateCertificate(signal()).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(NotSupportedError);
+      expect((e as Error).message).toBe("updateCertificate() is not supported by this rig's EV emulator (set options.scripts.updateCertificate of driver car)");
+      await virtual.open(signal());
+      await virtual.updateCertificate(signal());
+      const end = Date.now() + 2000;
+      while (seen.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toEqual([{ topic: 'everest_external/nodered/3/carsim/cmd/modify_charging_session', payload: 'iso_wait_slac_matched;iso_start_v2g_session dc,contract,certupdate;iso_wait_v2g_session_stopped' }]);
+    } finally {
+      pub.off('message', onMessage);
+      await pub.unsubscribeAsync(cmdTopic);
+      await plain.close(1000);
+      await virtual.close(1000);
+    }
+  });
+
+  it('scripts.updateCertificate is checked like the other scripts', () => {
+    const r = EverestCarSim.options.safeParse({ scripts: { updateCertificate: 'iso_start_v2g_session dc,contract,certupdate;iso_update_contract' } });
+    expect(r.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['scripts.updateCertificate', 'unknown command "iso_update_contract"']]);
+    expect(EverestCarSim.options.parse({}).scripts.updateCertificate).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@
 // a car-simulator responder: commands and scripts on the wire, state events with timestamps,
 // confirmation of plug-in, waits that time out as ProtocolViolation, a disabled simulator, the
 // broker restarting, and option validation of scripts.
+import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LinkError, ProtocolViolation } from '../../../drivers/capabilities.ts';
 import { EverestCarSim, EverestCarSimDriver } from '../../../drivers/ev/everest.ts';
@@ -49,8 +50,11 @@ describe('EverestCarSim on aedes', () => {
     await d.waitForState('Enabled', { timeoutMs: 1000, signal: signal() });
     expect(peer.enabled).toBe(true);
 
-    await d.plugIn(signal());
+    const caller = AbortSignal.timeout(5000);
+    await d.plugIn(caller);
     expect(peer.cp).toBe('B');
+    // plugIn waited for B, C or D: once B came nothing may stay listening on the caller's signal
+    expect(getEventListeners(caller, 'abort')).toHaveLength(0);
     const t0 = Date.now();
     await d.startSession({ mode: 'DC', payment: 'Contract' }, signal());
     const c = await d.waitForState('C', { timeoutMs: 2000, signal: signal() });
@@ -60,8 +64,9 @@ describe('EverestCarSim on aedes', () => {
 
     await d.stopSession(signal());
     await d.waitForState('V2G_Session_Finished', { timeoutMs: 2000, signal: signal() });
-    await d.unplug(signal());
+    await d.unplug(caller);
     expect(peer.cp).toBe('A');
+    expect(getEventListeners(caller, 'abort')).toHaveLength(0);
 
     expect(peer.received.map((r) => r.kind)).toEqual(['enable', 'execute_charging_session', 'modify_charging_session', 'modify_charging_session', 'modify_charging_session']);
     expect(peer.received[2]?.payload).toBe('iso_wait_slac_matched;iso_start_v2g_session dc,contract;iso_wait_pwr_ready;iso_dc_power_on;iso_wait_for_stop 36000;iso_wait_v2g_session_stopped');
