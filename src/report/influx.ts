@@ -16,7 +16,9 @@
 //   space and `\` becomes `/` (line protocol cannot carry them losslessly in tags).
 // - `hil_run.suite` is the suite's name when the run has exactly one suite, `multi` when it has
 //   more (the sorted, comma-joined names are in the `suites` string field), absent when none.
-// - `fw_line` is the first `major.minor` (or lone `major`) number found in dut.firmware, else `unknown`.
+// - `fw_line` is the first `major.minor` (or lone `major`) number found in dut.firmware, else
+//   `unknown`; it tags hil_run, hil_phase, hil_measurement and hil_timing so dashboards compare
+//   firmware lines side by side.
 // - phases_failed / measurements_failed count the LAST attempt of each phase only (an INFRA
 //   attempt that was retried and then passed is not a failure of the charger); a phase fails when
 //   its outcome is not PASS or SKIPPED, a measurement or series when its outcome is FAIL.
@@ -289,6 +291,7 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
   const points: InfluxPoint[] = [];
 
   const suiteNames = record.suites.map((s) => s.name).sort();
+  const fwLine = firmwareLine(record.dut.firmware);
   let phasesFailed = 0;
   let measurementsFailed = 0;
   for (const suite of record.suites) {
@@ -307,7 +310,7 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
       trigger: record.trigger.kind,
       outcome: record.outcome,
       dut_model: record.dut.model,
-      fw_line: firmwareLine(record.dut.firmware),
+      fw_line: fwLine,
     }),
     fields: fieldsOf({
       duration_s: record.durationMs / 1000,
@@ -329,7 +332,7 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
     for (const phase of suite.phases) {
       points.push({
         measurement: 'hil_phase',
-        tags: tagsOf({ rig, suite: suite.name, phase: phase.name, outcome: phase.outcome, group: phase.group }),
+        tags: tagsOf({ rig, fw_line: fwLine, suite: suite.name, phase: phase.name, outcome: phase.outcome, group: phase.group }),
         fields: fieldsOf({ duration_ms: phase.durationMs, attempt: phase.attempt, run_id: runId }),
         timestampNs: msToNs(phase.tEnd),
       });
@@ -340,6 +343,7 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
           tags: tagsOf({
             rig,
             rig_class: rigClass,
+            fw_line: fwLine,
             suite: suite.name,
             phase: phase.name,
             name: m.name,
@@ -363,7 +367,7 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
   for (const t of record.timings) {
     points.push({
       measurement: 'hil_timing',
-      tags: tagsOf({ rig, protocol: t.protocol, message: t.message, direction: t.direction, suite: t.suite }),
+      tags: tagsOf({ rig, fw_line: fwLine, protocol: t.protocol, message: t.message, direction: t.direction, suite: t.suite }),
       fields: fieldsOf({ latency_ms: t.latencyMs, run_id: runId, seq: t.seq }),
       timestampNs: msToNs(t.t),
     });

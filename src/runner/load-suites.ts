@@ -1,6 +1,11 @@
 // Finds and loads suite files: `*.suite.ts` (or .js/.mts/.mjs) given directly or found under the
 // given directories, each default-exporting a defineSuite(...) value. Suites are imported at run
 // time (the CLI runs under tsx, so TypeScript suite files need no build step).
+//
+// Order: health suites first (suite files whose own directory is named `health`, e.g.
+// bench/health/*.suite.ts), then the rest; within each group files keep the order given (directories expand
+// in name order). A rig that fails its health suites is then recorded as INFRA before any suite
+// can blame the charger for it.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -20,7 +25,15 @@ function walk(dir: string, out: string[]): void {
   }
 }
 
-/** Expands files and directories into suite files, in order, without duplicates. */
+/** True for a suite file whose own directory is named `health` (a rig or host preflight suite). */
+export function isHealthSuiteFile(file: string): boolean {
+  return path.basename(path.dirname(path.resolve(file))) === 'health';
+}
+
+/**
+ * Expands files and directories into suite files without duplicates: health suites first, then the
+ * others, each group in the order given.
+ */
 export function findSuiteFiles(paths: readonly string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
@@ -38,7 +51,8 @@ export function findSuiteFiles(paths: readonly string[]): string[] {
     } else if (SUITE_RE.test(p)) out.push(p);
     else throw new ConfigError(`${p}: a suite file's name ends in .suite.ts`);
   }
-  return [...new Set(out.map((f) => path.resolve(f)))];
+  const unique = [...new Set(out.map((f) => path.resolve(f)))];
+  return [...unique.filter(isHealthSuiteFile), ...unique.filter((f) => !isHealthSuiteFile(f))];
 }
 
 /** Imports suite files; `displayRoot` makes the recorded paths relative (the package root). */

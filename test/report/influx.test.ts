@@ -251,13 +251,13 @@ describe('pointsFromRecord', () => {
     expect(plugIn).toEqual([
       {
         measurement: 'hil_phase',
-        tags: { group: 'main', outcome: 'INFRA', phase: 'plug_in', rig: 'bench-a1', suite: 'pnc-authorization' },
+        tags: { fw_line: '2.13', group: 'main', outcome: 'INFRA', phase: 'plug_in', rig: 'bench-a1', suite: 'pnc-authorization' },
         fields: { attempt: 1, duration_ms: 2000, run_id: runId },
         timestampNs: ns(phases[1]!.tEnd),
       },
       {
         measurement: 'hil_phase',
-        tags: { group: 'main', outcome: 'PASS', phase: 'plug_in', rig: 'bench-a1', suite: 'pnc-authorization' },
+        tags: { fw_line: '2.13', group: 'main', outcome: 'PASS', phase: 'plug_in', rig: 'bench-a1', suite: 'pnc-authorization' },
         fields: { attempt: 2, duration_ms: 1450.5, run_id: runId },
         timestampNs: ns(phases[2]!.tEnd),
       },
@@ -269,7 +269,7 @@ describe('pointsFromRecord', () => {
     const byName = (n: string): InfluxPoint => of('hil_measurement').find((p) => p.tags.name === n)!;
     expect(byName('install_latency_ms')).toEqual({
       measurement: 'hil_measurement',
-      tags: { name: 'install_latency_ms', outcome: 'FAIL', phase: 'install_certificate', rig: 'bench-a1', rig_class: 'dc-ccs2-150kw', suite: 'cert-installation', unit: 'ms' },
+      tags: { fw_line: '2.13', name: 'install_latency_ms', outcome: 'FAIL', phase: 'install_certificate', rig: 'bench-a1', rig_class: 'dc-ccs2-150kw', suite: 'cert-installation', unit: 'ms' },
       fields: { limit_high: 5000, limit_low: 0, marginal: false, run_id: runId, value: 6123.7 },
       timestampNs: 1_767_225_616_247_156_000n,
     });
@@ -316,7 +316,7 @@ describe('pointsFromRecord', () => {
       [t, { latency_ms: 12.5, run_id: runId, seq: 2 }],
       [t + 1n, { latency_ms: 13.75, run_id: runId, seq: 3 }],
     ]);
-    expect(of('hil_timing')[4]!.tags).toEqual({ direction: 'cp->csms', message: 'DataTransfer.Get15118EVCertificate', protocol: 'ocpp', rig: 'bench-a1', suite: 'cert-installation' });
+    expect(of('hil_timing')[4]!.tags).toEqual({ direction: 'cp->csms', fw_line: '2.13', message: 'DataTransfer.Get15118EVCertificate', protocol: 'ocpp', rig: 'bench-a1', suite: 'cert-installation' });
     expect(of('hil_throughput')[1]).toEqual({
       measurement: 'hil_throughput',
       tags: { link: 'can0', metric_window: '1s', rig: 'bench-a1' },
@@ -339,10 +339,10 @@ describe('pointsFromRecord', () => {
   it('keeps tags bounded: only the documented tag keys, never ids, serials, SHAs or versions', () => {
     const allowed: Record<string, string[]> = {
       hil_run: ['dut_model', 'fw_line', 'outcome', 'rig', 'rig_class', 'suite', 'trigger'],
-      hil_phase: ['group', 'outcome', 'phase', 'rig', 'suite'],
-      hil_measurement: ['name', 'outcome', 'phase', 'rig', 'rig_class', 'suite', 'unit'],
+      hil_phase: ['fw_line', 'group', 'outcome', 'phase', 'rig', 'suite'],
+      hil_measurement: ['fw_line', 'name', 'outcome', 'phase', 'rig', 'rig_class', 'suite', 'unit'],
       hil_series: ['name', 'phase', 'rig', 'suite', 'unit'],
-      hil_timing: ['direction', 'message', 'protocol', 'rig', 'suite'],
+      hil_timing: ['direction', 'fw_line', 'message', 'protocol', 'rig', 'suite'],
       hil_throughput: ['link', 'metric_window', 'rig'],
       hil_rig_health: ['check', 'resource', 'rig', 'rig_class'],
     };
@@ -369,7 +369,7 @@ describe('pointsFromRecord', () => {
     const ps = pointsFromRecord(r);
     expect(ps.some((p) => 'rig_class' in p.tags)).toBe(false);
     const m = ps.find((p) => p.measurement === 'hil_measurement' && p.tags.name === 'auth_latency_ms')!;
-    expect(m.tags).toEqual({ name: 'auth_latency_ms', outcome: 'PASS', phase: 'pnc/auth phase', rig: 'bench-a1', suite: 'pnc-authorization' });
+    expect(m.tags).toEqual({ fw_line: '2.13', name: 'auth_latency_ms', outcome: 'PASS', phase: 'pnc/auth phase', rig: 'bench-a1', suite: 'pnc-authorization' });
     expect(parseLineProtocol(toLineProtocol(ps))).toEqual(ps);
   });
 

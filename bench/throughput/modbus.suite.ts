@@ -1,0 +1,93 @@
+// Modbus poll rate: each meter link (roles `meter` and `meter_rtu`: the virtual rig's Modbus TCP and
+// RTU links; on a rig with one meter both bind to it and it is measured once) is polled with
+// EnergyMeter.poll at a short interval (throughput.modbus.interval_ms) for throughput.modbus.window_ms:
+// full readings per second, failed readings, and overruns (intervals skipped because a reading took
+// longer than the interval — with a short interval they show the link's limit, and are recorded, not
+// judged). With the built-in ModbusMeter driver the phase also writes a hil_throughput point (link
+// `modbus:<role>:<tcp|rtu>`: Modbus ADUs and bytes per second, modbus-wire.ts).
+// Limits: bench/limits/throughput.yaml (`throughput.modbus.*`).
+import type { EnergyMeter } from '../../drivers/capabilities.ts';
+import { limit, measure } from '../../src/runner/measure.ts';
+import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
+import { limitNumber } from '../lib/pnc.ts';
+import { counter, modbusWire } from './modbus-wire.ts';
+import { round } from './stats.ts';
+
+const uses = { meter: 'EnergyMeter', meter_rtu: 'EnergyMeter' } as const;
+type D = Drivers<typeof uses>;
+type Ctx = PhaseContext<D>;
+type Role = keyof typeof uses;
+
+async function pollRate(ctx: Ctx, role: Role, meter: EnergyMeter): Promise<void> {
+  const windowMs = limitNumber(ctx, 'throughput.modbus.window_ms');
+  const intervalMs = limitNumber(ctx, 'throughput.modbus.interval_ms');
+  const before = meter.snapshot();
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => stop.abort(), windowMs);
+  const t0 = performance.now();
+  let lastError = '';
+  try {
+    const summary = await meter.poll({ intervalMs, signal: stop.signal, onReading: () => {}, onError: (e) => (lastError = e.message), maxFailures: 5 });
+    const seconds = (performance.now() - t0) / 1000;
+    ctx.signal.throwIfAborted();
+    if (lastError) ctx.warn(`last failed reading: ${lastError}`);
+    ctx.m.set('readings', summary.readings);
+    ctx.m.set('readings_per_s', round(summary.readings / seconds, 2));
+    ctx.m.set('failures', summary.failures);
+    ctx.m.set('overruns', summary.overruns);
+    const after = meter.snapshot();
+    const wire = modbusWire(after);
+    const tx = [counter(before, 'transactions'), counter(after, 'transactions')];
+    const timeouts = [counter(before, 'timeouts'), counter(after, 'timeouts')];
+    if (wire && tx[0] !== undefined && tx[1] !== undefined) {
+      const transactions = tx[1] - tx[0];
+      const lost = timeouts[0] !== undefined && timeouts[1] !== undefined ? timeouts[1] - timeouts[0] : 0;
+      const frames = 2 * transactions - lost;
+      ctx.throughput({
+        link: `modbus:${role}:${wire.transport}`,
+        window: `${seconds.toFixed(3)}s`,
+        framesPerS: round(frames / seconds),
+        bytesPerS: round((summary.readings * wire.bytesPerReading) / seconds),
+        errors: summary.failures,
+        dropped: lost,
+      });
+      ctx.log(`${transactions} Modbus transactions (${wire.transactionsPerReading} per reading, ${wire.bytesPerReading} bytes per reading over ${wire.transport})`);
+    } else {
+      ctx.log('the meter driver reports no Modbus counters: readings only, no hil_throughput point');
+    }
+  } finally {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+const measures = (role: Role) => [
+  measure('readings').doc('full readings (voltages, currents, power, energy, frequency) in the window'),
+  measure('readings_per_s').unit('1/s').inRange(limit(`throughput.modbus.${role}_readings_per_s`)),
+  measure('failures').inRange(limit('throughput.modbus.failures')).doc('readings that failed (timeouts, CRC errors, exceptions)'),
+  measure('overruns').doc('intervals skipped because a reading took longer than the interval'),
+];
+
+const meterRate = phase<D>(
+  { name: 'meter_poll_rate', description: 'EnergyMeter.poll on the `meter` link at a short interval.', timeoutMs: 15_000, measures: measures('meter') },
+  (ctx) => pollRate(ctx, 'meter', ctx.d.meter),
+);
+
+const meterRtuRate = phase<D>(
+  { name: 'meter_rtu_poll_rate', description: 'EnergyMeter.poll on the `meter_rtu` link at a short interval (SKIPPED when it is the same driver as `meter`).', timeoutMs: 15_000, measures: measures('meter_rtu') },
+  async (ctx) => {
+    if (ctx.d.meter_rtu === ctx.d.meter) return { skip: 'meter_rtu is bound to the same driver as meter (one meter on this rig): measured once, in meter_poll_rate' };
+    await pollRate(ctx, 'meter_rtu', ctx.d.meter_rtu);
+  },
+);
+
+export default defineSuite({
+  name: 'throughput-modbus',
+  version: '1.0.0',
+  description: 'Modbus poll rate over each meter link: readings/s, failures, overruns.',
+  requires: ['meter'],
+  uses,
+  main: [meterRate, meterRtuRate],
+});
