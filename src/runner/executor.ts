@@ -42,6 +42,7 @@ import {
 } from '../report/record.ts';
 import { Rig, type RigSpec } from '../rig/rig.ts';
 import { ConfigError } from './errors.ts';
+import { isHealthSuiteFile } from './load-suites.ts';
 import type { LimitSet } from './limits.ts';
 import { LimitRef, toValidatorSpec, validate, type MeasureBuilder } from './measure.ts';
 import { skipReasonOf, type PhaseContext, type PhaseDef, type PhaseResult, type SuiteDef } from './suite.ts';
@@ -564,6 +565,15 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     return all;
   };
 
+  /** A suite that does not run at all: SKIPPED with one detail. */
+  const skipSuite = (suiteIdx: number, suite: LoadedSuite, code: string, message: string): Outcome => {
+    const def = suite.def;
+    emit({ type: 'suite.start', t: now(), suite: suiteIdx, name: def.name, version: def.version, file: suite.file, sha256: suite.sha256, requires: [...(def.requires ?? [])] });
+    const sum = summarizeSuite([], ['SKIPPED']);
+    emit({ type: 'suite.end', t: now(), suite: suiteIdx, ...sum, details: [{ code, message }] });
+    return sum.outcome;
+  };
+
   const runSuite = async (suiteIdx: number, suite: LoadedSuite): Promise<Outcome> => {
     const def = suite.def;
     emit({ type: 'suite.start', t: now(), suite: suiteIdx, name: def.name, version: def.version, file: suite.file, sha256: suite.sha256, requires: [...(def.requires ?? [])] });
@@ -601,6 +611,8 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
         for (const n of opened) emit({ type: 'driver.snapshot', driver: n, when: 'open', snapshot: rig.slot(n).instance.snapshot() });
       } catch (e) {
         const aborted = runSignal.aborted;
+        // the rig health dashboards see a driver that would not open like any failed check
+        if (!aborted) emit({ type: 'health', t: now(), resource: e instanceof LinkError ? e.resource : names.join(','), check: `open:${def.name}`, ok: false, reconnects: 0, detail: errorInfo(e, false).message });
         extra.push(aborted ? 'ABORTED' : 'INFRA');
         details.push({ code: aborted ? 'ABORTED' : 'DRIVER_OPEN', message: aborted ? 'run cancelled while opening drivers' : errorInfo(e, false).message });
         await emergencyStop(`suite ${def.name}: drivers failed to open`);
@@ -664,7 +676,19 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
   const outcomes: Outcome[] = [];
   const runDetails: OutcomeDetail[] = [];
   try {
-    for (const [i, s] of opts.suites.entries()) outcomes.push(await runSuite(i, s));
+    // A rig that failed a health suite (INFRA) runs no other suite: its results would say nothing
+    // about the charger. They are SKIPPED with the reason, and the run is INFRA.
+    let unhealthy: string | undefined;
+    for (const [i, s] of opts.suites.entries()) {
+      const health = isHealthSuiteFile(s.file);
+      if (unhealthy && !health) {
+        outcomes.push(skipSuite(i, s, 'RIG_UNHEALTHY', unhealthy));
+        continue;
+      }
+      const o = await runSuite(i, s);
+      outcomes.push(o);
+      if (health && o === 'INFRA') unhealthy ??= `the rig failed its health suite ${s.def.name}: not running the charger suites on a broken rig`;
+    }
   } finally {
     for (const n of rig.openSlots().map((s) => s.name)) {
       try {

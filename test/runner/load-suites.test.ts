@@ -79,7 +79,9 @@ describe('rig health on a broken rig', () => {
   it('a meter whose health() fails: rig-meter is INFRA (preflight), the run INFRA with exit code 3, not FAIL', async () => {
     const { record, outcome } = await runOnFakeRig({ unhealthy: true });
     expect(outcome('rig-meter')).toBe('INFRA');
-    expect(outcome('fails')).toBe('FAIL');
+    // the charger suites do not run on a broken rig: SKIPPED with the reason
+    expect(outcome('fails')).toBe('SKIPPED');
+    expect(record.suites.find((s) => s.name === 'fails')?.outcomeDetails).toEqual([{ code: 'RIG_UNHEALTHY', message: expect.stringMatching(/failed its health suite rig-meter/) }]);
     expect(record.outcome).toBe('INFRA');
     expect(exitCodeFor(record.outcome)).toBe(3);
     const sick = record.rigHealth.filter((h) => !h.ok);
@@ -88,6 +90,15 @@ describe('rig health on a broken rig', () => {
     expect(points.map((p) => p.tags.resource)).toContain('meter');
     const runPoint = pointsFromRecord(record).find((p) => p.measurement === 'hil_run');
     expect(runPoint?.tags.outcome).toBe('INFRA');
+  }, 30_000);
+
+  it('a meter that does not open: INFRA, and its failed open is a hil_rig_health point', async () => {
+    const { record, outcome } = await runOnFakeRig({ openFails: true });
+    expect(outcome('rig-meter')).toBe('INFRA');
+    expect(outcome('fails')).toBe('SKIPPED');
+    const open = record.rigHealth.find((h) => h.check === 'open:rig-meter');
+    expect(open).toMatchObject({ resource: 'meter', ok: false, detail: expect.stringMatching(/fake link refused to open/) });
+    expect(pointsFromRecord(record).some((p) => p.measurement === 'hil_rig_health' && p.tags.check === 'open:rig-meter' && p.fields.ok === false)).toBe(true);
   }, 30_000);
 
   it('a meter that is up but does not answer readings: the suite\'s own check records it and ends INFRA', async () => {
