@@ -24,7 +24,7 @@ import {
 } from '../report/influx.ts';
 import { JournalError } from '../report/journal.ts';
 import { rebuildRun } from '../report/outputs.ts';
-import { exitCodeFor, type Trigger } from '../report/record.ts';
+import { exitCodeForRun, type Trigger } from '../report/record.ts';
 import { formatRigIssue, RigConfigError } from '../rig/load.ts';
 import { ConfigError } from '../runner/errors.ts';
 import { LimitFileError } from '../runner/limits.ts';
@@ -96,7 +96,7 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
     else if (r) say(`influx: server unavailable (${r.reason}); ${r.spooled} points spooled to ${r.spoolFile} — replay with: pnc-bench upload ${runDir} --influx <url>`);
   }
   if (flags.json) io.out(JSON.stringify({ runId, outcome: record.outcome, dir: runDir }));
-  return exitCodeFor(record.outcome);
+  return exitCodeForRun(record);
 }
 
 function ciInfo(): Pick<Trigger, 'ciJobUrl' | 'pipelineId'> {

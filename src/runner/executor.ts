@@ -22,6 +22,7 @@ import { Journal, JOURNAL_FILE, type JournalEvent } from '../report/journal.ts';
 import { writeRunOutputs } from '../report/outputs.ts';
 import {
   aggregateOutcome,
+  lastAttempts,
   LogLine,
   RigHealthRecord,
   ThroughputRecord,
@@ -659,6 +660,14 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
         phases.push(...(await runPhase(suiteIdx, suite, p, 'teardown', drivers)));
       }
       if (runSignal.aborted) extra.push('ABORTED');
+      // A rig health suite judges the rig, never the charger: any check that did not pass is INFRA.
+      if (isHealthSuiteFile(suite.file) && !runSignal.aborted) {
+        const bad = lastAttempts(phases).filter((p) => p.outcome === 'FAIL' || p.outcome === 'TIMEOUT');
+        if (bad.length) {
+          extra.push('INFRA');
+          details.push({ code: 'RIG_HEALTH', message: `rig health check(s) not passed: ${bad.map((p) => `${p.name} ${p.outcome}`).join(', ')}` });
+        }
+      }
       return end();
     } catch (e) {
       // A fault of the runner itself (or of a driver's snapshot()): the suite is ERROR, the run goes on.
@@ -687,7 +696,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
       }
       const o = await runSuite(i, s);
       outcomes.push(o);
-      if (health && o === 'INFRA') unhealthy ??= `the rig failed its health suite ${s.def.name}: not running the charger suites on a broken rig`;
+      if (health && o !== 'PASS' && o !== 'SKIPPED' && o !== 'ABORTED') unhealthy ??= `the rig failed its health suite ${s.def.name}: not running the charger suites on a broken rig`;
     }
   } finally {
     for (const n of rig.openSlots().map((s) => s.name)) {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pointsFromRecord } from '../../src/report/influx.ts';
-import { exitCodeFor } from '../../src/report/record.ts';
+import { exitCodeFor, exitCodeForRun } from '../../src/report/record.ts';
 import { runBench } from '../../src/runner/executor.ts';
 import { loadLimits } from '../../src/runner/limits.ts';
 import { findSuiteFiles, isHealthSuiteFile, loadSuites } from '../../src/runner/load-suites.ts';
@@ -112,4 +112,37 @@ describe('rig health on a broken rig', () => {
     expect(phase?.error?.source).toBe('meter');
     expect(record.outcome).toBe('INFRA');
   }, 30_000);
+
+  it('a health check out of its limit is a rig fault: the health suite INFRA (RIG_HEALTH), charger suites skipped', async () => {
+    const files = findSuiteFiles([path.join(ROOT, FAIL), path.join(ROOT, 'test/fixtures/suites/health/slow-rig.suite.ts')]);
+    const suites = await loadSuites(files, ROOT);
+    const rig = fakeRig({ features: [], drivers: {} });
+    const record = await runBench({
+      runId: 'health-limit',
+      runDir: tempDir(),
+      rig,
+      suites,
+      limits: await loadLimits([], rig.config.dut.model),
+      trigger: { kind: 'manual' },
+      software: { benchVersion: '0.0.0', node: process.version, packages: {} },
+      host: { hostname: 'test', platform: 'linux' },
+      signal: new AbortController().signal,
+    });
+    const slow = record.suites.find((s) => s.name === 'slow-rig');
+    expect(slow?.outcome).toBe('INFRA');
+    expect(slow?.outcomeDetails.map((d) => d.code)).toEqual(['RIG_HEALTH']);
+    expect(record.suites.find((s) => s.name === 'fails')?.outcome).toBe('SKIPPED');
+    expect(record.outcome).toBe('INFRA');
+    expect(exitCodeForRun(record)).toBe(3);
+  });
+});
+
+describe('exit code of a run', () => {
+  it('a suite that FAILed makes the run exit 1 even when another suite was INFRA or ERROR (CI retries only 3)', () => {
+    expect(exitCodeForRun({ outcome: 'INFRA', suites: [{ outcome: 'FAIL' }, { outcome: 'INFRA' }] })).toBe(1);
+    expect(exitCodeForRun({ outcome: 'ERROR', suites: [{ outcome: 'TIMEOUT' }, { outcome: 'ERROR' }] })).toBe(1);
+    expect(exitCodeForRun({ outcome: 'INFRA', suites: [{ outcome: 'PASS' }, { outcome: 'INFRA' }] })).toBe(3);
+    expect(exitCodeForRun({ outcome: 'ABORTED', suites: [{ outcome: 'FAIL' }, { outcome: 'ABORTED' }] })).toBe(3);
+    expect(exitCodeForRun({ outcome: 'PASS', suites: [{ outcome: 'PASS' }] })).toBe(exitCodeFor('PASS'));
+  });
 });
