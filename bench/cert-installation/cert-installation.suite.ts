@@ -19,8 +19,8 @@ import {
 } from '../../src/pki/index.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
-import { benchPki, deleteCertificate, ensureRootInstalled, hashDataOf, installedIds, lists, rootHashData } from '../lib/certs.ts';
-import { analyzeBackoff, evDetailText, hashDataProblems } from '../lib/checks.ts';
+import { benchPki, deleteCertificate, ensureRootInstalled, freshV2gRoot, hashDataOf, installedIds, lists, rootHashData } from '../lib/certs.ts';
+import { analyzeBackoff, evDetailText, exactEntriesProblems, hashDataProblems } from '../lib/checks.ts';
 import {
   chargePoint,
   checkPncTraffic,
@@ -52,7 +52,14 @@ const state = {
   /** extra roots this suite installed and must remove: type + hash data */
   extraRoots: [] as { type: string; hash: CertificateHashData }[],
   certificateSignedBefore: undefined as 'send' | 'never' | undefined,
+  /** the SECC chain (leaf, then its sub-CAs up to the root, root left out) the charger last accepted from this suite: M03 checks the listing against it */
+  secc: undefined as PkiCert[] | undefined,
 };
+
+/** Remembers the SECC chain the charger just accepted (CertificateSigned Accepted). */
+function rememberSecc(chainPem: string): void {
+  state.secc = parseCertificateChainPem(chainPem).filter((c, i) => i === 0 || !c.isSelfIssued);
+}
 
 const pc = (ctx: Ctx): PncContext => ctx;
 
@@ -98,6 +105,7 @@ async function sendChain(ctx: Ctx, cp: ChargePoint, sign: ReceivedCall, variant:
     throw e;
   }
   const r = await pncCall(pc(ctx), 'CertificateSigned', { certificateChain: chain, certificateType: 'V2GCertificate' }, 'pnc.A02.chain');
+  if (r.status === 'Accepted') rememberSecc(chain);
   return r.status;
 }
 
@@ -125,6 +133,7 @@ const prepare = phase<D>(
     state.keeper = new ConfigKeeper();
     state.extraRoots = [];
     state.certificateSignedBefore = undefined;
+    state.secc = undefined;
     const cp = await chargePoint(pc(ctx));
     state.suiteCalls?.stop();
     state.suiteCalls = recordCalls(pc(ctx), cp);
@@ -144,7 +153,7 @@ const a02Sign = phase<D>(
   },
   async (ctx) =>
     recording(ctx, async (rec, cp) => {
-      const cfg = await state.keeper.get(pc(ctx), ['CpoName', 'SeccLeafSubjectCommonName', 'SeccLeafSubjectCountry']);
+      const cfg = await state.keeper.get(pc(ctx), ['CpoName', 'SeccLeafSubjectOrganization', 'SeccLeafSubjectCommonName', 'SeccLeafSubjectCountry']);
       const sign = await triggerSignCertificate(ctx, cp);
       checkPncTraffic(rec, 0);
       const type = sign.payload.certificateType;
@@ -153,19 +162,28 @@ const a02Sign = phase<D>(
       const leaf = parseCertificateChainPem(chain)[0];
       if (!leaf) throw new ProtocolViolation('pnc.A02.csr', 'no certificate could be issued for the CSR');
       ctx.m.set('csr_subject', leaf.subject);
+      // the catalogue's fallbacks (pnc-test-catalog.md §6.3) when a key is not reported
+      const boot = cp.state.boot?.payload;
+      const serial = [boot?.chargeBoxSerialNumber, boot?.chargePointSerialNumber].find((v): v is string => typeof v === 'string' && v !== '');
+      const orgKey = cfg.get('SeccLeafSubjectOrganization') !== undefined ? 'SeccLeafSubjectOrganization' : 'CpoName';
       const want: [string, string | undefined, string][] = [
-        ['CN', cfg.get('SeccLeafSubjectCommonName'), 'SeccLeafSubjectCommonName'],
-        ['O', cfg.get('CpoName'), 'CpoName'],
-        ['C', cfg.get('SeccLeafSubjectCountry'), 'SeccLeafSubjectCountry'],
+        ['CN', cfg.get('SeccLeafSubjectCommonName') ?? serial, cfg.get('SeccLeafSubjectCommonName') !== undefined ? 'SeccLeafSubjectCommonName' : 'the charge box serial number (SeccLeafSubjectCommonName not reported)'],
+        ['O', cfg.get('SeccLeafSubjectOrganization') ?? cfg.get('CpoName'), orgKey],
+        ['C', cfg.get('SeccLeafSubjectCountry') ?? 'DE', cfg.get('SeccLeafSubjectCountry') !== undefined ? 'SeccLeafSubjectCountry' : 'the default DE (SeccLeafSubjectCountry not reported)'],
         ['DC', 'CPO', 'ISO 15118-2 (SECC certificate)'],
       ];
       for (const [field, expected, source] of want) {
         const got = leaf.subjectField(field as 'CN')[0];
-        if (expected !== undefined && got !== expected) throw new ProtocolViolation('pnc.A02.csr', `CSR subject ${field}=${JSON.stringify(got)}; ${source} says ${JSON.stringify(expected)}`);
+        if (expected === undefined) {
+          ctx.warn(`CSR subject ${field}=${JSON.stringify(got)} not checked: the charger reports neither the key nor a fallback for it (${field === 'CN' ? 'SeccLeafSubjectCommonName, charge box serial number' : 'SeccLeafSubjectOrganization, CpoName'})`);
+          continue;
+        }
+        if (got !== expected) throw new ProtocolViolation('pnc.A02.csr', `CSR subject ${field}=${JSON.stringify(got)}; ${source} says ${JSON.stringify(expected)}`);
       }
       const r = await pncCall(pc(ctx), 'CertificateSigned', { certificateChain: chain, certificateType: 'V2GCertificate' }, 'pnc.A02.chain');
       ctx.m.set('certificate_signed_status', r.status);
       if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.A02.chain', `CertificateSigned with a valid chain for the charger's own CSR answered ${r.status}`);
+      rememberSecc(chain);
       const pki = benchPki(pc(ctx));
       const { chains } = await installedIds(pc(ctx), ['V2GCertificateChain']);
       if (!lists(chains, hashDataOf(leaf, pki.cert('cpo-sub2')), 'V2GCertificateChain')) {
@@ -174,31 +192,87 @@ const a02Sign = phase<D>(
     }),
 );
 
-const REJECTED_VARIANTS: readonly ChainVariant[] = ['wrong-issuer', 'expired', 'no-dc-cpo', 'wrong-key'];
+/** One CertificateSigned of a02_certificate_signed_variants (catalogue §6.4). */
+interface ChainCase {
+  name: string;
+  variant: ChainVariant;
+  certificateType: string;
+  expect: 'Accepted' | 'Rejected';
+  /** a SecurityEventNotification InvalidChargePointCertificate is required (chains whose content is bad) */
+  securityEvent: boolean;
+}
+
+const CHAIN_CASES: readonly ChainCase[] = [
+  ...(['wrong-issuer', 'expired', 'not-yet-valid', 'no-dc-cpo', 'wrong-key'] as const).map((variant) => ({ name: variant, variant, certificateType: 'V2GCertificate', expect: 'Rejected' as const, securityEvent: true })),
+  { name: 'too-long', variant: 'too-long', certificateType: 'V2GCertificate', expect: 'Rejected', securityEvent: false },
+  { name: 'wrong-certificate-type', variant: 'valid', certificateType: 'ChargingStationCertificate', expect: 'Rejected', securityEvent: false },
+  { name: 'with-root', variant: 'with-root', certificateType: 'V2GCertificate', expect: 'Accepted', securityEvent: false },
+];
+const REJECTED_CASES = CHAIN_CASES.filter((c) => c.expect === 'Rejected').length;
+
+/** The schema limit of CertificateSigned.certificateChain (OCPP 2.0.1 CertificateSignedRequest: maxLength 10000). */
+const CHAIN_SCHEMA_MAX = 10_000;
+/** What the suite tries to lower CertificateSignedMaxChainSize to (the key is read-only in the 1.6 security whitepaper; a charger may still allow it). */
+const LOWER_MAX_CHAIN_SIZE = 5_000;
 
 const a02Rejects = phase<D>(
   {
     name: 'a02_reject_bad_chains',
-    description: `TC_A_14: CertificateSigned with a chain that is ${REJECTED_VARIANTS.join(', ')} → Rejected, and a SecurityEventNotification InvalidChargePointCertificate; a valid chain is installed afterwards.`,
-    timeoutMs: 40_000,
-    measures: [measure('rejected_chains').equals(REJECTED_VARIANTS.length)],
+    description: `TC_A_14 and catalogue §6.4: CertificateSigned with a chain that is ${CHAIN_CASES.filter((c) => c.expect === 'Rejected').map((c) => c.name).join(', ')} → Rejected (the content faults also with a SecurityEventNotification InvalidChargePointCertificate); too-long = longer than the CertificateSignedMaxChainSize the charger reports (lowered first when it lets the bench); a valid chain with its root → Accepted; a valid chain is installed afterwards.`,
+    timeoutMs: 60_000,
+    measures: [
+      measure('rejected_chains').equals(REJECTED_CASES),
+      measure('max_chain_size').doc('CertificateSignedMaxChainSize the too-long chain exceeded (characters)').optional(),
+      measure('with_root_status').equals('Accepted').doc('CertificateSigned of a valid chain that includes the V2G root'),
+    ],
   },
   async (ctx) =>
     recording(ctx, async (rec, cp) => {
       let rejected = 0;
       try {
-        for (const variant of REJECTED_VARIANTS) {
+        // CertificateSignedMaxChainSize: lowered when the charger lets us (restored in teardown), else as reported
+        const lowered = await state.keeper.trySet(pc(ctx), 'CertificateSignedMaxChainSize', String(LOWER_MAX_CHAIN_SIZE));
+        const reported = (await state.keeper.get(pc(ctx), ['CertificateSignedMaxChainSize'])).get('CertificateSignedMaxChainSize');
+        const maxSize = reported !== undefined && /^\d+$/.test(reported) ? Number(reported) : undefined;
+        ctx.log(`CertificateSignedMaxChainSize: ${reported ?? 'not reported'} (ChangeConfiguration to ${LOWER_MAX_CHAIN_SIZE}: ${lowered})`);
+        if (reported !== undefined && maxSize === undefined) throw new ProtocolViolation('pnc.config', `CertificateSignedMaxChainSize is ${JSON.stringify(reported)}, not a whole number`);
+        const maxChainBytes = Math.min(maxSize ?? CHAIN_SCHEMA_MAX, CHAIN_SCHEMA_MAX);
+        ctx.m.set('max_chain_size', maxChainBytes);
+        for (const c of CHAIN_CASES) {
           const sign = await triggerSignCertificate(ctx, cp);
           const since = nowMs();
-          const status = await sendChain(ctx, cp, sign, variant);
-          if (status !== 'Rejected') throw new ProtocolViolation('pnc.A02.chain', `CertificateSigned with a ${variant} chain answered ${status}; the charger must verify the chain (leaf key = CSR key, chains to its V2G root, valid now, DC=CPO)`);
-          const ev = await waitForRecorded(pc(ctx), rec, 'SecurityEventNotification', since, limitNumber(pc(ctx), 'pnc.wait.call_ms'), (c) => c.payload.type === 'InvalidChargePointCertificate');
-          if (!ev) throw new ProtocolViolation('pnc.A02.security-event', `no SecurityEventNotification InvalidChargePointCertificate after rejecting a ${variant} chain`);
-          ctx.log(`${variant}: Rejected, security event ${String(ev.payload.techInfo ?? '')}`);
+          let chain: string;
+          try {
+            chain = await cp.certificateChainFor(String(sign.payload.csr), c.variant, c.variant === 'too-long' ? { maxChainBytes } : {});
+          } catch (e) {
+            if (e instanceof CsmsUsageError) throw new ProtocolViolation('pnc.A02.csr', e.message);
+            throw e;
+          }
+          // beyond the schema limit the CSMS must send it unchecked; refusing it at the schema (outer Rejected) is then right too
+          const overSchema = chain.length > CHAIN_SCHEMA_MAX;
+          const r = await cp.call('CertificateSigned', { certificateChain: chain, certificateType: c.certificateType as 'V2GCertificate' }, { pnc: true, unchecked: overSchema, signal: ctx.signal, timeoutMs: limitNumber(pc(ctx), 'pnc.wait.call_ms') });
+          const status = r.status !== 'Accepted' ? (overSchema && r.status === 'Rejected' ? 'Rejected' : `DataTransfer ${r.status}`) : String(r.response?.status);
+          const what = `CertificateSigned (${c.name}: ${c.variant} chain of ${chain.length} characters, certificateType ${c.certificateType})`;
+          if (c.expect === 'Accepted') {
+            ctx.m.set('with_root_status', status);
+            if (status !== 'Accepted') throw new ProtocolViolation('pnc.A02.chain', `${what} answered ${status}; a valid chain that includes its root must be accepted (the root is ignored)`);
+            rememberSecc(chain);
+            ctx.log(`${c.name}: Accepted`);
+            continue;
+          }
+          if (status === 'Accepted') rememberSecc(chain);
+          if (status !== 'Rejected') {
+            const why = c.variant === 'too-long' ? `it is longer than CertificateSignedMaxChainSize ${maxChainBytes}` : c.certificateType !== 'V2GCertificate' ? 'the charger asked for a V2GCertificate' : 'the charger must verify the chain (leaf key = CSR key, chains to its V2G root, valid now, DC=CPO)';
+            throw new ProtocolViolation('pnc.A02.chain', `${what} answered ${status}; ${why}`);
+          }
+          const ev = await waitForRecorded(pc(ctx), rec, 'SecurityEventNotification', since, c.securityEvent ? limitNumber(pc(ctx), 'pnc.wait.call_ms') : Math.min(500, limitNumber(pc(ctx), 'pnc.wait.call_ms')), (x) => x.payload.type === 'InvalidChargePointCertificate');
+          if (!ev && c.securityEvent) throw new ProtocolViolation('pnc.A02.security-event', `no SecurityEventNotification InvalidChargePointCertificate after rejecting a ${c.name} chain`);
+          ctx.log(`${c.name}: Rejected${overSchema ? ' (over the schema limit, sent unchecked)' : ''}${ev ? `, security event ${String(ev.payload.techInfo ?? '')}` : ', no security event'}`);
           rejected++;
         }
       } finally {
         ctx.m.set('rejected_chains', rejected);
+        await bestEffort(ctx, 'restoring CertificateSignedMaxChainSize', () => state.keeper.restore(pc(ctx)));
         // leave the charger with a good SECC certificate and no outstanding CSR
         await bestEffort(ctx, 'installing a valid SECC certificate after the negative chains', () => installValidLeaf(ctx, cp));
       }
@@ -386,12 +460,36 @@ const m03List = phase<D>(
     if (!lists(v2g.chains, rootHashData(pc(ctx), 'v2g-root'))) throw new ProtocolViolation('pnc.M03.list', 'the bench V2G root is installed but not listed under V2GRootCertificate');
     if (!lists(mo.chains, rootHashData(pc(ctx), 'mo-root'))) throw new ProtocolViolation('pnc.M03.list', 'the bench MO root is installed but not listed under MORootCertificate');
     if (secc.chains.length === 0) throw new ProtocolViolation('pnc.M03.list', 'no V2GCertificateChain listed although the charger holds an SECC certificate (installed in a02_sign_v2g_certificate)');
-    const leafChain = secc.chains[0] as (typeof secc.chains)[number];
+    // the chain the charger accepted last in this suite (A02, or the valid chain installed after a negative test)
+    const root = pki.cert('v2g-root');
+    const installed = state.secc;
+    let leafChain: (typeof secc.chains)[number];
+    let subCas: PkiCert[];
+    if (installed && installed[0]) {
+      const leafHash = hashDataOf(installed[0], installed[1] ?? root);
+      const hit = secc.chains.find((c) => hashDataMatches(c.certificateHashData, leafHash));
+      if (!hit) {
+        throw new ProtocolViolation('pnc.M03.chain', `V2GCertificateChain does not list the SECC certificate the charger accepted last (serial ${installed[0].serialHex}); it lists serial(s) ${secc.chains.map((c) => c.certificateHashData.serialNumber).join(', ')}`);
+      }
+      leafChain = hit;
+      subCas = installed.slice(1);
+    } else {
+      ctx.warn('no SECC certificate was accepted earlier in this suite (a02_sign_v2g_certificate did not pass): the first listed V2GCertificateChain is checked against the bench CPO sub-CAs');
+      leafChain = secc.chains[0] as (typeof secc.chains)[number];
+      subCas = [pki.cert('cpo-sub2'), pki.cert('cpo-sub1')];
+    }
     const children = leafChain.childCertificateHashData ?? [];
-    const sub2 = hashDataOf(pki.cert('cpo-sub2'), pki.cert('cpo-sub1'));
-    const sub1 = hashDataOf(pki.cert('cpo-sub1'), pki.cert('v2g-root'));
-    if (!lists(children.map((h) => ({ certificateType: 'V2GCertificateChain', certificateHashData: h })), sub2) || !lists(children.map((h) => ({ certificateType: 'V2GCertificateChain', certificateHashData: h })), sub1)) {
-      throw new ProtocolViolation('pnc.M03.chain', `V2GCertificateChain lists ${children.length} child certificate(s); the SECC certificate's CPO Sub-CA 2 and Sub-CA 1 must be there (and not the root)`);
+    const rootHash = hashDataOf(root);
+    if (children.some((h) => hashDataMatches(h, rootHash))) {
+      throw new ProtocolViolation('pnc.M03.chain', 'V2GCertificateChain lists the V2G root among the child certificates; childCertificateHashData holds the sub-CAs only (the root is listed under V2GRootCertificate)');
+    }
+    const expected = subCas.map((sub, i) => {
+      const h = hashDataOf(sub, subCas[i + 1] ?? root);
+      return { label: `sub-CA "${sub.subject}" (serial ${sub.serialHex})`, matches: (e: unknown) => typeof e === 'object' && e !== null && hashDataMatches(e as CertificateHashData, h) };
+    });
+    const problems = exactEntriesProblems(children, expected, 'V2GCertificateChain.childCertificateHashData');
+    if (children.length !== subCas.length || problems.length) {
+      throw new ProtocolViolation('pnc.M03.chain', `V2GCertificateChain lists ${children.length} child certificate(s) for an SECC chain with ${subCas.length} sub-CA(s) (exactly the sub-CAs, no root): ${problems.join('; ') || 'wrong count'}`);
     }
     const all = await installedIds(pc(ctx), undefined, 'pnc.M03.omitted-type');
     ctx.m.set('all_types_entries', all.chains.length);
@@ -455,6 +553,60 @@ const m05Install = phase<D>(
     const del = await deleteCertificate(pc(ctx), extraHash);
     if (del !== 'Accepted') throw new ProtocolViolation('pnc.M04.delete', `DeleteCertificate of the extra V2G root answered ${del}`);
     state.extraRoots = state.extraRoots.filter((x) => x.hash !== extraHash);
+  },
+);
+
+const m05StoreFull = phase<D>(
+  {
+    name: 'm05_store_full',
+    description:
+      'Catalogue §2 (CertificateStoreMaxLength): further self-signed V2G roots are installed until the store holds CertificateStoreMaxLength roots; one more → Failed. Every root added is deleted again. SKIPPED, saying why, when the charger does not report CertificateStoreMaxLength or filling the store would take more than pnc.store_fill_max_installs installs.',
+    timeoutMs: 60_000,
+    measures: [
+      measure('store_max_length').doc('CertificateStoreMaxLength the charger reports'),
+      measure('roots_before').doc('V2G + MO roots listed before filling'),
+      measure('store_full_status').equals('Failed').doc('InstallCertificate answer once the store is full'),
+    ],
+  },
+  async (ctx) => {
+    const reported = (await state.keeper.get(pc(ctx), ['CertificateStoreMaxLength'])).get('CertificateStoreMaxLength');
+    if (reported === undefined) return { skip: 'the charger does not report CertificateStoreMaxLength: the full-store case cannot be set up' };
+    if (!/^\d+$/.test(reported)) throw new ProtocolViolation('pnc.config', `CertificateStoreMaxLength is ${JSON.stringify(reported)}, not a whole number`);
+    const maxLength = Number(reported);
+    const roots = (await installedIds(pc(ctx), ['V2GRootCertificate'])).chains.length + (await installedIds(pc(ctx), ['MORootCertificate'])).chains.length;
+    ctx.m.set('store_max_length', maxLength);
+    ctx.m.set('roots_before', roots);
+    const need = Math.max(0, maxLength - roots);
+    const maxInstalls = limitNumber(pc(ctx), 'pnc.store_fill_max_installs');
+    if (need + 1 > maxInstalls) return { skip: `filling the store takes ${need + 1} InstallCertificate calls (CertificateStoreMaxLength ${maxLength}, ${roots} roots installed), more than pnc.store_fill_max_installs = ${maxInstalls}` };
+    const added: CertificateHashData[] = [];
+    try {
+      for (let k = 0; k <= need; k++) {
+        const root = freshV2gRoot(k + 1);
+        const h = hashDataOf(root);
+        const r = await pncCall(pc(ctx), 'InstallCertificate', { certificateType: 'V2GRootCertificate', certificate: root.pem }, 'pnc.M05.install');
+        if (r.status === 'Accepted') {
+          added.push(h);
+          state.extraRoots.push({ type: 'V2GRootCertificate', hash: h });
+          if (k >= need) throw new ProtocolViolation('pnc.M05.store-full', `InstallCertificate of root ${roots + k + 1} answered Accepted; CertificateStoreMaxLength is ${maxLength} (a full store answers Failed)`);
+          continue;
+        }
+        ctx.m.set('store_full_status', r.status);
+        if (r.status !== 'Failed') throw new ProtocolViolation('pnc.M05.store-full', `InstallCertificate of a valid self-signed V2G root with ${roots + k} roots installed (CertificateStoreMaxLength ${maxLength}) answered ${r.status}; a full store answers Failed`);
+        if (k < need) ctx.warn(`the store was full after ${roots + k} roots (CertificateStoreMaxLength ${maxLength}): the charger counts further certificates against it`);
+        ctx.log(`store full after ${roots + k} roots: InstallCertificate → Failed`);
+        return undefined;
+      }
+      return undefined;
+    } finally {
+      for (const h of added) {
+        await bestEffort(ctx, `deleting fill root ${h.serialNumber}`, async () => {
+          const st = await deleteCertificate(pc(ctx), h);
+          if (st !== 'Accepted') throw new Error(`DeleteCertificate answered ${st}`);
+          state.extraRoots = state.extraRoots.filter((x) => x.hash !== h);
+        });
+      }
+    }
   },
 );
 
@@ -536,6 +688,7 @@ const m06Status = phase<D>(
       const since = nowMs();
       const r = await pncCall(pc(ctx), 'CertificateSigned', { certificateChain: chainPem, certificateType: 'V2GCertificate' }, 'pnc.A02.chain');
       if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.A02.chain', `CertificateSigned with a valid chain for the charger's own CSR answered ${r.status}`);
+      rememberSecc(chainPem);
       const waitMs = limitNumber(pc(ctx), 'pnc.wait.ocsp_ms');
       const end = nowMs() + waitMs;
       while (nowMs() < end && rec.of('DataTransfer.GetCertificateStatus', since).length < subs.length) await ctx.sleep(20);
@@ -608,6 +761,6 @@ export default defineSuite({
   requires: ['pnc', 'ev'],
   uses,
   setup: [prepare],
-  main: [a02Sign, a02Rejects, a03Backoff, m01Install, m02Update, m03List, m04Delete, m05Install, m04LastRoot, m05NonRoot, m06Status],
+  main: [a02Sign, a02Rejects, a03Backoff, m01Install, m02Update, m03List, m04Delete, m05Install, m05StoreFull, m04LastRoot, m05NonRoot, m06Status],
   teardown: [restore],
 });

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { ProtocolViolation } from '../../drivers/capabilities.ts';
 import type { CertificateHashDataChain, GetCertificateIdUse } from '../../src/csms/index.ts';
-import { certificateHashData, hashDataMatches, type BenchPki, type CertificateHashData, type PkiCert } from '../../src/pki/index.ts';
+import { certificateHashData, encodeName, generateP256KeyPair, hashDataMatches, issueCertificate, randomSerial, type BenchPki, type CertificateHashData, type PkiCert } from '../../src/pki/index.ts';
 import type { SerialOracle } from './checks.ts';
 import { pncCall, scriptable, type PncContext } from './pnc.ts';
 
@@ -77,4 +77,25 @@ export function pkiSerialOracle(pki: BenchPki): SerialOracle {
       return pki.isIssued(ca.cert, serialHex);
     },
   };
+}
+
+/**
+ * A fresh self-signed V2G root (random key and serial, valid from yesterday for a year), e.g. to fill
+ * the charger's certificate store; `n` only makes the subject readable in the charger's log.
+ */
+export function freshV2gRoot(n: number): PkiCert {
+  const key = generateP256KeyPair();
+  const dayMs = 86_400_000;
+  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000 - dayMs);
+  return issueCertificate({
+    subject: encodeName({ CN: `PNCBENCH Fill Root ${n}`, O: 'PNCBENCH', DC: 'V2G' }),
+    subjectKey: key,
+    issuer: { self: key },
+    serialNumber: randomSerial(),
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 365 * dayMs),
+    ca: true,
+    keyUsage: ['keyCertSign', 'crlSign'],
+    fastSignature: true,
+  });
 }

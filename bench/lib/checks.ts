@@ -82,6 +82,45 @@ export function decimalSerialProblems(entries: readonly unknown[], oracle: Seria
   return { problems, unchecked };
 }
 
+/**
+ * Why a meter poll did not watch a session, or undefined when it did: no reading at all, or more failed
+ * readings than `maxFailedShare` (0…1) of all. The caller turns it into the meter's LinkError (INFRA).
+ */
+export function meterPollProblem(summary: { readings: number; failures: number } | undefined, maxFailedShare: number): string | undefined {
+  const readings = summary?.readings ?? 0;
+  const failures = summary?.failures ?? 0;
+  if (readings === 0) return `no meter reading during the session (${failures} failed): power on the DC path was not observed`;
+  const share = failures / (readings + failures);
+  if (share > maxFailedShare) return `${failures} of ${readings + failures} meter readings during the session failed (more than ${maxFailedShare} of them): the session was not watched`;
+  return undefined;
+}
+
+/** One entry a list must hold exactly once (e.g. the hash data of one certificate of a chain). */
+export interface ExpectedEntry {
+  /** names it in messages, e.g. `contract certificate` */
+  label: string;
+  matches(entry: unknown): boolean;
+}
+
+/**
+ * Problems of a list that must hold exactly the `expected` entries, each once, and nothing else (order
+ * free): missing ones, duplicates and entries that match none. `where` prefixes each message.
+ */
+export function exactEntriesProblems(entries: readonly unknown[], expected: readonly ExpectedEntry[], where: string): string[] {
+  const out: string[] = [];
+  const used = new Set<number>();
+  for (const want of expected) {
+    const hits = entries.map((e, i) => (want.matches(e) ? i : -1)).filter((i) => i >= 0);
+    if (hits.length === 0) out.push(`${where} has no entry for the ${want.label}`);
+    else if (hits.length > 1) out.push(`${where} lists the ${want.label} ${hits.length} times`);
+    hits.forEach((i) => used.add(i));
+  }
+  entries.forEach((e, i) => {
+    if (!used.has(i)) out.push(`${where}[${i}] (serial ${isObject(e) ? JSON.stringify(e.serialNumber) : JSON.stringify(e)}) is none of: ${expected.map((x) => x.label).join(', ')}`);
+  });
+  return out;
+}
+
 /** Why `value` fails an inRange limit, or undefined when it passes (marginal bands pass). */
 export function outOfRange(value: number, p: InRangeParams): string | undefined {
   if (!Number.isFinite(value)) return `${value} is not a finite number`;
@@ -104,9 +143,10 @@ export function asInRange(key: string, raw: unknown): InRangeParams {
 }
 
 /** A number from a raw limit value (waits, durations, thresholds the suite itself uses). */
-export function asNumber(key: string, raw: unknown, opts: { min?: number } = {}): number {
+export function asNumber(key: string, raw: unknown, opts: { min?: number; max?: number } = {}): number {
   if (typeof raw !== 'number' || !Number.isFinite(raw)) throw new TypeError(`limit ${key}: expected a number, got ${JSON.stringify(raw)}`);
   if (opts.min !== undefined && raw < opts.min) throw new TypeError(`limit ${key}: must be >= ${opts.min}, got ${raw}`);
+  if (opts.max !== undefined && raw > opts.max) throw new TypeError(`limit ${key}: must be <= ${opts.max}, got ${raw}`);
   return raw;
 }
 

@@ -13,11 +13,11 @@
 //   await keeper.restore(ctx);                          // in teardown
 //
 // Waits are limit values (bench/limits/pnc.yaml, `pnc.wait.*`), so a lab raises them per DUT model.
-import { NotSupportedError, ProtocolViolation, type Csms, type EnergyMeter, type EvEmulator, type EvStateEvent, type JsonObject } from '../../drivers/capabilities.ts';
+import { LinkError, NotSupportedError, ProtocolViolation, type Csms, type EnergyMeter, type EvEmulator, type MeterPollSummary, type EvStateEvent, type JsonObject } from '../../drivers/capabilities.ts';
 import { asScriptableCsms, type ScriptableCsms } from '../../src/csms/driver.ts';
-import type { ChargePoint, PncCallMessage, PncCalls, ReceivedCall } from '../../src/csms/index.ts';
+import { CsmsUsageError, type ChargePoint, type PncCallMessage, type PncCalls, type ReceivedCall } from '../../src/csms/index.ts';
 import type { PhaseContext, SeriesHandle } from '../../src/runner/suite.ts';
-import { asInRange, asNumber, configMap, evDetailText, outOfRange } from './checks.ts';
+import { asInRange, asNumber, configMap, evDetailText, meterPollProblem, outOfRange } from './checks.ts';
 
 export const nowMs = (): number => performance.timeOrigin + performance.now();
 
@@ -55,7 +55,9 @@ export async function chargePoint(ctx: PncContext): Promise<ChargePoint> {
   let cp: ChargePoint;
   try {
     cp = csms.chargePoint();
-  } catch {
+  } catch (e) {
+    // only "no charger has connected yet" is waited out; any other usage error (several chargers, …) stands
+    if (!(e instanceof CsmsUsageError) || csms.server.chargePoints().length > 0) throw e;
     await ctx.d.csms.call('GetConfiguration', { key: ['NumberOfConnectors'] }, { timeoutMs, signal: ctx.signal });
     cp = csms.chargePoint();
   }
@@ -90,13 +92,19 @@ export async function pncCall<M extends PncCallMessage>(ctx: PncContext, message
 export class ConfigKeeper {
   private readonly saved = new Map<string, string>();
 
+  /** The values of `keys` as GetConfiguration reports them; a key the charger does not report maps to undefined. */
   async get(ctx: PncContext, keys: readonly string[]): Promise<Map<string, string | undefined>> {
     const cp = await chargePoint(ctx);
     const conf = await cp.call('GetConfiguration', { key: [...keys] }, { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') });
     return configMap(conf);
   }
 
-  /** Sets each key (original values read first, once per key). */
+  /**
+   * Sets each key (original values read first, once per key). A key GetConfiguration does not report is
+   * a `pnc.config` violation: call this only for keys the suite needs. Keys a real charger may lack
+   * (AuthorizationCacheEnabled, LocalAuthListEnabled, CentralContractValidationAllowed — libocpp answers
+   * NotSupported for the last) are read with get() first and what needs a missing one is SKIPPED.
+   */
   async set(ctx: PncContext, values: Readonly<Record<string, string>>): Promise<void> {
     const keys = Object.keys(values);
     const unknown = keys.filter((k) => !this.saved.has(k));
@@ -113,6 +121,20 @@ export class ConfigKeeper {
       const r = await cp.call('ChangeConfiguration', { key, value }, { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') });
       if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.config', `ChangeConfiguration ${key}=${value} answered ${r.status}; the key is read-write`);
     }
+  }
+
+  /**
+   * Tries to change a key that may be read-only or absent (e.g. CertificateSignedMaxChainSize, R in the
+   * 1.6 security whitepaper): resolves with the ChangeConfiguration status; only an Accepted change is
+   * remembered for restore().
+   */
+  async trySet(ctx: PncContext, key: string, value: string): Promise<string> {
+    const before = this.saved.has(key) ? undefined : (await this.get(ctx, [key])).get(key);
+    if (!this.saved.has(key) && before === undefined) return 'NotSupported';
+    const cp = await chargePoint(ctx);
+    const r = await cp.call('ChangeConfiguration', { key, value }, { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') });
+    if (r.status === 'Accepted' && before !== undefined) this.saved.set(key, before);
+    return r.status;
   }
 
   /** Puts every changed key back; tries all of them, then throws the first failure. */
@@ -334,6 +356,7 @@ export async function runContractSession(ctx: PncContext, plan: SessionPlan): Pr
   const energyBeforeWh = meter ? await meter.readEnergyWh(ctx.signal) : NaN;
   let maxPowerW = meter ? 0 : NaN;
   let lastEnergyWh = energyBeforeWh;
+  let pollError: unknown;
   const polling = new AbortController();
   const stopPolling = (): void => polling.abort();
   ctx.signal.addEventListener('abort', stopPolling, { once: true });
@@ -350,7 +373,12 @@ export async function runContractSession(ctx: PncContext, plan: SessionPlan): Pr
       },
       onError: (err) => ctx.warn(`meter reading failed: ${err.message}`),
     })
-    .catch((err: unknown) => ctx.warn(`meter polling stopped: ${err instanceof Error ? err.message : String(err)}`));
+    .catch((err: unknown) => {
+      // the meter's LinkError is the rig's fault: kept and rethrown after the session (INFRA), never a charger FAIL
+      pollError = err;
+      return undefined;
+    });
+  let summary: MeterPollSummary | undefined;
   let decision: EvStateEvent | undefined;
   let powerOn: EvStateEvent | undefined;
   let finished = false;
@@ -385,10 +413,25 @@ export async function runContractSession(ctx: PncContext, plan: SessionPlan): Pr
     if (!unplugged) await e.unplug(ctx.signal).catch(() => undefined);
     polling.abort();
     ctx.signal.removeEventListener('abort', stopPolling);
-    await poll;
+    summary = await poll;
   }
+  if (meter) checkMeterPoll(ctx, summary, pollError);
   const energyAfterWh = meter ? await meter.readEnergyWh(ctx.signal) : NaN;
   return { since, decision, powerOn, maxPowerW, energyBeforeWh, energyAfterWh, finished, endedAt: nowMs() };
+}
+
+/**
+ * The meter must have watched the session: a poll that gave up (its LinkError), no reading at all, or
+ * more failed readings than `pnc.meter_max_failed_share` of all is the rig's fault (LinkError → INFRA),
+ * so a dead meter never turns into "the charger did not charge" or hides power that must not flow.
+ */
+export function checkMeterPoll(ctx: Pick<PncContext, 'limitValue'>, summary: MeterPollSummary | undefined, pollError: unknown): void {
+  if (pollError !== undefined) {
+    if (pollError instanceof LinkError || (pollError instanceof Error && pollError.name === 'LinkError')) throw pollError;
+    throw new LinkError('meter', `polling during the session failed: ${pollError instanceof Error ? pollError.message : String(pollError)}`, { cause: pollError });
+  }
+  const why = meterPollProblem(summary, asNumber('pnc.meter_max_failed_share', ctx.limitValue('pnc.meter_max_failed_share'), { min: 0, max: 1 }));
+  if (why) throw new LinkError('meter', `${why} (limit pnc.meter_max_failed_share)`);
 }
 
 /** The session charged: EV Authorized, DC_PowerOn and (with a meter) power above the threshold. */

@@ -6,11 +6,11 @@
 // bench meter. Phases and rule ids: bench/README.md "pnc-authorization".
 import { ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
 import type { ReceivedCall } from '../../src/csms/index.ts';
-import { parseCertificateChainPem } from '../../src/pki/index.ts';
+import { hashDataMatches, parseCertificateChainPem, type CertificateHashData } from '../../src/pki/index.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
-import { benchPki, deleteCertificate, ensureRootInstalled, pkiSerialOracle, rootHashData } from '../lib/certs.ts';
-import { decimalSerialProblems, hashDataProblems } from '../lib/checks.ts';
+import { benchPki, deleteCertificate, ensureRootInstalled, hashDataOf, pkiSerialOracle, rootHashData } from '../lib/certs.ts';
+import { decimalSerialProblems, evDetailText, exactEntriesProblems, hashDataProblems, type ExpectedEntry } from '../lib/checks.ts';
 import {
   anyCharging,
   chargePoint,
@@ -37,6 +37,8 @@ const state = {
   keeper: new ConfigKeeper(),
   emaid: '',
   moRootDeleted: false,
+  /** the charger reports CentralContractValidationAllowed (absent: treated as false, the "allowed" half skipped) */
+  ccvaReported: true,
 };
 
 const pc = (ctx: Ctx): PncContext => ctx;
@@ -60,6 +62,34 @@ function authorizeOf(rec: CallRecorder, since: number): ReceivedCall | undefined
     throw new ProtocolViolation(v.rule, `DataTransfer Authorize: ${v.message}`);
   }
   return list[0];
+}
+
+/**
+ * The hash data entries a PnC Authorize must hold for the EV's contract: the contract certificate and
+ * each sub-CA above it, not the root. The contracts the bench CSMS issues are chained leaf → MO Sub-CA 2 →
+ * MO Sub-CA 1 → MO root (src/pki issueContractCertificate); the leaf is recognised by its issuer (MO
+ * Sub-CA 2) and a serial the bench PKI issued under it (contracts may come from an earlier suite).
+ */
+function contractChainEntries(ctx: PncContext): ExpectedEntry[] {
+  const pki = benchPki(ctx);
+  const [sub2, sub1, root] = [pki.cert('mo-sub2'), pki.cert('mo-sub1'), pki.cert('mo-root')];
+  // issuer hashes of MO Sub-CA 2, from the PKI's own contract certificate (issued by it)
+  const bySub2 = hashDataOf(pki.cert('contract'), sub2);
+  const asHash = (e: unknown): CertificateHashData | undefined => (typeof e === 'object' && e !== null ? (e as CertificateHashData) : undefined);
+  const same = (a: unknown, b: string): boolean => typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
+  const isLeaf = (e: unknown): boolean => {
+    const h = asHash(e);
+    return h !== undefined && h.hashAlgorithm === bySub2.hashAlgorithm && same(h.issuerNameHash, bySub2.issuerNameHash) && same(h.issuerKeyHash, bySub2.issuerKeyHash) && typeof h.serialNumber === 'string' && pki.isIssued(sub2, h.serialNumber);
+  };
+  const of = (cert: typeof sub2, issuer: typeof sub2) => {
+    const want = hashDataOf(cert, issuer);
+    return (e: unknown): boolean => asHash(e) !== undefined && hashDataMatches(asHash(e) as CertificateHashData, want);
+  };
+  return [
+    { label: 'contract certificate (issued by MO Sub-CA 2)', matches: isLeaf },
+    { label: `MO Sub-CA 2 "${sub2.subject}"`, matches: of(sub2, sub1) },
+    { label: `MO Sub-CA 1 "${sub1.subject}"`, matches: of(sub1, root) },
+  ];
 }
 
 /** idToken of a PnC Authorize: type eMAID, value the EV's eMAID. */
@@ -98,7 +128,11 @@ const prepare = phase<D>(
     state.keeper = new ConfigKeeper();
     state.emaid = '';
     state.moRootDeleted = false;
-    await state.keeper.set(pc(ctx), { ISO15118PnCEnabled: 'true', CentralContractValidationAllowed: 'false' });
+    // CentralContractValidationAllowed is optional (libocpp: absent, ChangeConfiguration NotSupported): absent = false
+    const optional = await state.keeper.get(pc(ctx), ['CentralContractValidationAllowed']);
+    state.ccvaReported = optional.get('CentralContractValidationAllowed') !== undefined;
+    if (!state.ccvaReported) ctx.log('the charger does not report CentralContractValidationAllowed: treated as false (central validation not allowed)');
+    await state.keeper.set(pc(ctx), { ISO15118PnCEnabled: 'true', ...(state.ccvaReported ? { CentralContractValidationAllowed: 'false' } : {}) });
     for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(pc(ctx), role);
     state.emaid = await recording(ctx, (rec) => ensureContract(pc(ctx), rec));
     ctx.m.set('emaid', state.emaid);
@@ -115,7 +149,7 @@ const localValidation = phase<D>(
     timeoutMs: 60_000,
     measures: [
       measure('authorize_status').equals('Accepted').doc('idTokenInfo.status the CSMS answered'),
-      measure('hash_data_entries').inRange({ min: 1 }).doc('iso15118CertificateHashData entries in the Authorize'),
+      measure('hash_data_entries').inRange({ min: 1 }).doc('iso15118CertificateHashData entries in the Authorize (exactly the contract chain without the root is required: pnc.C07.hash-data)'),
       measure('charging_power_w').unit('W').inRange(limit('pnc.charging_power_w')).doc('highest meter power during the session'),
       measure('session_energy_wh').unit('Wh').inRange(limit('pnc.session_energy_wh')).doc('energy the bench meter counted'),
       measure('transaction_energy_wh').unit('Wh').doc('StopTransaction meterStop − StartTransaction meterStart'),
@@ -140,6 +174,12 @@ const localValidation = phase<D>(
       const serials = decimalSerialProblems(hash, pkiSerialOracle(benchPki(pc(ctx))), 'iso15118CertificateHashData');
       if (serials.unchecked) ctx.warn(`${serials.unchecked} hash data entr(ies) name an issuer outside the bench PKI: serials not checked`);
       if (problems.length || serials.problems.length) throw new ProtocolViolation('pnc.hash-format', [...problems, ...serials.problems].join('; '));
+      const entries = contractChainEntries(pc(ctx));
+      const missing = exactEntriesProblems(hash, entries, 'iso15118CertificateHashData');
+      if (hash.length !== entries.length || missing.length) {
+        throw new ProtocolViolation('pnc.C07.hash-data', `Authorize carries ${hash.length} hash data entr(ies); it must hold exactly one per certificate of the contract chain except the root (${entries.map((e) => e.label).join(', ')}): ${missing.join('; ') || 'wrong count'}`);
+      }
+      if (auth.payload.certificate !== undefined) throw new ProtocolViolation('pnc.C07.hash-data', 'Authorize carries the contract certificate as well as its hash data; with hash data (chain verifiable locally) the certificate field is left out');
       const answer = await auth.answered;
       const status = String((answer.inner?.idTokenInfo as JsonObject | undefined)?.status ?? answer.kind);
       ctx.m.set('authorize_status', status);
@@ -153,19 +193,24 @@ const localValidation = phase<D>(
     }),
 );
 
-/** The answers a CSMS gives for contracts it does not accept (scripted; revoked/expired/unknown-root as the mock CSMS reports them). */
-const REFUSALS = [
-  { name: 'Blocked', status: 'Blocked', certificateStatus: undefined },
-  { name: 'Invalid', status: 'Invalid', certificateStatus: undefined },
-  { name: 'revoked contract', status: 'Invalid', certificateStatus: 'CertificateRevoked' },
-  { name: 'expired contract', status: 'Invalid', certificateStatus: 'CertificateExpired' },
-  { name: 'unknown root', status: 'Invalid', certificateStatus: 'CertChainError' },
-] as const;
+/**
+ * The answers a CSMS gives for contracts it does not accept. The EV holds a good contract (the EV
+ * emulator cannot be given a revoked, expired or foreign-root one), so these rows script the CSMS's
+ * answer; for a certificateStatus with its own ISO 15118-2 response code the charger must pass it to
+ * the EV (AuthorizationRes FAILED_CertificateRevoked / FAILED_CertificateExpired: pnc.C07.certificate-status).
+ */
+const REFUSALS: readonly { name: string; status: 'Blocked' | 'Invalid'; certificateStatus?: string; isoCode?: string }[] = [
+  { name: 'CSMS answers Blocked', status: 'Blocked' },
+  { name: 'CSMS answers Invalid', status: 'Invalid' },
+  { name: 'CSMS answers Invalid + CertificateRevoked', status: 'Invalid', certificateStatus: 'CertificateRevoked', isoCode: 'FAILED_CertificateRevoked' },
+  { name: 'CSMS answers Invalid + CertificateExpired', status: 'Invalid', certificateStatus: 'CertificateExpired', isoCode: 'FAILED_CertificateExpired' },
+  { name: 'CSMS answers Invalid + CertChainError', status: 'Invalid', certificateStatus: 'CertChainError' },
+];
 
 const csmsRefuses = phase<D>(
   {
     name: 'c07_csms_refuses',
-    description: `TC_C_51: the CSMS answers the Authorize ${REFUSALS.map((r) => r.name).join(', ')} → no power, no StartTransaction; the EV reports AuthorizationFailed.`,
+    description: `TC_C_51: the CSMS answers the Authorize: ${REFUSALS.map((r) => r.name).join('; ')} → no power, no StartTransaction; the EV reports AuthorizationFailed, with ResponseCode FAILED_CertificateRevoked / FAILED_CertificateExpired where the certificateStatus says so.`,
     timeoutMs: 90_000,
     measures: [
       measure('refused_sessions').equals(REFUSALS.length).doc('sessions that correctly did not charge'),
@@ -191,12 +236,18 @@ const csmsRefuses = phase<D>(
         const auth = authorizeOf(rec, s.since);
         if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `${r.name}: no DataTransfer Authorize reached the CSMS; EV: ${evTrail(pc(ctx), s.since)}`);
         const signs = anyCharging(pc(ctx), s);
-        if (signs) throw new ProtocolViolation('pnc.C07.not-accepted', `the CSMS answered ${r.status}${r.certificateStatus ? ` (${r.certificateStatus})` : ''} (${r.name}) but ${signs}`);
+        if (signs) throw new ProtocolViolation('pnc.C07.not-accepted', `${r.name}, but ${signs}`);
         const start = rec.of('StartTransaction', s.since)[0];
         if (start) throw new ProtocolViolation('pnc.C07.not-accepted', `${r.name}: StartTransaction (idTag ${JSON.stringify(start.payload.idTag)}) although the CSMS answered ${r.status}`);
+        const detail = evDetailText(s.decision?.detail) ?? '';
         if (s.decision?.state !== 'AuthorizationFailed') ctx.warn(`${r.name}: the EV reported ${s.decision?.state ?? 'no authorization outcome'} (expected AuthorizationFailed); EV: ${evTrail(pc(ctx), s.since)}`);
+        else if (r.isoCode) {
+          const code = /^response-code:(\S+)$/.exec(detail)?.[1];
+          if (code === undefined) ctx.warn(`${r.name}: the EV's AuthorizationFailed reason ${JSON.stringify(detail)} carries no ISO 15118 response code: ${r.isoCode} not checked`);
+          else if (code !== r.isoCode) throw new ProtocolViolation('pnc.C07.certificate-status', `${r.name}: the EV got AuthorizationRes ${code}; certificateStatus ${r.certificateStatus} is passed to the EV as ${r.isoCode}`);
+        }
         maxPowerW = Math.max(maxPowerW, s.maxPowerW);
-        ctx.log(`${r.name}: no charging (EV ${s.decision?.state ?? '—'} ${s.decision?.detail ?? ''})`);
+        ctx.log(`${r.name}: no charging (EV ${s.decision?.state ?? '—'} ${detail})`);
         ok++;
       });
     }
@@ -224,7 +275,7 @@ const centralValidation = phase<D>(
     state.moRootDeleted = true;
     try {
       // not allowed: the contract cannot be validated locally, and must not be sent
-      await state.keeper.set(pc(ctx), { CentralContractValidationAllowed: 'false' });
+      if (state.ccvaReported) await state.keeper.set(pc(ctx), { CentralContractValidationAllowed: 'false' });
       await recording(ctx, async (rec) => {
         const s = await runContractSession(pc(ctx), { charge: 'power' });
         checkPncTraffic(rec, s.since);
@@ -237,6 +288,10 @@ const centralValidation = phase<D>(
         if (signs) throw new ProtocolViolation('pnc.C07.central-not-allowed', `contract neither validated locally nor centrally, but ${signs}`);
       });
       // allowed: the chain goes to the CSMS
+      if (!state.ccvaReported) {
+        ctx.log('CentralContractValidationAllowed not reported: only the "not allowed" half ran (the key is absent = false)');
+        return { skip: 'the charger does not report CentralContractValidationAllowed (absent = false): the "not allowed" half passed, the "allowed" half (TC_C_52) cannot be set up' };
+      }
       await state.keeper.set(pc(ctx), { CentralContractValidationAllowed: 'true' });
       await recording(ctx, async (rec) => {
         const s = await runContractSession(pc(ctx), { charge: 'power' });
@@ -259,6 +314,7 @@ const centralValidation = phase<D>(
         ctx.m.set('central_authorize_status', status);
         if (status === 'Accepted' && !charged(pc(ctx), s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `central validation Accepted but no charging; EV: ${evTrail(pc(ctx), s.since)}`);
       });
+      return undefined;
     } finally {
       await ensureRootInstalled(pc(ctx), 'mo-root');
       state.moRootDeleted = false;

@@ -2,12 +2,11 @@
 // src/rig/simulator.ts): creates the bench PKI, starts every simulated device on loopback links and
 // hands the rig file the ports and pty paths as HIL_VIRTUAL_* values. The devices couple only
 // through physics.ts; the bench reaches each one only through its link (README.md in this folder).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { JsonObject } from '../../drivers/capabilities.ts';
 import { generatePki, pemToDer, privateKeyPem, writePkiDir, type P256KeyPair } from '../../src/pki/index.ts';
 import { defineSimulator, type RunningSimulator } from '../../src/rig/simulator.ts';
 import { startBroker } from './broker.ts';
@@ -20,6 +19,9 @@ import { startMeter } from './meter.ts';
 import { PowerBus } from './physics.ts';
 
 const HOST = '127.0.0.1';
+
+/** JSON-safe state for the record (local type: this folder is hardware and imports nothing from drivers/). */
+type JsonObject = Record<string, unknown>;
 
 export const VirtualRigOptions = z
   .object({
@@ -47,8 +49,47 @@ export const VirtualRigOptions = z
   .strict();
 export type VirtualRigOptions = z.output<typeof VirtualRigOptions>;
 
-/** A free loopback TCP port (the CSMS binds it later; the charger must know it first). */
-async function freePort(): Promise<number> {
+/** The kernel's ephemeral port range (where port-0 binds of every process land). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi) && (lo as number) > 0 && (hi as number) >= (lo as number)) return [lo as number, hi as number];
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return [49152, 65535];
+}
+
+/** Whether `port` can be bound on loopback right now (bound and released at once). */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: HOST, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A loopback TCP port for the CSMS, which the bench's CSMS driver binds later (the charger must know
+ * the URL first, so the port cannot stay held). To keep other processes from taking it in between,
+ * it is picked at random in 20000 … (start of the kernel's ephemeral range − 1) — ports no port-0 bind
+ * of any process is given — and checked free; only when that band is too small does it fall back to a
+ * random free port in the band 20000–60000 outside the ephemeral range, then to a port-0 port. The
+ * residual risk (rigs/virtual/README.md): another process binding that very port explicitly in the
+ * window between this check and the CSMS driver's bind.
+ */
+async function csmsPortCandidate(): Promise<number> {
+  const [ephLo, ephHi] = ephemeralRange();
+  const bands: [number, number][] = [
+    [20_000, Math.min(60_000, ephLo - 1)],
+    [Math.max(20_000, ephHi + 1), 60_000],
+  ].filter(([lo, hi]) => (hi as number) - (lo as number) >= 1_000) as [number, number][];
+  for (const [lo, hi] of bands) {
+    for (let i = 0; i < 20; i++) {
+      const port = lo + Math.floor(Math.random() * (hi - lo + 1));
+      if (await canBind(port)) return port;
+    }
+  }
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -76,12 +117,22 @@ export default defineSimulator({
   async start({ options: o, log }): Promise<RunningSimulator> {
     const stops: { name: string; stop: () => Promise<void> }[] = [];
     const stopAll = async (deadlineMs: number): Promise<void> => {
-      const timer = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+      // one deadline for all: each stop races the time left, so the whole settles within deadlineMs
+      const endAt = performance.now() + deadlineMs;
+      const timer = (ms: number) => new Promise<'late'>((r) => setTimeout(() => r('late'), Math.max(0, ms)).unref());
       // last started first: the charger and EV go before the links they use
-      for (const s of stops.reverse()) {
-        await Promise.race([s.stop().catch((e: unknown) => log('warn', `${s.name}: stop failed: ${e instanceof Error ? e.message : String(e)}`)), timer(deadlineMs)]);
+      const list = stops.reverse().splice(0);
+      for (const s of list) {
+        const leftMs = endAt - performance.now();
+        if (leftMs <= 0) {
+          // out of time: start the rest without waiting for them
+          s.stop().catch((e: unknown) => log('warn', `${s.name}: stop failed: ${e instanceof Error ? e.message : String(e)}`));
+          log('warn', `${s.name}: stop started after the ${deadlineMs} ms deadline, not awaited`);
+          continue;
+        }
+        const r = await Promise.race([s.stop().catch((e: unknown) => log('warn', `${s.name}: stop failed: ${e instanceof Error ? e.message : String(e)}`)), timer(leftMs)]);
+        if (r === 'late') log('warn', `${s.name}: stop did not settle within the time left of the ${deadlineMs} ms deadline`);
       }
-      stops.length = 0;
     };
     try {
       const pkiDir = mkdtempSync(path.join(os.tmpdir(), 'pnc-bench-virtual-pki-'));
@@ -101,7 +152,7 @@ export default defineSimulator({
       const console = await startConsole();
       stops.push({ name: 'console', stop: () => console.stop() });
 
-      const csmsPort = await freePort();
+      const csmsPort = await csmsPortCandidate();
       const der = (c: { der: Uint8Array }) => Buffer.from(c.der);
       const charger = new VirtualCharger({
         csmsUrl: `ws://${HOST}:${csmsPort}`,

@@ -1,10 +1,14 @@
 // The pure checks behind the PnC suites' rule verdicts (bench/lib/checks.ts, bench/lib/certs.ts
 // pkiSerialOracle): hash data format, decimal serials found against a real bench PKI, the back-off
-// analysis, limits and EV detail parsing. Each rule has a passing and a failing case.
+// analysis, limits, EV detail parsing, the meter-poll verdict (a dead meter is the rig's fault) and the
+// exact-entries check (hash data of a contract chain, V2GCertificateChain children). Each rule has a
+// passing and a failing case.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hashDataOf, pkiSerialOracle } from '../../bench/lib/certs.ts';
-import { analyzeBackoff, asInRange, asNumber, configMap, decimalSerialProblems, evDetailText, hashDataProblems, outOfRange } from '../../bench/lib/checks.ts';
-import { generatePki, ocspRequestData, type BenchPki } from '../../src/pki/index.ts';
+import { freshV2gRoot, hashDataOf, pkiSerialOracle } from '../../bench/lib/certs.ts';
+import { analyzeBackoff, asInRange, asNumber, configMap, decimalSerialProblems, evDetailText, exactEntriesProblems, hashDataProblems, meterPollProblem, outOfRange, type ExpectedEntry } from '../../bench/lib/checks.ts';
+import { checkMeterPoll } from '../../bench/lib/pnc.ts';
+import { LinkError } from '../../drivers/capabilities.ts';
+import { generatePki, hashDataMatches, ocspRequestData, type BenchPki, type CertificateHashData, type PkiCert } from '../../src/pki/index.ts';
 
 let pki: BenchPki;
 beforeAll(() => {
@@ -131,5 +135,80 @@ describe('limits and parsers', () => {
       ['B', undefined],
     ]);
     expect(m.has('C')).toBe(false);
+  });
+});
+
+describe('meterPollProblem / checkMeterPoll', () => {
+  const limits = (share: unknown) => ({ limitValue: (k: string) => (k === 'pnc.meter_max_failed_share' ? share : undefined) });
+
+  it('passes a poll with readings and few failures', () => {
+    expect(meterPollProblem({ readings: 10, failures: 2 }, 0.2)).toBeUndefined();
+    expect(() => checkMeterPoll(limits(0.2), { readings: 10, failures: 0, overruns: 0 }, undefined)).not.toThrow();
+  });
+
+  it('no reading at all, or too many failures, is the meter\'s LinkError (INFRA), not a charger verdict', () => {
+    expect(meterPollProblem({ readings: 0, failures: 3 }, 0.2)).toMatch(/^no meter reading during the session \(3 failed\)/);
+    expect(meterPollProblem(undefined, 0.2)).toMatch(/no meter reading/);
+    expect(meterPollProblem({ readings: 6, failures: 4 }, 0.2)).toMatch(/^4 of 10 meter readings during the session failed/);
+    const e = (() => {
+      try {
+        checkMeterPoll(limits(0.2), { readings: 0, failures: 5, overruns: 0 }, undefined);
+      } catch (x) {
+        return x;
+      }
+      return undefined;
+    })();
+    expect(e).toBeInstanceOf(LinkError);
+    expect((e as LinkError).resource).toBe('meter');
+  });
+
+  it('rethrows the poll\'s own LinkError and wraps anything else as the meter\'s', () => {
+    const dead = new LinkError('meter', 'no answer from unit 1');
+    expect(() => checkMeterPoll(limits(0.2), { readings: 3, failures: 0, overruns: 0 }, dead)).toThrow(dead);
+    expect(() => checkMeterPoll(limits(0.2), undefined, new Error('socket closed'))).toThrow(/^meter: polling during the session failed: socket closed$/);
+  });
+
+  it('names a bad limit value', () => {
+    expect(() => checkMeterPoll(limits(2), { readings: 3, failures: 0, overruns: 0 }, undefined)).toThrow(/limit pnc.meter_max_failed_share: must be <= 1, got 2/);
+  });
+});
+
+describe('exactEntriesProblems (hash data of the contract chain without its root)', () => {
+  const entry = (cert: PkiCert, issuer: PkiCert): ExpectedEntry => {
+    const want = hashDataOf(cert, issuer);
+    return { label: cert.subject, matches: (e) => typeof e === 'object' && e !== null && hashDataMatches(e as CertificateHashData, want) };
+  };
+  let expected: ExpectedEntry[];
+  let sub2: CertificateHashData;
+  let sub1: CertificateHashData;
+  beforeAll(() => {
+    expected = [entry(pki.cert('mo-sub2'), pki.cert('mo-sub1')), entry(pki.cert('mo-sub1'), pki.cert('mo-root'))];
+    sub2 = hashDataOf(pki.cert('mo-sub2'), pki.cert('mo-sub1'));
+    sub1 = hashDataOf(pki.cert('mo-sub1'), pki.cert('mo-root'));
+  });
+
+  it('passes exactly the expected entries in any order', () => {
+    expect(exactEntriesProblems([sub1, sub2], expected, 'h')).toEqual([]);
+  });
+
+  it('names a missing entry, a duplicate and an extra one (the root)', () => {
+    expect(exactEntriesProblems([sub2], expected, 'h')).toEqual([`h has no entry for the ${pki.cert('mo-sub1').subject}`]);
+    expect(exactEntriesProblems([sub2, sub2, sub1], expected, 'h')).toEqual([`h lists the ${pki.cert('mo-sub2').subject} 2 times`]);
+    const root = hashDataOf(pki.cert('mo-root'));
+    const p = exactEntriesProblems([sub2, sub1, root], expected, 'h');
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^h\[2\] \(serial ".+"\) is none of: /);
+  });
+});
+
+describe('freshV2gRoot', () => {
+  it('makes distinct self-signed CA roots', () => {
+    const a = freshV2gRoot(1);
+    const b = freshV2gRoot(2);
+    expect(a.isSelfIssued).toBe(true);
+    expect(a.basicConstraints?.ca).toBe(true);
+    expect(a.serialHex).not.toBe(b.serialHex);
+    expect(a.subject).toMatch(/PNCBENCH Fill Root 1/);
+    expect(a.notBefore.getTime()).toBeLessThan(Date.now());
   });
 });

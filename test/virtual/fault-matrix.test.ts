@@ -11,14 +11,18 @@
 //   - bench/limits/pnc.yaml `models: virtual-charger` shortens the windows that only watch for
 //     something that must not happen (the virtual charger answers in milliseconds) — for every run,
 //     the main job included;
-//   - the rig copies let the virtual EV draw 250 A (the module's rating) instead of 100 A, so the
-//     50 Wh a charging session needs (a 5 % meterStop error must exceed the deviation limit) flow in
-//     under 2 s;
+//   - rigs/virtual.yaml itself lets the virtual EV draw 250 A (the module's rating; the EV emulator's
+//     own default is 100 A), so the 50 Wh a charging session needs (a 5 % meterStop error must exceed
+//     the deviation limit) flow in under 2 s — the rig copies keep that;
 //   - a cert-installation run for any fault but `no-backoff` gets a rig limit file with
 //     CertSigningRepeatTimes 1 (one resend instead of two: 3 s instead of 7 s); the clean run and the
 //     `no-backoff` run keep the full back-off check.
 // One cert-installation fault run also drops the EV driver's `scripts.updateCertificate`: M02 must then
 // be SKIPPED with the driver's reason instead of failing.
+// `pnc-bench run` runs the health suites first (bench/health); three lanes on a shared 2-core host make
+// timers late, so every rig copy raises the host-health timer-lateness limits (HOST_LOAD_LIMITS): the
+// matrix judges rule names, not latencies, and a late timer must not turn a run INFRA. Every other
+// health check keeps its limit and must PASS in the clean run.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +62,11 @@ const LANES = 3;
 const WEIGHT: Readonly<Record<string, number>> = { 'offline-validation': 19, 'cert-installation': 11, 'pnc-authorization': 10, 'pnc-timing': 4 };
 /** the fault whose run needs the full back-off phase */
 const BACKOFF_FAULT = 'no-backoff';
+/** host-health limits for a host loaded by the matrix itself (bench/limits/health.yaml has 5 / 20 ms) */
+const HOST_LOAD_LIMITS: Readonly<Record<string, unknown>> = {
+  'health.timer_lateness_p50_ms': { max: 100, marginalMax: 50 },
+  'health.timer_lateness_p99_ms': { max: 500, marginalMax: 250 },
+};
 /** the run that also checks M02's skip without scripts.updateCertificate */
 const NO_UPDATE_SCRIPT_FAULT = 'delete-last-root';
 
@@ -91,21 +100,19 @@ let dir = '';
 const results = new Map<string, RunOutcome>();
 let matrixMs = 0;
 
-/** A copy of rigs/virtual.yaml: the faults set, the EV at 250 A, paths made absolute, optional limits. */
+/** A copy of rigs/virtual.yaml (EV at 250 A as there): the faults set, paths made absolute, optional limits. */
 function rigWith(job: Job): string {
   const src = path.join(ROOT, 'rigs/virtual.yaml');
   const doc = parseDocument(readFileSync(src, 'utf8'));
   const mod = String(doc.getIn(['simulator', 'module']));
   doc.setIn(['simulator', 'module'], path.resolve(path.dirname(src), mod));
   doc.setIn(['simulator', 'options', 'faults'], [...job.faults]);
-  doc.setIn(['simulator', 'options', 'ev', 'maxCurrentA'], 250);
   if (job.noUpdateScript) doc.deleteIn(['drivers', 'ev', 'options', 'scripts', 'updateCertificate']);
   const name = job.key.replace(/[^a-z0-9-]+/g, '_');
-  if (job.limits) {
-    const file = path.join(dir, `${name}.limits.yaml`);
-    writeFileSync(file, `schema: pnc-bench-limits/1\nlimits:\n${Object.entries(job.limits).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`).join('')}`);
-    doc.set('limits', [file]);
-  }
+  const limits = { ...HOST_LOAD_LIMITS, ...(job.limits ?? {}) };
+  const limitsFile = path.join(dir, `${name}.limits.yaml`);
+  writeFileSync(limitsFile, `schema: pnc-bench-limits/1\nlimits:\n${Object.entries(limits).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`).join('')}`);
+  doc.set('limits', [limitsFile]);
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(file, doc.toString());
   return file;
@@ -188,7 +195,11 @@ describe('virtual rig fault matrix', () => {
     const r = results.get('clean');
     expect(r?.record?.outcome, explain(r)).toBe('PASS');
     expect(r?.cli.code).toBe(0);
-    expect(r?.record?.suites.map((s) => s.name).sort()).toEqual(Object.keys(SUITE_DIRS).sort());
+    // the health suites run first and pass too; then every PnC suite
+    const names = r?.record?.suites.map((s) => s.name) ?? [];
+    expect(names.filter((n) => n in SUITE_DIRS).sort()).toEqual(Object.keys(SUITE_DIRS).sort());
+    const notPassed = r?.record?.suites.filter((s) => s.outcome !== 'PASS').map((s) => `${s.name} ${s.outcome}`);
+    expect(notPassed, explain(r)).toEqual([]);
     const skipped = r?.record?.suites.flatMap((s) => s.phases.filter((p) => p.outcome === 'SKIPPED').map((p) => `${s.name}/${p.name}: ${p.reason ?? ''}`));
     expect(skipped, explain(r)).toEqual([]);
   });

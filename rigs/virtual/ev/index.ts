@@ -205,7 +205,13 @@ export class VirtualEv {
     });
     client.on('error', (e) => (this.lastError = `MQTT: ${e.message}`));
     client.on('message', (topic, payload) => this.onCommand(topic.slice(this.cmdBase.length + 1), payload.toString('utf8')));
-    await client.subscribeAsync(['enable', 'execute_charging_session', 'modify_charging_session'].map((c) => `${this.cmdBase}/${c}`), { qos: 1 });
+    try {
+      await client.subscribeAsync(['enable', 'execute_charging_session', 'modify_charging_session'].map((c) => `${this.cmdBase}/${c}`), { qos: 1 });
+    } catch (e) {
+      // no half-started EV: the client would keep reconnecting with nobody to end it
+      client.end(true);
+      throw new Error(`VirtualEv: subscribing to ${this.cmdBase}/# on ${this.o.mqttUrl} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
     this.client = client;
     this.timer = setInterval(() => this.tick(), this.loopMs);
     this.log(`car simulator on ${this.o.mqttUrl}, connector ${this.o.connectorId ?? 1}; EVCCID ${Buffer.from(this.evccId).toString('hex')}`);
