@@ -123,7 +123,11 @@ export interface LinkStats {
   tMs: number;
 }
 
-/** The hil_throughput point (a suite's ThroughputPoint) between two LinkStats samples. */
+/**
+ * The hil_throughput point (a suite's ThroughputPoint) between two LinkStats samples. `window` is
+ * the measured time between the samples (`1.003s`): it differs on every point, so InfluxDB gets it
+ * as the field `window_s`, never as a tag (src/report/influx.ts).
+ */
 export function linkThroughput(a: LinkStats, b: LinkStats): { link: string; window: string; framesPerS: number; bytesPerS: number; errors: number; dropped: number } {
   const s = Math.max(1e-6, (b.tMs - a.tMs) / 1000);
   return {

@@ -23,8 +23,8 @@ async function busUp(ctx: PhaseContext<D>, role: (typeof ROLES)[number], ccu: Ch
     detail: `${b.link}: ${rx} frame(s) received, ${b.txFrames - a.txFrames} sent, ${w.errors} error(s), ${w.dropped} dropped in ${windowMs} ms`,
   }));
   let ageMs = NaN;
-  await check(ctx, role, 'controller_status', async () => {
-    const s = await ccu.status(ctx.signal);
+  await check(ctx, role, 'controller_status', async (signal) => {
+    const s = await ccu.status(signal);
     ageMs = s.ageMs ?? Math.max(0, performance.timeOrigin + performance.now() - s.t);
     return { ok: true, detail: `${s.state}, ${s.voltageV.toFixed(1)} V ${s.currentA.toFixed(1)} A${s.faults.length ? `, faults: ${s.faults.join(', ')}` : ''}; status ${Math.round(ageMs)} ms old` };
   });

@@ -28,31 +28,38 @@ const chargerBooted = phase<D>(
   },
   async (ctx) => {
     const waitMs = limitMs(ctx, 'health.wait.charger_boot_ms');
-    await check(ctx, 'csms', 'charger_booted', async () => {
-      let csms;
-      try {
-        csms = asScriptableCsms(ctx.d.csms);
-      } catch {
-        // another Csms driver: a CSMS-initiated call that is answered shows the charger is there
-        await ctx.d.csms.call('GetConfiguration', { key: ['HeartbeatInterval'] }, { timeoutMs: waitMs, signal: ctx.signal });
-        return { ok: true, detail: 'the charger answered GetConfiguration (boot state not visible through this Csms driver)' };
-      }
-      const end = nowMs() + waitMs;
-      for (;;) {
-        const cps = csms.server.chargePoints();
-        const booted = cps.find((c) => c.connected && c.state.boot?.status === 'Accepted');
-        if (booted) {
-          const b = booted.state.boot as { payload: JsonObject; status: string; t: number };
-          const vendor = [b.payload.chargePointVendor, b.payload.chargePointModel, b.payload.firmwareVersion].filter((x) => typeof x === 'string').join(' ');
-          return { ok: true, detail: `${booted.id} connected, BootNotification Accepted${vendor ? ` (${vendor})` : ''}`, reconnects: Math.max(0, booted.state.connects - 1) };
+    await check(
+      ctx,
+      'csms',
+      'charger_booted',
+      async (signal) => {
+        let csms;
+        try {
+          csms = asScriptableCsms(ctx.d.csms);
+        } catch {
+          // another Csms driver: a CSMS-initiated call that is answered shows the charger is there
+          await ctx.d.csms.call('GetConfiguration', { key: ['HeartbeatInterval'] }, { timeoutMs: waitMs, signal });
+          return { ok: true, detail: 'the charger answered GetConfiguration (boot state not visible through this Csms driver)' };
         }
-        if (nowMs() >= end) {
-          const seen = cps.map((c) => `${c.id}: ${c.connected ? 'connected' : 'not connected'}, boot ${c.state.boot?.status ?? 'none'}`).join('; ');
-          return { ok: false, detail: `no charger connected with BootNotification Accepted within ${waitMs} ms (${seen || 'no charger has connected'})` };
+        const end = nowMs() + waitMs;
+        for (;;) {
+          signal.throwIfAborted();
+          const cps = csms.server.chargePoints();
+          const booted = cps.find((c) => c.connected && c.state.boot?.status === 'Accepted');
+          if (booted) {
+            const b = booted.state.boot as { payload: JsonObject; status: string; t: number };
+            const vendor = [b.payload.chargePointVendor, b.payload.chargePointModel, b.payload.firmwareVersion].filter((x) => typeof x === 'string').join(' ');
+            return { ok: true, detail: `${booted.id} connected, BootNotification Accepted${vendor ? ` (${vendor})` : ''}`, reconnects: Math.max(0, booted.state.connects - 1) };
+          }
+          if (nowMs() >= end) {
+            const seen = cps.map((c) => `${c.id}: ${c.connected ? 'connected' : 'not connected'}, boot ${c.state.boot?.status ?? 'none'}`).join('; ');
+            return { ok: false, detail: `no charger connected with BootNotification Accepted within ${waitMs} ms (${seen || 'no charger has connected'})` };
+          }
+          await ctx.sleep(50);
         }
-        await ctx.sleep(50);
-      }
-    });
+      },
+      waitMs + 5_000, // the wait itself is bounded by health.wait.charger_boot_ms
+    );
   },
 );
 
@@ -66,13 +73,19 @@ const chargerAnswers = phase<D>(
   async (ctx) => {
     const timeoutMs = limitMs(ctx, 'health.wait.call_ms');
     let roundTripMs = NaN;
-    await check(ctx, 'csms', 'charger_answers', async () => {
-      const t0 = performance.now();
-      const conf = await ctx.d.csms.call('GetConfiguration', { key: ['HeartbeatInterval'] }, { timeoutMs, signal: ctx.signal });
-      roundTripMs = performance.now() - t0;
-      const keys = Array.isArray(conf.configurationKey) ? conf.configurationKey.length : 0;
-      return { ok: true, detail: `GetConfiguration answered in ${roundTripMs.toFixed(1)} ms (${keys} key(s))` };
-    });
+    await check(
+      ctx,
+      'csms',
+      'charger_answers',
+      async (signal) => {
+        const t0 = performance.now();
+        const conf = await ctx.d.csms.call('GetConfiguration', { key: ['HeartbeatInterval'] }, { timeoutMs, signal });
+        roundTripMs = performance.now() - t0;
+        const keys = Array.isArray(conf.configurationKey) ? conf.configurationKey.length : 0;
+        return { ok: true, detail: `GetConfiguration answered in ${roundTripMs.toFixed(1)} ms (${keys} key(s))` };
+      },
+      timeoutMs + 2_000, // the call has its own timeout (health.wait.call_ms)
+    );
     ctx.m.set('ocpp_round_trip_ms', Number(roundTripMs.toFixed(3)));
   },
 );

@@ -2,10 +2,13 @@
 // hil_rig_health with ctx.health({ resource, check, ok, detail }) whether it passes or not, and a
 // failed check throws LinkError, so the phase — and the run — ends INFRA (the rig is broken), never
 // FAIL (the charger is not to blame). `resource` is the suite's role name (on the virtual rig and the
-// lab template the driver's name), a bounded tag.
+// lab template the driver's name), a bounded tag. Every check is bounded in time (CHECK_TIMEOUT_MS unless
+// given): its function gets a signal that aborts at the bound, and a driver call that ignores the
+// signal and never settles fails the check all the same ("no answer within … ms") instead of hanging
+// the phase until its own timeout.
 //
 //   const drivers = distinct(ctx, ['meter', 'meter_rtu']);   // roles bound to the same driver once
-//   await check(ctx, 'meter', 'meter_answers', async () => ({ ok: true, detail: '…' }));
+//   await check(ctx, 'meter', 'meter_answers', async (signal) => ({ ok: true, detail: '…' }));
 import { LinkError, type Lifecycle } from '../../drivers/capabilities.ts';
 import type { PhaseContext } from '../../src/runner/suite.ts';
 
@@ -17,17 +20,50 @@ export interface CheckResult {
 
 const text = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** How long one check may take unless its caller says otherwise (a health() or status() call, a read). */
+export const CHECK_TIMEOUT_MS = 4_000; // below the shortest health phase timeout (5 s), so the check, not the phase, reports it
+
+class CheckTimeout extends Error {}
+
+/** `p`, or a CheckTimeout rejection once `bound` aborts (whether or not `p` ever settles). */
+function boundBy<T>(p: Promise<T>, bound: AbortSignal, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new CheckTimeout(`no answer within ${timeoutMs} ms`));
+    if (bound.aborted) return onAbort();
+    bound.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        bound.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        bound.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 /**
- * Runs one check and records it. A check that throws counts as failed (its error is the detail),
- * except when the phase itself was aborted (timeout, cancellation): that propagates unchanged.
+ * Runs one check and records it. `fn` gets a signal that aborts when the phase is aborted or after
+ * `timeoutMs`; the check fails at that bound even if `fn` never settles. A check that throws counts
+ * as failed (its error is the detail), except when the phase itself was aborted (timeout,
+ * cancellation): that propagates unchanged.
  */
-export async function check<D>(ctx: PhaseContext<D>, resource: string, name: string, fn: () => Promise<CheckResult> | CheckResult): Promise<CheckResult> {
+export async function check<D>(
+  ctx: PhaseContext<D>,
+  resource: string,
+  name: string,
+  fn: (signal: AbortSignal) => Promise<CheckResult> | CheckResult,
+  timeoutMs: number = CHECK_TIMEOUT_MS,
+): Promise<CheckResult> {
+  const bound = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
   let r: CheckResult;
   try {
-    r = await fn();
+    r = await boundBy(Promise.resolve().then(() => fn(bound)), bound, timeoutMs);
   } catch (e) {
-    if (ctx.signal.aborted) throw e;
-    r = { ok: false, detail: text(e) };
+    if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : e;
+    r = { ok: false, detail: e instanceof CheckTimeout || bound.aborted ? `no answer within ${timeoutMs} ms` : text(e) };
   }
   ctx.health({ resource, check: name, ok: r.ok, detail: r.detail, ...(r.reconnects !== undefined ? { reconnects: r.reconnects } : {}) });
   if (!r.ok) throw new LinkError(resource, `${name}: ${r.detail}`);
@@ -54,9 +90,9 @@ export function distinct<D extends Record<string, unknown>>(ctx: PhaseContext<D>
   return out;
 }
 
-/** The driver's own health() as a check named `driver_health` (link up, last answer). */
+/** The driver's own health() as a check named `driver_health` (link up, last answer), bounded like every check. */
 export async function driverHealth<D>(ctx: PhaseContext<D>, resource: string, drv: Lifecycle): Promise<CheckResult> {
-  return check(ctx, resource, 'driver_health', () => drv.health(ctx.signal));
+  return check(ctx, resource, 'driver_health', (signal) => drv.health(signal));
 }
 
 /** A number from a limit file, checked to be a finite number ≥ 0. */

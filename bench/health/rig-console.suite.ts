@@ -9,7 +9,7 @@ type D = Drivers<typeof uses>;
 const port = phase<D>(
   { name: 'port_present', description: 'The SECC console\'s serial link is open (its health()).', timeoutMs: 10_000 },
   async (ctx) => {
-    await check(ctx, 'secc', 'port_present', () => ctx.d.secc.health(ctx.signal));
+    await check(ctx, 'secc', 'port_present', (signal) => ctx.d.secc.health(signal));
   },
 );
 

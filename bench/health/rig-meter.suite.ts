@@ -14,10 +14,10 @@ const ROLES = ['meter', 'meter_rtu'] as const;
 async function answers(ctx: PhaseContext<D>, role: (typeof ROLES)[number], meter: EnergyMeter): Promise<number> {
   await driverHealth(ctx, role, meter);
   let ms = NaN;
-  await check(ctx, role, 'meter_answers', async () => {
+  await check(ctx, role, 'meter_answers', async (signal) => {
     const t0 = performance.now();
-    const serial = await meter.serialNumber(ctx.signal);
-    const r = await meter.read(ctx.signal);
+    const serial = await meter.serialNumber(signal);
+    const r = await meter.read(signal);
     ms = performance.now() - t0;
     return { ok: true, detail: `serial ${serial}: ${r.importedEnergyWh.toFixed(1)} Wh imported, ${r.powerW.toFixed(0)} W (serial + reading in ${ms.toFixed(1)} ms)` };
   });

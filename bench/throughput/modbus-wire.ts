@@ -1,36 +1,31 @@
-// What the throughput suite can know about a Modbus meter link's traffic beyond readings/s: the
-// built-in ModbusMeter driver reports its transaction counters and register map in snapshot(); with
-// the map's read plan (drivers/meter/maps.ts planBlocks) the ADU sizes of one reading are exact:
-//   TCP: request 12 bytes (MBAP 7 + PDU 5), response 9 + 2·registers
-//   RTU: request 8 bytes (address, PDU 5, CRC 2), response 5 + 2·registers
-// Another EnergyMeter driver gives `undefined` and the suite records readings without a
-// hil_throughput point rather than a guessed one.
-import type { JsonObject } from '../../drivers/capabilities.ts';
-import { planBlocks, REGISTER_MAPS, type RegisterMap } from '../../drivers/meter/maps.ts';
+// The traffic of a Modbus meter link as its driver counted it, for the throughput suite's
+// hil_throughput point: the built-in ModbusMeter driver reports in snapshot() the request and
+// response frames and bytes it wrote to and read from the wire (txFrames, txBytes, rxFrames,
+// rxBytes), the requests that got no answer (timeouts) and the reads it gave up (failures).
+// modbusLinkStats turns one snapshot into LinkStats; linkThroughput (drivers/capabilities.ts) turns
+// two of them into a window's rates. Another EnergyMeter driver gives `undefined`, and the suite
+// records readings without a hil_throughput point rather than a guessed one.
+//
+//   const a = modbusLinkStats(meter.snapshot(), 'meter', nowMs());   … poll …
+//   const b = modbusLinkStats(meter.snapshot(), 'meter', nowMs());
+//   if (a && b) ctx.throughput(linkThroughput(a, b));
+import type { JsonObject, LinkStats } from '../../drivers/capabilities.ts';
 
-export interface ModbusWire {
-  transport: 'tcp' | 'rtu';
-  /** Modbus transactions (request/response pairs) one reading takes */
-  transactionsPerReading: number;
-  /** bytes on the wire, both directions, of one successful reading */
-  bytesPerReading: number;
-}
-
-/** From a ModbusMeter snapshot ({ registerMap, link: 'tcp …' | 'rtu …' }), else undefined. */
-export function modbusWire(snapshot: JsonObject): ModbusWire | undefined {
-  const mapName = snapshot.registerMap;
-  const link = snapshot.link;
-  if (typeof mapName !== 'string' || typeof link !== 'string' || !Object.hasOwn(REGISTER_MAPS, mapName)) return undefined;
-  const transport = /^(tcp|rtu)\b/.exec(link)?.[1] as 'tcp' | 'rtu' | undefined;
-  if (!transport) return undefined;
-  const m = REGISTER_MAPS[mapName as keyof typeof REGISTER_MAPS] as RegisterMap;
-  const blocks = planBlocks([...m.voltageV, ...m.currentA, m.powerW, m.importedEnergyWh, m.frequencyHz]);
-  const perBlock = (count: number): number => (transport === 'tcp' ? 12 + 9 + 2 * count : 8 + 5 + 2 * count);
-  return { transport, transactionsPerReading: blocks.length, bytesPerReading: blocks.reduce((n, b) => n + perBlock(b.count), 0) };
-}
-
-/** A numeric counter of a snapshot (ModbusMeter: transactions, timeouts, crcErrors, …), or undefined. */
+/** A numeric counter of a snapshot, or undefined. */
 export function counter(snapshot: JsonObject, key: string): number | undefined {
   const v = snapshot[key];
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/**
+ * The link's counters from a ModbusMeter snapshot ({ link: 'tcp …' | 'rtu …', txFrames, … }), as
+ * LinkStats of link `modbus:<role>:<tcp|rtu>` sampled at `tMs`; undefined when the snapshot has no
+ * wire counters. errors = reads given up (failures), dropped = requests without an answer (timeouts).
+ */
+export function modbusLinkStats(snapshot: JsonObject, role: string, tMs: number): LinkStats | undefined {
+  const link = snapshot.link;
+  const transport = typeof link === 'string' ? /^(tcp|rtu)\b/.exec(link)?.[1] : undefined;
+  const [txFrames, txBytes, rxFrames, rxBytes, failures, timeouts] = ['txFrames', 'txBytes', 'rxFrames', 'rxBytes', 'failures', 'timeouts'].map((k) => counter(snapshot, k));
+  if (!transport || txFrames === undefined || txBytes === undefined || rxFrames === undefined || rxBytes === undefined) return undefined;
+  return { link: `modbus:${role}:${transport}`, txFrames, txBytes, rxFrames, rxBytes, errors: failures ?? 0, dropped: timeouts ?? 0, tMs };
 }

@@ -3,14 +3,16 @@
 // EnergyMeter.poll at a short interval (throughput.modbus.interval_ms) for throughput.modbus.window_ms:
 // full readings per second, failed readings, and overruns (intervals skipped because a reading took
 // longer than the interval — with a short interval they show the link's limit, and are recorded, not
-// judged). With the built-in ModbusMeter driver the phase also writes a hil_throughput point (link
-// `modbus:<role>:<tcp|rtu>`: Modbus ADUs and bytes per second, modbus-wire.ts).
+// judged). With a driver that counts its wire traffic (the built-in ModbusMeter: snapshot() before and
+// after the window, modbus-wire.ts) the phase also writes a hil_throughput point, link
+// `modbus:<role>:<tcp|rtu>`: Modbus frames (requests + responses) and bytes per second as sent and
+// received, reads given up (errors) and requests left unanswered (dropped).
 // Limits: bench/limits/throughput.yaml (`throughput.modbus.*`).
-import type { EnergyMeter } from '../../drivers/capabilities.ts';
+import { linkThroughput, type EnergyMeter } from '../../drivers/capabilities.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
 import { limitNumber } from '../lib/pnc.ts';
-import { counter, modbusWire } from './modbus-wire.ts';
+import { modbusLinkStats } from './modbus-wire.ts';
 import { round } from './stats.ts';
 
 const uses = { meter: 'EnergyMeter', meter_rtu: 'EnergyMeter' } as const;
@@ -18,44 +20,37 @@ type D = Drivers<typeof uses>;
 type Ctx = PhaseContext<D>;
 type Role = keyof typeof uses;
 
+const nowMs = (): number => performance.timeOrigin + performance.now();
+
 async function pollRate(ctx: Ctx, role: Role, meter: EnergyMeter): Promise<void> {
   const windowMs = limitNumber(ctx, 'throughput.modbus.window_ms');
   const intervalMs = limitNumber(ctx, 'throughput.modbus.interval_ms');
-  const before = meter.snapshot();
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const before = modbusLinkStats(meter.snapshot(), role, nowMs());
   const timer = setTimeout(() => stop.abort(), windowMs);
   const t0 = performance.now();
   let lastError = '';
   try {
     const summary = await meter.poll({ intervalMs, signal: stop.signal, onReading: () => {}, onError: (e) => (lastError = e.message), maxFailures: 5 });
     const seconds = (performance.now() - t0) / 1000;
+    const after = modbusLinkStats(meter.snapshot(), role, nowMs());
     ctx.signal.throwIfAborted();
     if (lastError) ctx.warn(`last failed reading: ${lastError}`);
     ctx.m.set('readings', summary.readings);
     ctx.m.set('readings_per_s', round(summary.readings / seconds, 2));
     ctx.m.set('failures', summary.failures);
     ctx.m.set('overruns', summary.overruns);
-    const after = meter.snapshot();
-    const wire = modbusWire(after);
-    const tx = [counter(before, 'transactions'), counter(after, 'transactions')];
-    const timeouts = [counter(before, 'timeouts'), counter(after, 'timeouts')];
-    if (wire && tx[0] !== undefined && tx[1] !== undefined) {
-      const transactions = tx[1] - tx[0];
-      const lost = timeouts[0] !== undefined && timeouts[1] !== undefined ? timeouts[1] - timeouts[0] : 0;
-      const frames = 2 * transactions - lost;
-      ctx.throughput({
-        link: `modbus:${role}:${wire.transport}`,
-        window: `${seconds.toFixed(3)}s`,
-        framesPerS: round(frames / seconds),
-        bytesPerS: round((summary.readings * wire.bytesPerReading) / seconds),
-        errors: summary.failures,
-        dropped: lost,
-      });
-      ctx.log(`${transactions} Modbus transactions (${wire.transactionsPerReading} per reading, ${wire.bytesPerReading} bytes per reading over ${wire.transport})`);
+    if (before && after) {
+      const w = linkThroughput(before, after);
+      ctx.throughput({ ...w, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS) });
+      ctx.log(
+        `${after.link} in ${w.window}: ${after.txFrames - before.txFrames} requests (${after.txBytes - before.txBytes} bytes) sent, ` +
+          `${after.rxFrames - before.rxFrames} responses (${after.rxBytes - before.rxBytes} bytes) received, ${w.dropped} unanswered, ${w.errors} reads given up`,
+      );
     } else {
-      ctx.log('the meter driver reports no Modbus counters: readings only, no hil_throughput point');
+      ctx.log('the meter driver reports no wire counters: readings only, no hil_throughput point');
     }
   } finally {
     clearTimeout(timer);

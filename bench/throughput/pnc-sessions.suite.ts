@@ -3,7 +3,10 @@
 // CSMS, power on, stop, unplug), one after the other, measuring authorizations per minute and the
 // authorization latencies. This is the honest way to load the charger's Authorize path: the charger
 // sends Authorize only when an EV session asks. hil_throughput: one point for the OCPP link during
-// the sessions (`ocpp:<chargePointId>`). Limits: bench/limits/throughput.yaml (`throughput.pnc.*`).
+// the sessions (`ocpp:<chargePointId>`). hil_timing, per session: `pnc AuthorizeToEvAuthorized
+// csms->ev`, from the CSMS receiving the charger's DataTransfer Authorize to the EV seeing its
+// authorization (the CSMS answer, the charger's decision and its ISO 15118 AuthorizationRes).
+// Limits: bench/limits/throughput.yaml (`throughput.pnc.*`; the virtual rig runs more sessions).
 import { ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
@@ -63,7 +66,7 @@ const sessions = phase<D>(
         if (s.decision?.state !== 'Authorized' || !charged(pc(ctx), s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `session ${i + 1}: the CSMS answered ${String(status)} but the EV was not authorized and charging; EV: ${evTrail(pc(ctx), s.since)}`);
         authorizeMax = Math.max(authorizeMax, answer.t - auth.t);
         toAuthorizedMax = Math.max(toAuthorizedMax, s.decision.t - s.since);
-        ctx.timing({ protocol: 'v2g', message: 'Authorization', direction: 'csms->ev', latencyMs: s.decision.t - auth.t });
+        ctx.timing({ protocol: 'pnc', message: 'AuthorizeToEvAuthorized', direction: 'csms->ev', latencyMs: s.decision.t - auth.t });
         ctx.m.series('session_ms').add(i, round(s.endedAt - s.since, 1));
         done += 1;
       }

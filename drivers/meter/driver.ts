@@ -6,6 +6,12 @@
 // does not fit the meter. A meter that disappears (TCP closed, adapter unplugged) is reconnected
 // with backoff. The transcript is JSON lines, one per transaction and link event.
 //
+// snapshot() carries the link's traffic as counted on the wire since open: request frames and bytes
+// written (txFrames, txBytes: MBAP header included over TCP, CRC over RTU), response bytes read and
+// response frames received (rxBytes, rxFrames), next to transactions, retries, timeouts (requests
+// that got no answer), CRC errors, exceptions and failures (reads given up). The throughput suite
+// (bench/throughput/modbus.suite.ts) turns two snapshots into a hil_throughput point.
+//
 //   meter: { driver: ModbusMeter, bind: { link: meter_link }, options: { registerMap: sdm630 } }
 import { EventEmitter } from 'node:events';
 import modbusSerial from 'modbus-serial';
@@ -71,6 +77,8 @@ export class ModbusMeterDriver implements EnergyMeter {
   private readonly loop: ReconnectLoop;
   private queue: Promise<unknown> = Promise.resolve();
   private counters = { transactions: 0, retries: 0, failures: 0, timeouts: 0, crcErrors: 0, exceptions: 0 };
+  /** bytes and frames on the wire since open; null when the link's stream could not be reached (see countWire) */
+  private wire: { txFrames: number; txBytes: number; rxFrames: number; rxBytes: number } | null = { txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0 };
   private lastReading: MeterReading | undefined;
   private downSince = 0;
   lastError = '';
@@ -120,9 +128,44 @@ export class ModbusMeterDriver implements EnergyMeter {
     }
     client.setID(r.unitId);
     client.setTimeout(this.ctx.options.timeoutMs);
+    if (!this.countWire(client)) {
+      if (this.wire) this.ctx.log('warn', 'modbus-serial does not expose its port\'s stream: no byte and frame counters for this link');
+      this.wire = null;
+    }
     this.client = client;
     this.up = true;
     this.ctx.transcript.writeJson({ t: nowMs(), event: 'open', link: this.linkText, registerMap: this.map.name });
+  }
+
+  /**
+   * Counts the traffic on the byte stream under modbus-serial's port — the net.Socket (TCP) or the
+   * SerialPort (RTU) — as it passes: every write of a request ADU, every chunk read, and every
+   * complete response frame the port hands on. modbus-serial 8 keeps them as `client._port` and
+   * `_port._client`; when a version does not, this returns false and the counters are left out of
+   * snapshot() rather than guessed.
+   */
+  private countWire(client: Client): boolean {
+    type Stream = { write: (chunk: unknown, ...rest: unknown[]) => boolean; on: (ev: 'data', fn: (d: Buffer) => void) => unknown };
+    const port = (client as unknown as { _port?: { on?: unknown; _client?: Partial<Stream> } })._port;
+    const stream = port?._client;
+    if (!port || typeof port.on !== 'function' || !stream || typeof stream.write !== 'function' || typeof stream.on !== 'function') return false;
+    const s = stream as Stream;
+    const write = s.write;
+    s.write = (chunk: unknown, ...rest: unknown[]): boolean => {
+      const n = Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? chunk.length : typeof chunk === 'string' ? Buffer.byteLength(chunk) : 0;
+      if (this.wire && n > 0) {
+        this.wire.txFrames += 1;
+        this.wire.txBytes += n;
+      }
+      return write.call(s, chunk, ...rest);
+    };
+    s.on('data', (d: Buffer) => {
+      if (this.wire) this.wire.rxBytes += d.length;
+    });
+    (port as unknown as EventEmitter).on('data', () => {
+      if (this.wire) this.wire.rxFrames += 1;
+    });
+    return true;
   }
 
   private lost(client: Client, why: string): void {
@@ -308,6 +351,7 @@ export class ModbusMeterDriver implements EnergyMeter {
       up: this.up,
       reconnects: this.loop.reconnects,
       ...this.counters,
+      ...(this.wire ?? {}),
       lastReading: this.lastReading ? JSON.parse(JSON.stringify(this.lastReading)) : null,
       lastError: this.lastError || null,
     };

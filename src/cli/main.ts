@@ -25,6 +25,7 @@ import {
 import { JournalError } from '../report/journal.ts';
 import { rebuildRun } from '../report/outputs.ts';
 import { exitCodeForRun, type Trigger } from '../report/record.ts';
+import { isHealthSuiteFile } from '../runner/load-suites.ts';
 import { formatRigIssue, RigConfigError } from '../rig/load.ts';
 import { ConfigError } from '../runner/errors.ts';
 import { LimitFileError } from '../runner/limits.ts';
@@ -48,12 +49,15 @@ interface RunFlags {
   json?: boolean;
   trigger: Trigger['kind'];
   operator?: string;
+  /** false with --no-health */
+  health: boolean;
 }
 
 async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promise<number> {
   const session = await prepareSession({
     rigFile: flags.rig,
     suitePaths,
+    health: flags.health,
     reportsDir: flags.reports,
     trigger: { kind: flags.trigger, ...(flags.operator ? { operator: flags.operator } : {}), ...ciInfo() },
     ...(flags.influx ? { influxUrl: flags.influx } : {}),
@@ -96,7 +100,7 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
     else if (r) say(`influx: server unavailable (${r.reason}); ${r.spooled} points spooled to ${r.spoolFile} — replay with: pnc-bench upload ${runDir} --influx <url>`);
   }
   if (flags.json) io.out(JSON.stringify({ runId, outcome: record.outcome, dir: runDir }));
-  return exitCodeForRun(record);
+  return exitCodeForRun(record, (s) => isHealthSuiteFile(s.file));
 }
 
 function ciInfo(): Pick<Trigger, 'ciJobUrl' | 'pipelineId'> {
@@ -152,6 +156,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     .option('--json', 'print {runId, outcome, dir} as JSON on stdout (progress goes to stderr)')
     .addOption(new Option('--trigger <kind>', 'why this run happened').choices(['manual', 'ci', 'nightly', 'precert']).default(process.env.CI ? 'ci' : 'manual'))
     .option('--operator <name>', 'who started the run (recorded)', process.env.USER)
+    .option('--no-health', 'do not add the rig health suites (bench/health/) ahead of the chosen suites')
     .action(async (suites: string[], flags: RunFlags) => {
       code = await runCommand(suites, flags, io);
     });

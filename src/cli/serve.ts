@@ -1,7 +1,8 @@
 // `pnc-bench serve`: the live bench server (src/server/server.ts) for one rig, until SIGINT/SIGTERM.
 // A run in progress when the signal arrives is aborted (ABORTED, record written) before the server
 // stops; a second signal cuts its teardown short. Exit 0 after a clean stop, 2 for a usage error
-// (e.g. a non-loopback --host without a token), 3 when the port cannot be bound.
+// (e.g. a non-loopback --host without a token), 3 when the port cannot be bound. Behind a TLS proxy:
+// --token on 127.0.0.1, and the proxy keeps the browser's Host header (docs/server.md).
 //
 //   pnc-bench serve [suites…] --rig rigs/virtual.yaml [--port 8080] [--host 127.0.0.1] [--reports reports]
 //                   [--token <t> | PNC_BENCH_TOKEN=<t>] [--influx <url>] [--no-probe]
@@ -36,7 +37,7 @@ export function serveCommands(program: Command, io: Io, setCode: (c: number) => 
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <addr>', 'address to bind; anything but 127.0.0.1, ::1 or localhost needs a token', '127.0.0.1')
     .option('--reports <dir>', 'where run directories are written and read', 'reports')
-    .option('--token <t>', 'bearer token every API and WebSocket request must carry (default: $PNC_BENCH_TOKEN)')
+    .option('--token <t>', 'bearer token every API and WebSocket request must carry (default: $PNC_BENCH_TOKEN); also on loopback behind a TLS proxy (docs/server.md)')
     .option('--influx <url>', 'also write each run\'s points to InfluxDB: http(s)://[user:pass@]host:port/<db>[?rp=<policy>]')
     .option('--operator <name>', 'recorded as the operator of runs started without one', process.env.USER)
     .option('--no-probe', 'do not check the drivers\' health when the server starts')

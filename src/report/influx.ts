@@ -19,6 +19,10 @@
 // - `fw_line` is the first `major.minor` (or lone `major`) number found in dut.firmware, else
 //   `unknown`; it tags hil_run, hil_phase, hil_measurement and hil_timing so dashboards compare
 //   firmware lines side by side.
+// - hil_throughput is tagged by rig and link only. The record's `window` is the measured length of
+//   the window (`1.003s`), different on every point, so it is not a tag (it would make a series per
+//   point): its seconds go to the float field `window_s` (from `<n>s`, `<n>ms`, `<n>min` or `<n>h`;
+//   absent when the text is no such duration).
 // - phases_failed / measurements_failed count the LAST attempt of each phase only (an INFRA
 //   attempt that was retried and then passed is not a failure of the charger); a phase fails when
 //   its outcome is not PASS or SKIPPED, a measurement or series when its outcome is FAIL.
@@ -375,8 +379,9 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
   for (const w of record.throughput) {
     points.push({
       measurement: 'hil_throughput',
-      tags: tagsOf({ rig, link: w.link, metric_window: w.window }),
+      tags: tagsOf({ rig, link: w.link }),
       fields: fieldsOf({
+        window_s: windowSeconds(w.window),
         frames_per_s: w.framesPerS,
         bytes_per_s: w.bytesPerS,
         errors: w.errors,
@@ -395,6 +400,14 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
     });
   }
   return makeUnique(points);
+}
+
+/** Seconds of a throughput window's text (`1.003s`, `250ms`, `2min`, `1h`), or undefined for any other text. */
+export function windowSeconds(window: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)\s*$/.exec(window);
+  if (!m) return undefined;
+  const scale: Record<string, number> = { ms: 0.001, s: 1, min: 60, h: 3600 };
+  return Number(m[1]) * (scale[m[2] as string] as number);
 }
 
 /** The identity InfluxDB deduplicates on: measurement + tag set + timestamp. */

@@ -333,8 +333,15 @@ export function aggregateOutcome(outcomes: Iterable<Outcome>): Outcome {
  * which a suite FAILed or TIMED OUT exits 1: that is evidence against the charger, and CI pipelines
  * retry exit 3 (a rig fault) — a retry must never wash a charger failure away.
  */
-export function exitCodeForRun(run: { outcome: Outcome; suites: readonly { outcome: Outcome }[] }): number {
+export function exitCodeForRun(
+  run: { outcome: Outcome; suites: readonly { outcome: Outcome; file: string }[] },
+  /** the rig health suites the run added ahead of the chosen ones */
+  isHealth: (suite: { file: string }) => boolean = () => false,
+): number {
   const code = exitCodeFor(run.outcome);
+  // every suite that was asked for SKIPPED (only the added health suites ran): the rig cannot run what was asked
+  const asked = run.suites.filter((s) => !isHealth(s));
+  if (code === 0 && asked.length > 0 && asked.every((s) => s.outcome === 'SKIPPED')) return exitCodeFor('SKIPPED');
   if ((run.outcome === 'INFRA' || run.outcome === 'ERROR') && run.suites.some((s) => s.outcome === 'FAIL' || s.outcome === 'TIMEOUT')) return 1;
   return code;
 }

@@ -4,6 +4,11 @@
 // `session.run()` starts the rig's simulated hardware (if any), runs the suites (runBench), writes the
 // record and derived outputs, optionally exports to InfluxDB, and stops the simulator.
 //
+// The rig health suites (bench/health/*.suite.ts) always run first, whatever suites were chosen: a
+// broken rig is then recorded INFRA before a charger suite can blame the charger. Each skips itself
+// on a rig without what it checks. `health: false` (`pnc-bench run --no-health`, `"health": false`
+// in the live server's POST /api/runs) leaves them out unless they were named.
+//
 //   const s = await prepareSession({ rigFile, suitePaths, reportsDir: 'reports', trigger: { kind: 'manual' } });
 //   const off = s.on((ev) => { if (ev.type === 'journal') console.log(ev.event.type); });
 //   process.once('SIGINT', () => s.abort('received SIGINT'));   // a second abort() cuts teardown short
@@ -28,6 +33,8 @@ import { findSuiteFiles, loadSuites } from './load-suites.ts';
 
 export const DEFAULT_RIG = path.join(PACKAGE_ROOT, 'rigs', 'virtual.yaml');
 export const DEFAULT_SUITES = path.join(PACKAGE_ROOT, 'bench');
+/** The rig health suites, added ahead of the chosen suites unless `health: false`. */
+export const HEALTH_SUITES = path.join(PACKAGE_ROOT, 'bench', 'health');
 export const DEFAULT_SNAPSHOT_INTERVAL_MS = 1000;
 
 /** The rig's simulated hardware failed to start (exit 3, like any rig fault before a record exists). */
@@ -39,6 +46,8 @@ export interface SessionOptions {
   rigFile: string;
   /** Suite files or directories to search; default DEFAULT_SUITES (bench/). */
   suitePaths?: readonly string[];
+  /** Add the rig health suites (HEALTH_SUITES) ahead of the chosen ones (default true). */
+  health?: boolean;
   /** Where the run directory `<reportsDir>/<runId>/` is created. */
   reportsDir: string;
   trigger: Trigger;
@@ -94,6 +103,15 @@ export function benchLimitFiles(): string[] {
 }
 
 /**
+ * The suite files a session runs, in run order: the given files and directories (default bench/),
+ * plus — unless `health` is false — every rig health suite, which findSuiteFiles puts first.
+ */
+export function sessionSuiteFiles(suitePaths: readonly string[] | undefined, health: boolean): string[] {
+  const chosen = suitePaths?.length ? [...suitePaths] : [DEFAULT_SUITES];
+  return findSuiteFiles(health ? [HEALTH_SUITES, ...chosen] : chosen);
+}
+
+/**
  * Loads and checks everything a run needs, touching no hardware and creating no run directory.
  * Throws InfluxUrlError, RigConfigError, ConfigError or LimitFileError for a user mistake.
  */
@@ -101,7 +119,7 @@ export async function prepareSession(opts: SessionOptions): Promise<RunSession> 
   if (opts.influxUrl) parseInfluxUrl(opts.influxUrl); // a bad URL is a usage error before anything runs
   const rig = await loadRig(opts.rigFile);
   for (const w of rig.warnings) opts.onWarning?.(formatRigIssue(w));
-  const files = findSuiteFiles(opts.suitePaths?.length ? opts.suitePaths : [DEFAULT_SUITES]);
+  const files = sessionSuiteFiles(opts.suitePaths, opts.health ?? true);
   const suites = await loadSuites(files, PACKAGE_ROOT);
   const limits = await loadLimits([...benchLimitFiles(), ...rig.limitFiles], rig.config.dut.model);
   return new RunSession(opts, rig, suites, limits);

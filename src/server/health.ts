@@ -1,8 +1,9 @@
 // The live server's rig health probe (between runs): starts the rig's simulated hardware when it has
 // any, opens each driver, asks its health() and snapshot(), closes everything and stops the
 // simulator. Never throws: a driver that does not open is reported not ok with the reason; a
-// simulator that does not start makes every driver not ok and sets `error`. The server holds its
-// one-run-per-rig lock while this runs, so a probe never shares the hardware with a run.
+// simulator that does not start makes every driver not ok and sets `error`. It takes no lock itself:
+// the server (server.ts) refuses a probe while a run is in progress (409), and a run accepted during a
+// probe waits for the probe to end before its session touches the rig, so the two never share it.
 //
 //   const r = await probeRig('rigs/virtual.yaml');   // { drivers: { meter: { ok, detail, ... } }, error }
 import type { JsonObject } from '../../drivers/capabilities.ts';

@@ -1,11 +1,11 @@
-// Past runs for the live server: lists `<reports>/<runId>/` folders (newest first) and resolves a
-// run's files. A run id from a URL is checked against RUN_ID_PATTERN before it is joined to a path,
+// Past runs for the live server: lists `<reports>/<runId>/` folders newest first (reading only as
+// many as asked for, asynchronously) and resolves a run's files. A run id from a URL is checked against RUN_ID_PATTERN before it is joined to a path,
 // and the joined path must stay inside the reports folder, so `..`, slashes and NUL cannot escape.
 //
 //   const runs = new RunStore('reports');
-//   runs.list(50)                 // [{ runId, status: 'done', outcome: 'PASS', ... }, ...]
+//   await runs.list(50)           // [{ runId, status: 'done', outcome: 'PASS', ... }, ...]
 //   runs.file(id, 'report.html')  // absolute path, or throws RunIdError / RunNotFoundError
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import { JOURNAL_FILE } from '../report/journal.ts';
 import { JUNIT_FILE, RECORD_FILE, REPORT_FILE } from '../report/outputs.ts';
@@ -75,22 +75,30 @@ export class RunStore {
     return f;
   }
 
-  private summarize(runId: string, dir: string): RunSummary | null {
+  /** The run's summary, from its record (done) or the first line of its journal (incomplete); null when it has neither. */
+  private async summarize(runId: string, dir: string): Promise<RunSummary | null> {
     const recordFile = path.join(dir, RECORD_FILE);
-    const probe = existsSync(recordFile) ? recordFile : path.join(dir, JOURNAL_FILE);
+    const journalFile = path.join(dir, JOURNAL_FILE);
+    let probe = recordFile;
     let mtimeMs: number;
     try {
-      mtimeMs = statSync(probe).mtimeMs;
+      mtimeMs = (await fsp.stat(recordFile)).mtimeMs;
     } catch {
-      return null;
+      try {
+        probe = journalFile;
+        mtimeMs = (await fsp.stat(journalFile)).mtimeMs;
+      } catch {
+        return null;
+      }
     }
     const hit = this.cache.get(runId);
-    if (hit && hit.mtimeMs === mtimeMs) return hit.summary;
-    const files = (Object.keys(RUN_FILES) as RunFileName[]).filter((n) => existsSync(path.join(dir, RUN_FILES[n])));
+    if (hit && hit.mtimeMs === mtimeMs && hit.summary.status === (probe === recordFile ? 'done' : 'incomplete')) return hit.summary;
+    const files: RunFileName[] = [];
+    for (const n of Object.keys(RUN_FILES) as RunFileName[]) if (await exists(path.join(dir, RUN_FILES[n]))) files.push(n);
     let summary: RunSummary;
     if (probe === recordFile) {
       try {
-        const r = JSON.parse(readFileSync(recordFile, 'utf8')) as {
+        const r = JSON.parse(await fsp.readFile(recordFile, 'utf8')) as {
           outcome?: Outcome;
           marginal?: boolean;
           startedAt?: string;
@@ -118,7 +126,7 @@ export class RunStore {
       let startedAt: string | null = null;
       let rig: string | null = null;
       try {
-        const first = JSON.parse(readFileSync(probe, 'utf8').split('\n', 1)[0] ?? '') as { t?: number; rig?: { id?: string } };
+        const first = JSON.parse(await firstLine(journalFile)) as { t?: number; rig?: { id?: string } };
         if (typeof first.t === 'number') startedAt = new Date(first.t).toISOString();
         rig = first.rig?.id ?? null;
       } catch {
@@ -130,22 +138,52 @@ export class RunStore {
     return summary;
   }
 
-  /** Runs in the reports folder, newest first (run ids start with their UTC start time). */
-  list(limit = 100): RunSummary[] {
+  /**
+   * Up to `limit` runs of the reports folder, newest first. Run ids start with their UTC start time
+   * to the second, so the folders are sorted by name and only the newest are read (plus any others
+   * started in the same second as the last one taken, to order those by their recorded start); a
+   * folder that is not a run is passed over. Nothing blocks the server while the files are read.
+   */
+  async list(limit = 100): Promise<RunSummary[]> {
     let names: string[];
     try {
-      names = readdirSync(this.dir, { withFileTypes: true })
-        .filter((e) => e.isDirectory() && RUN_ID_PATTERN.test(e.name))
-        .map((e) => e.name);
+      names = (await fsp.readdir(this.dir, { withFileTypes: true })).filter((e) => e.isDirectory() && RUN_ID_PATTERN.test(e.name)).map((e) => e.name);
     } catch {
       return [];
     }
+    names.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+    const second = (name: string): string => /^\d{8}-\d{6}/.exec(name)?.[0] ?? name;
     const out: RunSummary[] = [];
+    let lastSecond: string | undefined;
     for (const n of names) {
-      const s = this.summarize(n, path.join(this.dir, n));
-      if (s) out.push(s);
+      if (out.length >= limit && second(n) !== lastSecond) break;
+      const s = await this.summarize(n, path.join(this.dir, n));
+      if (!s) continue;
+      out.push(s);
+      lastSecond = second(n);
     }
-    out.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || b.runId.localeCompare(a.runId));
+    out.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
     return out.slice(0, limit);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first line of a file, reading at most its first 64 KiB (a journal can be large). */
+async function firstLine(file: string): Promise<string> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).toString('utf8').split('\n', 1)[0] ?? '';
+  } finally {
+    await fh.close();
   }
 }

@@ -9,11 +9,15 @@
 //   await srv.close();          // aborts a running run (its record is still written), then stops
 //
 // Security: bound to 127.0.0.1 by default. Any other host needs a token (startBenchServer refuses to
-// start without one), checked as `Authorization: Bearer <token>` on every /api request (the WebSocket
-// also takes `?token=`, since browsers cannot set its headers). Without a token, requests must name
-// a loopback Host (no DNS rebinding); a cross-origin browser request is refused either way.
+// start without one), checked as `Authorization: Bearer <token>` on every request but those of the
+// web view's static files (the WebSocket also takes `?token=`, since browsers cannot set its
+// headers). Which check applies is decided by the route the request matched, never by the raw URL
+// text (the router decodes `%61pi`); unknown paths are checked like the API. Without a token,
+// requests must name a loopback Host (no DNS rebinding); a cross-origin browser request is refused
+// either way (Origin must be http(s)://<Host>, so a TLS proxy in front must keep the Host header).
+// While the server is shutting down, starting a run or a probe gets 503.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -30,10 +34,10 @@ import { ConfigError } from '../runner/errors.ts';
 import type { LoadedSuite } from '../runner/executor.ts';
 import { LimitFileError } from '../runner/limits.ts';
 import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
-import { DEFAULT_SUITES, prepareSession, SimulatorError, type RunSession } from '../runner/session.ts';
+import { DEFAULT_SUITES, HEALTH_SUITES, prepareSession, SimulatorError, type RunSession } from '../runner/session.ts';
 import { EVENTS_SCHEMA_ID, LiveRunTracker, now, type DriverHealth, type LiveRun, type RigStatus, type RunLinks, type ServerEvent, type UnstampedEvent } from './events.ts';
 import { ServerConfigError, ServerListenError } from './errors.ts';
-import { probeRig } from './health.ts';
+import { probeRig, type ProbeResult } from './health.ts';
 import { RUN_FILES, RunIdError, RunNotFoundError, RunStore, type RunFileName } from './runs.ts';
 
 export { ServerConfigError, ServerListenError };
@@ -74,7 +78,10 @@ export interface BenchServer {
   current(): { runId: string; done: Promise<void> } | null;
   /** Aborts the run in progress (a second call cuts its teardown short); 'none' when nothing runs. */
   abortCurrent(reason: string): 'cancel' | 'force' | 'none';
-  /** Aborts a running run (record still written), waits for it, closes connections and the port. */
+  /**
+   * Refuses new runs and probes (503), waits for a run being prepared, aborts a running run (record
+   * still written) and waits for it and for a probe, then closes connections and the port.
+   */
   close(): Promise<void>;
 }
 
@@ -158,6 +165,9 @@ function staticFiles(): Map<string, string> {
 
 const isLoopback = (host: string): boolean => (LOOPBACK_HOSTS as readonly string[]).includes(host);
 
+/** Routes (as registered) that load without a token or an Origin check: the web view's static files, which hold no data. */
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/', '/:file']);
+
 export async function startBenchServer(opts: BenchServerOptions): Promise<BenchServer> {
   const host = opts.host ?? DEFAULT_HOST;
   const token = opts.token && opts.token.length > 0 ? opts.token : undefined;
@@ -173,6 +183,11 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
   const catalogue = suites.map((s) => suiteInfo(rig, s));
   /** suite id (its recorded path) → the file to run */
   const suiteFiles = new Map(suites.map((s, i) => [s.file, files[i] as string]));
+  // Every suite a run may import: the offered ones and the rig health suites each run adds first.
+  // A run is refused when one of them changed on disk since (its hash would not be the code that runs).
+  const healthFiles = findSuiteFiles([HEALTH_SUITES]);
+  const healthSuites = await loadSuites(healthFiles, PACKAGE_ROOT);
+  const loadedHashes = new Map([...healthSuites, ...suites].map((s) => [s.file, s.sha256]));
   const web = staticFiles();
   const store = new RunStore(opts.reportsDir);
   const tokenDigest = token ? digest(token) : undefined;
@@ -213,13 +228,18 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
   let lastRun: LiveRun | null = null;
   let preparing: Promise<unknown> | null = null;
   let probing: Promise<void> | null = null;
+  /** set by close(): no new run or probe */
+  let shuttingDown = false;
+  const refuseWhileClosing = (what: string): void => {
+    if (shuttingDown) throw new HttpError(503, `the live server is shutting down: no ${what}`);
+  };
 
   const probe = (): Promise<void> => {
     if (probing) return probing;
     rigStatus.probe = { state: 'probing', checkedAt: rigStatus.probe.checkedAt, error: null };
     rigChanged();
     probing = (async () => {
-      const r = await probeRig(opts.rigFile, rig);
+      const r = await probeRig(opts.rigFile, rig).catch((e: unknown): ProbeResult => ({ drivers: {}, error: `the probe failed: ${msg(e)}` }));
       for (const [name, x] of Object.entries(r.drivers)) {
         setHealth(name, x.health, x.snapshot);
         broadcast({ type: 'driver.health', t: x.health.t, runId: null, driver: name, ok: x.health.ok, detail: x.health.detail, check: x.health.check, reconnects: x.health.reconnects });
@@ -246,10 +266,11 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
   const links = (runId: string): RunLinks => ({ record: `/api/runs/${runId}`, report: `/api/runs/${runId}/report.html`, junit: `/api/runs/${runId}/junit.xml` });
 
   const startRun = async (body: unknown): Promise<string> => {
-    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw new HttpError(400, 'the body must be a JSON object: {"suites": ["<suite id or name>", ...], "operator": "<name>"}');
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw new HttpError(400, 'the body must be a JSON object: {"suites": ["<suite id or name>", ...], "operator": "<name>", "health": true|false}');
     const b = (body ?? {}) as Record<string, unknown>;
-    const unknownKeys = Object.keys(b).filter((k) => k !== 'suites' && k !== 'operator');
-    if (unknownKeys.length) throw new HttpError(400, `unknown key(s) ${unknownKeys.map((k) => `"${k}"`).join(', ')}: the body takes "suites" and "operator"`);
+    const unknownKeys = Object.keys(b).filter((k) => k !== 'suites' && k !== 'operator' && k !== 'health');
+    if (unknownKeys.length) throw new HttpError(400, `unknown key(s) ${unknownKeys.map((k) => `"${k}"`).join(', ')}: the body takes "suites", "operator" and "health"`);
+    if (b.health !== undefined && typeof b.health !== 'boolean') throw new HttpError(400, '"health" must be true or false (false: do not add the rig health suites ahead of the chosen ones)');
     if (b.suites !== undefined && (!Array.isArray(b.suites) || b.suites.some((s) => typeof s !== 'string'))) throw new HttpError(400, '"suites" must be an array of suite ids or names (GET /api/suites)');
     if (b.operator !== undefined && (typeof b.operator !== 'string' || b.operator.length > 100)) throw new HttpError(400, '"operator" must be a string of at most 100 characters');
     const wanted = (b.suites as string[] | undefined) ?? [];
@@ -262,13 +283,16 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
     if (wanted.length && !chosen.length) throw new HttpError(400, 'no suites chosen');
     const files = (chosen.length ? chosen : catalogue.map((s) => s.id)).map((id) => suiteFiles.get(id) as string);
 
+    refuseWhileClosing('new run');
     while (preparing) await preparing.catch(() => {});
+    refuseWhileClosing('new run');
     if (active) throw new HttpError(409, `run ${active.session.runId} is in progress on rig ${rig.config.id} (one run at a time)`, { runId: active.session.runId });
     const operator = (b.operator as string | undefined) ?? opts.operator;
     const trigger: Trigger = { kind: 'manual', ...(operator ? { operator } : {}) };
     const p = prepareSession({
       rigFile: opts.rigFile,
       suitePaths: files,
+      health: b.health !== false,
       reportsDir: opts.reportsDir,
       trigger,
       ...(opts.influxUrl ? { influxUrl: opts.influxUrl } : {}),
@@ -287,8 +311,9 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
     }
     // Suite modules stay as the server first imported them: a suite file edited since would be
     // recorded with a hash that is not the code that runs.
-    const changed = session.suites.filter((x) => suites.find((y) => y.file === x.file)?.sha256 !== x.sha256).map((x) => x.file);
+    const changed = session.suites.filter((x) => loadedHashes.get(x.file) !== x.sha256).map((x) => x.file);
     if (changed.length) throw new HttpError(400, `suite file(s) ${changed.join(', ')} changed on disk since the server started; restart pnc-bench serve to run the edited version`);
+    refuseWhileClosing('new run'); // close() began while the session was prepared: it is dropped unrun
     const runId = session.runId;
     const tracker = new LiveRunTracker(runId, trigger, session.suites.map((s) => ({ name: s.def.name, file: s.file })), broadcast, (d, h) => setHealth(d, h));
     session.on((ev) => tracker.onSessionEvent(ev));
@@ -340,7 +365,8 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (!hostAllowed(req.headers.host)) return reply.code(403).send({ error: `Host "${req.headers.host ?? ''}" is not this server's loopback address` });
-    if (!req.url.startsWith('/api/')) return;
+    // decided by the route the router matched (it decodes the path), not by the URL's raw text
+    if ((req.method === 'GET' || req.method === 'HEAD') && PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return;
     if (!sameOrigin(req.headers.origin, req.headers.host)) return reply.code(403).send({ error: `cross-origin request from ${req.headers.origin} refused` });
     if (!tokenOk(bearer(req.headers.authorization))) {
       return reply
@@ -376,8 +402,9 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
   app.get('/api/suites', async () => ({ rig: rig.config.id, suites: catalogue }));
   app.get('/api/rig', async () => rigStatus);
   app.post('/api/rig/probe', async (_req, reply) => {
+    refuseWhileClosing('probe');
     if (active) throw new HttpError(409, `run ${active.session.runId} is in progress: the rig is busy (its preflight health is on the event stream)`, { runId: active.session.runId });
-    void probe();
+    probe().catch((e: unknown) => log(`rig probe failed: ${msg(e)}`));
     return reply.code(202).send({ probing: true });
   });
   app.post('/api/runs', async (req, reply) => {
@@ -388,7 +415,7 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
     const raw = req.query.limit;
     const limit = raw === undefined ? 100 : Number(raw);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new HttpError(400, `limit must be an integer from 1 to 10000, not "${String(raw).slice(0, 40)}"`);
-    return { running: active?.session.runId ?? null, runs: store.list(limit) };
+    return { running: active?.session.runId ?? null, runs: await store.list(limit) };
   });
   app.post<{ Params: { id: string } }>('/api/runs/:id/abort', async (req, reply) => {
     const id = req.params.id;
@@ -401,7 +428,7 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
   });
   const sendRunFile = (name: RunFileName) => async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const f = store.file(req.params.id, name);
-    return reply.type(FILE_TYPES[name]).header('x-content-type-options', 'nosniff').send(readFileSync(f));
+    return reply.type(FILE_TYPES[name]).header('x-content-type-options', 'nosniff').send(createReadStream(f));
   };
   app.get('/api/runs/:id', sendRunFile('record.json'));
   for (const name of Object.keys(RUN_FILES) as RunFileName[]) app.get(`/api/runs/:id/${name}`, sendRunFile(name));
@@ -442,7 +469,7 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${shownHost}:${addr.port}/`;
   log(`pnc-bench ${softwareInfo().benchVersion} serving rig ${rig.config.id} at ${url}${token ? ' (token required)' : ''}`);
-  if (opts.probeOnStart ?? true) void probe();
+  if (opts.probeOnStart ?? true) probe().catch((e: unknown) => log(`rig probe failed: ${msg(e)}`));
 
   let closing: Promise<void> | null = null;
   return {
@@ -453,6 +480,8 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
     abortCurrent,
     close: () =>
       (closing ??= (async () => {
+        shuttingDown = true;
+        while (preparing) await preparing.catch(() => {});
         if (active) {
           const { done } = active;
           abortCurrent('the live server is shutting down');

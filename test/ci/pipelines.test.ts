@@ -2,8 +2,9 @@
 // on that rig's runner (runner tags/labels = rig id), the `pnc-bench run` command line, artifacts and
 // the JUnit path — checked against the folder a real `pnc-bench run` writes — and a retry on exit
 // code 3 (INFRA) only. The GitHub step's retry loop is executed with bash, with `npx` on PATH standing
-// in for pnc-bench's exit codes.
-import { execFileSync, spawnSync } from 'node:child_process';
+// in for pnc-bench's exit codes, and cancelled with SIGTERM: the signal reaches pnc-bench once, the
+// step ends with its exit code and does not retry. GitLab: the image only on the docker smoke job.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +52,15 @@ describe('GitLab CI example', () => {
     expect(template.retry).toEqual({ max: 2, exit_codes: [3] });
     for (const [, j] of rigJobs) expect(j.retry).toBeUndefined(); // inherited, not widened
   });
+
+  it('names an image only for the docker smoke job; the rig jobs run on the rig host\'s shell executor', () => {
+    expect(gitlab.default).toBeUndefined();
+    const smoke = gitlab['smoke:virtual-rig'] as Json;
+    expect(smoke.image).toBe('node:20-bookworm');
+    expect(smoke.tags).toEqual(['docker']);
+    expect('image' in template).toBe(false);
+    for (const [, j] of rigJobs) expect('image' in j).toBe(false);
+  });
 });
 
 describe('GitHub Actions example', () => {
@@ -78,25 +88,26 @@ describe('GitHub Actions example', () => {
     expect((junit.with as Json).report_paths).toBe('reports/*/junit.xml');
   });
 
-  /** Runs the step's script as GitHub's bash shell does, in a temp dir, with an `npx` that exits with the given codes in turn. */
-  function runStepWith(codes: number[]): { code: number; calls: number; published: string[]; infra: string[] } {
+  /** A temp dir with bin/npx (the given script) and a bin/sleep that returns at once, and the step's environment. */
+  function stepDir(npx: string): { cwd: string; env: NodeJS.ProcessEnv } {
     const cwd = tempDir('pnc-bench-ci-');
     const bin = path.join(cwd, 'bin');
     mkdirSync(bin);
-    writeFileSync(path.join(cwd, 'codes'), codes.join('\n') + '\n');
-    // stands in for `npx pnc-bench run …`: writes reports/<runId>/junit.xml like pnc-bench, exits with the next code
-    writeFileSync(
-      path.join(bin, 'npx'),
-      '#!/usr/bin/env bash\nn=$(( $(cat calls 2>/dev/null || echo 0) + 1 )); echo $n > calls\ncode=$(sed -n "${n}p" codes)\nmkdir -p "reports/run-$n"; echo "<testsuites/>" > "reports/run-$n/junit.xml"\nexit "$code"\n',
-    );
+    writeFileSync(path.join(bin, 'npx'), npx);
     writeFileSync(path.join(bin, 'sleep'), '#!/usr/bin/env bash\nexit 0\n');
     chmodSync(path.join(bin, 'npx'), 0o755);
     chmodSync(path.join(bin, 'sleep'), 0o755);
-    const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', runStep.run as string], {
-      cwd,
-      env: { PATH: `${bin}:${process.env.PATH ?? ''}`, RIG: 'bench-a1', INFLUX_URL: 'http://influx:8086/pncbench', PNC_BENCH_MAX_ATTEMPTS: String((job.env as Json).PNC_BENCH_MAX_ATTEMPTS) },
-      encoding: 'utf8',
-    });
+    return { cwd, env: { PATH: `${bin}:${process.env.PATH ?? ''}`, RIG: 'bench-a1', INFLUX_URL: 'http://influx:8086/pncbench', PNC_BENCH_MAX_ATTEMPTS: String((job.env as Json).PNC_BENCH_MAX_ATTEMPTS) } };
+  }
+
+  /** Runs the step's script as GitHub's bash shell does, in a temp dir, with an `npx` that exits with the given codes in turn. */
+  function runStepWith(codes: number[]): { code: number; calls: number; published: string[]; infra: string[] } {
+    // stands in for `npx pnc-bench run …`: writes reports/<runId>/junit.xml like pnc-bench, exits with the next code
+    const { cwd, env } = stepDir(
+      '#!/usr/bin/env bash\nn=$(( $(cat calls 2>/dev/null || echo 0) + 1 )); echo $n > calls\ncode=$(sed -n "${n}p" codes)\nmkdir -p "reports/run-$n"; echo "<testsuites/>" > "reports/run-$n/junit.xml"\nexit "$code"\n',
+    );
+    writeFileSync(path.join(cwd, 'codes'), codes.join('\n') + '\n');
+    const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', runStep.run as string], { cwd, env, encoding: 'utf8' });
     const reports = path.join(cwd, 'reports');
     const published = readdirSync(reports).filter((d) => existsSync(path.join(reports, d, 'junit.xml')));
     const infraDir = path.join(reports, 'infra-attempts');
@@ -109,6 +120,28 @@ describe('GitHub Actions example', () => {
     expect(runStepWith([3, 3, 3, 3])).toEqual({ code: 3, calls: 3, published: ['run-3'], infra: ['run-1', 'run-2'] });
     expect(runStepWith([1])).toEqual({ code: 1, calls: 1, published: ['run-1'], infra: [] });
     expect(runStepWith([2])).toEqual({ code: 2, calls: 1, published: ['run-1'], infra: [] });
+  });
+
+  it('on cancel (SIGTERM to the step\'s shell) forwards the signal to pnc-bench once, ends with its exit code and does not retry', async () => {
+    // stands in for pnc-bench: runs until SIGTERM, then takes a moment (teardown), notes the signal and exits 3 (ABORTED)
+    const { cwd, env } = stepDir(
+      '#!/usr/bin/env bash\nn=$(( $(cat calls 2>/dev/null || echo 0) + 1 )); echo $n > calls\ntrap \'echo TERM >> signals; /bin/sleep 0.3; exit 3\' TERM\ntrap \'echo INT >> signals\' INT\necho running > running\nwhile :; do /bin/sleep 0.05; done\n',
+    );
+    const step = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', runStep.run as string], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    step.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => step.on('exit', (code) => resolve(code)));
+    const t0 = Date.now();
+    while (!existsSync(path.join(cwd, 'running'))) {
+      if (Date.now() - t0 > 10_000) throw new Error('the stand-in pnc-bench did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    step.kill('SIGTERM');
+    expect(await exited).toBe(3);
+    expect(readFileSync(path.join(cwd, 'signals'), 'utf8')).toBe('TERM\n');
+    expect(readFileSync(path.join(cwd, 'calls'), 'utf8').trim()).toBe('1');
+    expect(out).toContain('cancelled: forwarding SIGTERM to pnc-bench');
+    expect(out).toContain('attempt 1: exit 3');
   });
 });
 

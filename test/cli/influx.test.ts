@@ -57,7 +57,7 @@ describe('run --influx and upload', () => {
   it('spools when InfluxDB is down; upload replays every point exactly once, twice over', async () => {
     const reports = tempDir();
     const down = `http://127.0.0.1:${await closedPort()}/spooled`;
-    const r = await runCli(['run', FAIL, '--reports', reports, '--influx', down]);
+    const r = await runCli(['run', '--no-health', FAIL, '--reports', reports, '--influx', down]);
     expect(r.code).toBe(1); // the suite's own outcome; the InfluxDB outage does not change it
     expect(r.stdout).toMatch(/influx: server unavailable .* points spooled to .*influx\.lp/);
     const dir = onlyDir(reports);
@@ -82,7 +82,7 @@ describe('run --influx and upload', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/error: .*record\.json/);
     const reports = tempDir();
-    expect((await runCli(['run', FAIL, '--reports', reports])).code).toBe(1);
+    expect((await runCli(['run', '--no-health', FAIL, '--reports', reports])).code).toBe(1);
     const down = await runCli(['upload', onlyDir(reports), '--influx', `http://127.0.0.1:${await closedPort()}/x`]);
     expect(down.code).toBe(3);
     expect(down.stderr).not.toMatch(/\n\s+at /);

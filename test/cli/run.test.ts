@@ -50,7 +50,7 @@ describe('pnc-bench run', () => {
 
   it('exits 1 when a measurement fails and prints the failure', async () => {
     const reports = tempDir();
-    const r = await runCli(['run', FAIL, '--reports', reports]);
+    const r = await runCli(['run', '--no-health', FAIL, '--reports', reports]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('x latency_ms = 250 ms: 250 above max 100');
     expect(readRecord(onlyRunDir(reports)).outcome).toBe('FAIL');
@@ -61,7 +61,7 @@ describe('pnc-bench run', () => {
     const rig = path.join(dir, 'bad.yaml');
     writeFileSync(rig, ['schema: pnc-bench-rig/1', 'id: bad', 'featurez: [pnc]', 'dut: { model: x }', 'resources: {}', 'drivers: {}', ''].join('\n'));
     const reports = path.join(dir, 'reports');
-    const r = await runCli(['run', FAIL, '--rig', rig, '--reports', reports]);
+    const r = await runCli(['run', '--no-health', FAIL, '--rig', rig, '--reports', reports]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml:3:1: featurez: unknown key "featurez"/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for a user mistake
@@ -81,7 +81,7 @@ describe('pnc-bench run', () => {
   it('exits when the run ends even if a phase body ignored its cancellation and left a timer running', async () => {
     const reports = tempDir();
     const t0 = Date.now();
-    const r = await runCli(['run', 'test/fixtures/suites/zombie.suite.ts', '--reports', reports]);
+    const r = await runCli(['run', '--no-health', 'test/fixtures/suites/zombie.suite.ts', '--reports', reports]);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(r.code).toBe(1);
     expect(readRecord(onlyRunDir(reports)).suites[0]?.phases[0]).toMatchObject({ name: 'ignores_signal', outcome: 'TIMEOUT' });
@@ -92,14 +92,17 @@ describe('pnc-bench run', () => {
     const r = await runCli(['run', 'test/fixtures/suites/needs-dc.suite.ts', '--reports', reports]);
     expect(r.code).toBe(2);
     expect(r.stdout).toContain('MISSING_FEATURE: rig virtual lacks feature(s) dc');
-    expect(readRecord(onlyRunDir(reports)).outcome).toBe('SKIPPED');
+    // the rig health suites added ahead of it ran (and passed); what was asked for could not run
+    const rec = readRecord(onlyRunDir(reports));
+    expect(rec.suites.find((x) => x.name === 'needs-dc')?.outcome).toBe('SKIPPED');
+    expect(rec.suites[0]?.file).toMatch(/bench\/health\//);
   });
 
   it('rejects a suite file whose default export is not a well-formed suite, without a stack trace', async () => {
     const dir = tempDir();
     const f = path.join(dir, 'bad.suite.mts');
     writeFileSync(f, "export default { kind: 'suite', name: 'x' };\n");
-    const r = await runCli(['run', f, '--reports', path.join(dir, 'r')]);
+    const r = await runCli(['run', '--no-health', f, '--reports', path.join(dir, 'r')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.suite\.mts: suite x: version must be a non-empty string/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -107,7 +110,7 @@ describe('pnc-bench run', () => {
 
   it('SIGTERM mid-run ends the run ABORTED with the record written and teardown run', async () => {
     const reports = tempDir();
-    const { child, done } = startCli(['run', LONG, '--reports', reports]);
+    const { child, done } = startCli(['run', '--no-health', LONG, '--reports', reports]);
     await waitForPhase(reports, 'hang');
     child.kill('SIGTERM');
     const r = await done;
@@ -128,7 +131,7 @@ describe('pnc-bench run', () => {
 
   it('after kill -9 mid-run, `pnc-bench report` recovers every finished phase', async () => {
     const reports = tempDir();
-    const { child, done } = startCli(['run', LONG, '--reports', reports]);
+    const { child, done } = startCli(['run', '--no-health', LONG, '--reports', reports]);
     const runDir = await waitForPhase(reports, 'hang');
     child.kill('SIGKILL');
     expect((await done).signal).toBe('SIGKILL');
@@ -154,7 +157,7 @@ describe('pnc-bench run', () => {
 
   it('report tolerates a journal whose last line was cut short, and rejects a corrupt one with its line number', async () => {
     const reports = tempDir();
-    const r = await runCli(['run', FAIL, '--reports', reports]);
+    const r = await runCli(['run', '--no-health', FAIL, '--reports', reports]);
     expect(r.code).toBe(1);
     const dir = onlyRunDir(reports);
     const journal = path.join(dir, 'journal.jsonl');

@@ -58,7 +58,7 @@ describe('built-in drivers in a real run', () => {
   it('passes and attaches each driver’s transcript to the phase that caused the traffic', async () => {
     const reports = tempDir();
     const env = { HIL_METER_PORT: String(slave.tcpPort), HIL_CAN_PORT: String(can.port), HIL_MQTT_URL: broker.url, HIL_SECC_TTY: pty.a };
-    const r = await runCli(['run', '--rig', RIG, '--reports', reports, '--json', SUITE], { env });
+    const r = await runCli(['run', '--no-health', '--rig', RIG, '--reports', reports, '--json', SUITE], { env });
     expect(r.stderr).not.toMatch(/error:/);
     expect(r.code).toBe(0);
     const dir = path.join(reports, readdirSync(reports)[0] as string);

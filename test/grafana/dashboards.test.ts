@@ -229,6 +229,32 @@ describe('Grafana dashboards', () => {
     expect(all.some((q) => /FROM "hil_rig_health"/.test(q))).toBe(true);
   });
 
+  it('uses only bounded tags: suite timing filters by the fw_line tag itself (no hidden run_id variable), throughput groups by link, not by window', () => {
+    const { d } = dashboards.find((x) => x.file === 'suite-timing.json') as { d: Dashboard };
+    expect(d.templating.list.map((v) => v.name)).toEqual(['rig', 'fw_line', 'suite', 'protocol']);
+    for (const p of d.panels) for (const t of p.targets ?? []) expect(t.query, p.title).toContain('"fw_line" =~ /^$fw_line$/');
+    for (const { file, d: x } of dashboards) {
+      for (const q of [...x.panels.flatMap((p) => (p.targets ?? []).map((t) => t.query)), ...x.templating.list.map((v) => v.query)]) {
+        expect(q, file).not.toMatch(/run_id" =~|\$run_id|metric_window/);
+      }
+    }
+    const table = (dashboards.find((x) => x.file === 'throughput.json')?.d.panels.find((p) => p.title === 'Latest window per link')?.targets?.[0] as Target).query;
+    expect(table).toMatch(/last\("window_s"\).* GROUP BY "rig", "link"$/);
+  });
+
+  it('the fw_line filter of suite timing selects one firmware line\'s points alone', async () => {
+    const { d } = dashboards.find((x) => x.file === 'suite-timing.json') as { d: Dashboard };
+    const vars = await resolveVariables(influx, d, range);
+    const phaseQuery = (d.panels.find((p) => p.title === 'Phase duration by suite and phase')?.targets?.[0] as Target).query;
+    // the broken rig's firmware (virtual-2.1.0 → 2.1) ran only the health suites
+    const only21 = new Map(vars).set('fw_line', '2\\.1');
+    const suites = new Set((await panelSeries(influx, phaseQuery, only21, range)).map((x) => x.tags?.suite));
+    expect(suites.size).toBeGreaterThan(0);
+    expect([...suites].filter((n) => n !== 'host-health' && !String(n).startsWith('rig-'))).toEqual([]);
+    const all = new Set((await panelSeries(influx, phaseQuery, vars, range)).map((x) => x.tags?.suite));
+    expect(all.has('throughput-ocpp')).toBe(true);
+  });
+
   for (const { file, d } of dashboards) {
     it(`${file}: every panel's query returns data`, async () => {
       const vars = await resolveVariables(influx, d, range);

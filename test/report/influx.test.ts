@@ -13,6 +13,7 @@ import {
   pointsFromRecord,
   redactInfluxUrl,
   toLineProtocol,
+  windowSeconds,
   type InfluxPoint,
 } from '../../src/report/influx.ts';
 import { RunRecord } from '../../src/report/record.ts';
@@ -319,8 +320,8 @@ describe('pointsFromRecord', () => {
     expect(of('hil_timing')[4]!.tags).toEqual({ direction: 'cp->csms', fw_line: '2.13', message: 'DataTransfer.Get15118EVCertificate', protocol: 'ocpp', rig: 'bench-a1', suite: 'cert-installation' });
     expect(of('hil_throughput')[1]).toEqual({
       measurement: 'hil_throughput',
-      tags: { link: 'can0', metric_window: '1s', rig: 'bench-a1' },
-      fields: { bytes_per_s: 6396, dropped: 1, errors: 2, frames_per_s: 799.5, run_id: runId },
+      tags: { link: 'can0', rig: 'bench-a1' },
+      fields: { bytes_per_s: 6396, dropped: 1, errors: 2, frames_per_s: 799.5, run_id: runId, window_s: 1 },
       timestampNs: ns(record.throughput[1]!.t),
     });
     expect(of('hil_rig_health')[2]).toEqual({
@@ -336,6 +337,26 @@ describe('pointsFromRecord', () => {
     expect(lp).toContain('latency_ms=13.75,run_id="01JH3Q9V7R8ZK2M4N6P8Q0S2T4",seq=3i ');
   });
 
+  it('hil_throughput: windows of different measured length are one series; the length is the field window_s', () => {
+    const seriesKey = (p: InfluxPoint): string => `${p.measurement},${Object.entries(p.tags).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',')}`;
+    const throughputOf = (window: string): InfluxPoint => {
+      const r = sampleRecord();
+      r.throughput = [{ ...r.throughput[0]!, window }];
+      return pointsFromRecord(RunRecord.parse(r)).find((p) => p.measurement === 'hil_throughput')!;
+    };
+    const a = throughputOf('1.003s');
+    const b = throughputOf('0.998s');
+    expect(seriesKey(a)).toBe('hil_throughput,link=can0,rig=bench-a1');
+    expect(seriesKey(b)).toBe(seriesKey(a));
+    expect([a.fields.window_s, b.fields.window_s]).toEqual([1.003, 0.998]);
+    expect(toLineProtocol([a])).toMatch(/^hil_throughput,link=can0,rig=bench-a1 .*,window_s=1\.003 \d+\n$/);
+    expect(windowSeconds('250ms')).toBe(0.25);
+    expect(windowSeconds('2min')).toBe(120);
+    expect(windowSeconds('1h')).toBe(3600);
+    expect(windowSeconds('10 frames')).toBeUndefined();
+    expect(throughputOf('10 frames').fields).not.toHaveProperty('window_s');
+  });
+
   it('keeps tags bounded: only the documented tag keys, never ids, serials, SHAs or versions', () => {
     const allowed: Record<string, string[]> = {
       hil_run: ['dut_model', 'fw_line', 'outcome', 'rig', 'rig_class', 'suite', 'trigger'],
@@ -343,7 +364,7 @@ describe('pointsFromRecord', () => {
       hil_measurement: ['fw_line', 'name', 'outcome', 'phase', 'rig', 'rig_class', 'suite', 'unit'],
       hil_series: ['name', 'phase', 'rig', 'suite', 'unit'],
       hil_timing: ['direction', 'fw_line', 'message', 'protocol', 'rig', 'suite'],
-      hil_throughput: ['link', 'metric_window', 'rig'],
+      hil_throughput: ['link', 'rig'],
       hil_rig_health: ['check', 'resource', 'rig', 'rig_class'],
     };
     const unbounded = [runId, record.dut.serial, record.software.gitSha, record.dut.firmware];

@@ -139,10 +139,18 @@ describe('rig health on a broken rig', () => {
 
 describe('exit code of a run', () => {
   it('a suite that FAILed makes the run exit 1 even when another suite was INFRA or ERROR (CI retries only 3)', () => {
-    expect(exitCodeForRun({ outcome: 'INFRA', suites: [{ outcome: 'FAIL' }, { outcome: 'INFRA' }] })).toBe(1);
-    expect(exitCodeForRun({ outcome: 'ERROR', suites: [{ outcome: 'TIMEOUT' }, { outcome: 'ERROR' }] })).toBe(1);
-    expect(exitCodeForRun({ outcome: 'INFRA', suites: [{ outcome: 'PASS' }, { outcome: 'INFRA' }] })).toBe(3);
-    expect(exitCodeForRun({ outcome: 'ABORTED', suites: [{ outcome: 'FAIL' }, { outcome: 'ABORTED' }] })).toBe(3);
-    expect(exitCodeForRun({ outcome: 'PASS', suites: [{ outcome: 'PASS' }] })).toBe(exitCodeFor('PASS'));
+    const s = (outcome: 'PASS' | 'FAIL' | 'TIMEOUT' | 'INFRA' | 'ERROR' | 'ABORTED' | 'SKIPPED', file = 'bench/x/a.suite.ts') => ({ outcome, file });
+    expect(exitCodeForRun({ outcome: 'INFRA', suites: [s('FAIL'), s('INFRA')] })).toBe(1);
+    expect(exitCodeForRun({ outcome: 'ERROR', suites: [s('TIMEOUT'), s('ERROR')] })).toBe(1);
+    expect(exitCodeForRun({ outcome: 'INFRA', suites: [s('PASS'), s('INFRA')] })).toBe(3);
+    expect(exitCodeForRun({ outcome: 'ABORTED', suites: [s('FAIL'), s('ABORTED')] })).toBe(3);
+    expect(exitCodeForRun({ outcome: 'PASS', suites: [s('PASS')] })).toBe(exitCodeFor('PASS'));
+  });
+
+  it('exits 2 when every suite asked for was SKIPPED, even though the added health suites passed', () => {
+    const isHealth = (x: { file: string }): boolean => isHealthSuiteFile(x.file);
+    const run = { outcome: 'PASS' as const, suites: [{ outcome: 'PASS' as const, file: 'bench/health/host.suite.ts' }, { outcome: 'SKIPPED' as const, file: 'bench/x/dc.suite.ts' }] };
+    expect(exitCodeForRun(run, isHealth)).toBe(2);
+    expect(exitCodeForRun({ ...run, suites: [run.suites[0]!, { outcome: 'PASS', file: 'bench/x/dc.suite.ts' }] }, isHealth)).toBe(0);
   });
 });

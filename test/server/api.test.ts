@@ -1,9 +1,13 @@
 // The live server's HTTP API and event stream over real HTTP and WebSocket on 127.0.0.1 (port 0):
 // suites, rig health, start (202) and a second start (409 with the running id), abort → ABORTED
 // record, runs list, record / report / junit, bad ids (400/404 JSON, never a stack trace), token
-// auth when bound elsewhere, and every stream message of real runs validated against
-// src/server/events.schema.json with ajv. Also `pnc-bench serve` as a command.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// auth when bound elsewhere (decided by the matched route: a percent-encoded /%61pi path is the API),
+// the Host/Origin rules a TLS proxy must meet, the rig health suites added ahead of every run unless
+// "health": false, two simultaneous starts (one 202, one 409), 503 while shutting down, and every
+// stream message of real runs validated against src/server/events.schema.json with ajv. Also
+// RunStore reading only the newest runs, and `pnc-bench serve` as a command.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -12,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveCommands } from '../../src/cli/serve.ts';
 import { RunRecord } from '../../src/report/record.ts';
 import { samplesFromSnapshot } from '../../src/server/events.ts';
+import { RunStore } from '../../src/server/runs.ts';
 import { ServerConfigError, startBenchServer, type BenchServer } from '../../src/server/server.ts';
 import { ROOT, startCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/fake-rig.ts';
@@ -50,7 +55,10 @@ async function call(base: string, method: string, p: string, opts: { body?: unkn
   return { status: r.status, json, text, type };
 }
 
-/** A request exactly as written (fetch would normalise `..` and refuses to set Host). */
+/** The rig health suites every run starts with (bench/health/, in name order). */
+const HEALTH = ['host-health', 'rig-can', 'rig-charger', 'rig-console', 'rig-ev', 'rig-meter'];
+
+/** A request exactly as written (fetch would normalise `..` and `%61` and refuses to set Host). */
 function raw(base: string, method: string, p: string, headers: Record<string, string> = {}): Promise<Res> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
@@ -131,6 +139,9 @@ describe('pnc-bench serve: API and event stream', () => {
     expect(start.status).toBe(202);
     const runId = start.json.runId as string;
     expect(runId).toMatch(/^\d{8}-\d{6}-simulated-[0-9a-f]{6}$/);
+    // the rig health suites come first (each SKIPS itself on this rig but host-health)
+    const started = await ws.wait('run.started', (e) => e.runId === runId);
+    expect(started.plan.map((p) => p.name)).toEqual([...HEALTH, 'live-meter']);
 
     const second = await call(base, 'POST', '/api/runs', { body: { suites: ['long'] } });
     expect(second.status).toBe(409);
@@ -175,6 +186,7 @@ describe('pnc-bench serve: API and event stream', () => {
     const rec = await call(base, 'GET', `/api/runs/${runId}`);
     expect(rec.status).toBe(200);
     expect(RunRecord.parse(rec.json)).toMatchObject({ runId, outcome: 'PASS', trigger: { kind: 'manual' } });
+    expect(RunRecord.parse(rec.json).suites.map((x) => [x.name, x.outcome])).toEqual([...HEALTH.map((n) => [n, n === 'host-health' ? 'PASS' : 'SKIPPED']), ['live-meter', 'PASS']]);
     const report = await call(base, 'GET', `/api/runs/${runId}/report.html`);
     expect(report.status).toBe(200);
     expect(report.type).toContain('text/html');
@@ -187,9 +199,10 @@ describe('pnc-bench serve: API and event stream', () => {
 
   it('a client connecting mid-run gets the current state first; abort ends the run ABORTED with its record written', async () => {
     const first = await StreamClient.open(base);
-    const start = await call(base, 'POST', '/api/runs', { body: { suites: ['long'] } });
+    const start = await call(base, 'POST', '/api/runs', { body: { suites: ['long'], health: false } });
     expect(start.status).toBe(202);
     const runId = start.json.runId as string;
+    expect((await first.wait('run.started', (e) => e.runId === runId)).plan.map((p) => p.name)).toEqual(['long']);
     await first.wait('phase.started', (e) => e.runId === runId && e.name === 'hang');
 
     const late = await StreamClient.open(base);
@@ -237,7 +250,8 @@ describe('pnc-bench serve: API and event stream', () => {
     const runs = r.json.runs as { runId: string; outcome: string; status: string; files: string[]; suites: string[] }[];
     expect(runs).toHaveLength(2);
     expect(runs.map((x) => x.outcome)).toEqual(['ABORTED', 'PASS']);
-    expect(runs[1]).toMatchObject({ status: 'done', suites: ['host-health', 'live-meter'], files: ['record.json', 'report.html', 'junit.xml'] });
+    expect(runs[0]?.suites).toEqual(['long']);
+    expect(runs[1]).toMatchObject({ status: 'done', suites: [...HEALTH, 'live-meter'], files: ['record.json', 'report.html', 'junit.xml'] });
     expect(r.json.running).toBeNull();
     expect((await call(base, 'GET', '/api/runs?limit=1')).json.runs).toHaveLength(1);
     expect((await call(base, 'GET', '/api/runs?limit=abc')).status).toBe(400);
@@ -263,7 +277,8 @@ describe('pnc-bench serve: API and event stream', () => {
     const bodies: [unknown, RegExp][] = [
       [{ suites: ['nope'] }, /unknown suite "nope"; known: host-health, long, fails, live-meter/],
       [{ suites: 'long' }, /"suites" must be an array/],
-      [{ suite: ['long'] }, /unknown key\(s\) "suite"/],
+      [{ suite: ['long'] }, /unknown key\(s\) "suite": the body takes "suites", "operator" and "health"/],
+      [{ suites: ['long'], health: 'no' }, /"health" must be true or false/],
       [[1, 2], /the body must be a JSON object/],
     ];
     for (const [body, text] of bodies) {
@@ -285,6 +300,19 @@ describe('pnc-bench serve: API and event stream', () => {
     expect(cross.status).toBe(403);
     expect(cross.json.error).toMatch(/cross-origin/);
     await expect(StreamClient.open(base, { origin: 'http://evil.example' })).rejects.toThrow('HTTP 403');
+    // the router decodes %61: /%61pi/… IS the API, and gets the API's checks
+    expect((await raw(base, 'GET', '/%61pi/suites')).json.rig).toBe('simulated');
+    const encoded = await raw(base, 'POST', '/%61pi/runs', { origin: 'http://evil.example', 'content-type': 'application/json' });
+    expect(encoded.status).toBe(403);
+    expect(encoded.json.error).toMatch(/cross-origin request from http:\/\/evil\.example refused/);
+    expect((await raw(base, 'POST', '/%61pi/rig/probe', { origin: 'http://evil.example' })).status).toBe(403);
+    expect((await call(base, 'GET', '/api/rig')).json.busy).toBeNull();
+  });
+
+  it('behind a TLS proxy, loopback without a token refuses the proxy\'s Host: token mode is needed', async () => {
+    const proxied = await raw(base, 'GET', '/api/suites', { host: 'bench.lab.example', origin: 'https://bench.lab.example' });
+    expect(proxied.status).toBe(403);
+    expect(proxied.json.error).toMatch(/Host "bench\.lab\.example" is not this server's loopback address/);
   });
 
   it('turns snapshot fields powerW and currentA into plot samples', () => {
@@ -335,6 +363,134 @@ describe('pnc-bench serve: token auth when bound elsewhere', () => {
     const byHeader = await StreamClient.open(base, { header: `Bearer ${TOKEN}` });
     expectValid([await byHeader.wait('hello')]);
     byHeader.close();
+  });
+
+  it('decides by the matched route, not the raw URL: /%61pi/… needs the token, unknown paths too', async () => {
+    const base = (server as BenchServer).url;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    for (const [method, p] of [
+      ['GET', '/%61pi/suites'],
+      ['GET', '/%61pi/runs'],
+      ['POST', '/%61pi/runs'],
+      ['POST', '/%61pi/rig/probe'],
+      ['GET', '/api/nothing'],
+      ['GET', '/a/b/c'],
+    ] as const) {
+      const r = await raw(base, method, p);
+      expect(r.status, `${method} ${p}`).toBe(401);
+      expect(r.json.error).toMatch(/needs a token/);
+    }
+    const ok = await raw(base, 'GET', '/%61pi/suites', auth);
+    expect(ok.status).toBe(200);
+    expect(ok.json.rig).toBe('simulated');
+    expect((await raw(base, 'GET', '/api/nothing', auth)).status).toBe(404);
+    // nothing was started by the refused POSTs
+    expect((await raw(base, 'GET', '/api/runs', auth)).json).toEqual({ running: null, runs: [] });
+    // static files stay public; an unknown one is a plain 404
+    expect((await raw(base, 'GET', '/%61pp.js')).status).toBe(200);
+    expect((await raw(base, 'GET', '/nope.js')).status).toBe(404);
+  });
+
+  it('behind a TLS proxy that keeps the Host header, the browser\'s https Origin is accepted; a rewritten Host is refused', async () => {
+    const base = (server as BenchServer).url;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const kept = await raw(base, 'GET', '/api/suites', { ...auth, host: 'bench.lab.example:8443', origin: 'https://bench.lab.example:8443' });
+    expect(kept.status).toBe(200);
+    const rewritten = await raw(base, 'GET', '/api/suites', { ...auth, origin: 'https://bench.lab.example:8443' });
+    expect(rewritten.status).toBe(403);
+    expect(rewritten.json.error).toMatch(/cross-origin request from https:\/\/bench\.lab\.example:8443 refused/);
+  });
+});
+
+describe('pnc-bench serve: one run at a time, and shutting down', () => {
+  it('two simultaneous starts: exactly one 202 and one 409 naming the running run', async () => {
+    const { server } = await startTestServer({ probeOnStart: false });
+    try {
+      const ws = await StreamClient.open(server.url);
+      const both = await Promise.all([0, 1].map(() => call(server.url, 'POST', '/api/runs', { body: { suites: ['long'], health: false } })));
+      const statuses = both.map((r) => r.status).sort();
+      expect(statuses).toEqual([202, 409]);
+      const accepted = both.find((r) => r.status === 202) as Res;
+      const refused = both.find((r) => r.status === 409) as Res;
+      expect(refused.json.runId).toBe(accepted.json.runId);
+      await ws.wait('phase.started', (e) => e.name === 'hang');
+      expect((await call(server.url, 'POST', `/api/runs/${accepted.json.runId as string}/abort`)).status).toBe(202);
+      expect((await ws.wait('run.ended')).outcome).toBe('ABORTED');
+      expect(ws.messages.filter((e) => e.type === 'run.started').map((e) => (e.type === 'run.started' ? e.runId : ''))).toEqual([accepted.json.runId]);
+      ws.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('while close() runs, a start or a probe gets 503; close() waits for the aborted run', async () => {
+    const { server, reports } = await startTestServer({ probeOnStart: false, suitePaths: [path.join(ROOT, 'test/server/fixtures/slow-teardown.suite.ts')] });
+    const ws = await StreamClient.open(server.url);
+    const start = await call(server.url, 'POST', '/api/runs', { body: { health: false } });
+    expect(start.status).toBe(202);
+    await ws.wait('phase.started', (e) => e.name === 'hang');
+    const closed = server.close();
+    await ws.wait('phase.started', (e) => e.name === 'slow_tidy'); // close() is waiting for the teardown
+    const again = await call(server.url, 'POST', '/api/runs', { body: { health: false } });
+    expect(again.status).toBe(503);
+    expect(again.json.error).toBe('the live server is shutting down: no new run');
+    const probe = await call(server.url, 'POST', '/api/rig/probe');
+    expect(probe.status).toBe(503);
+    await closed;
+    expect(server.current()).toBeNull();
+    const rec = readRecord(reports, start.json.runId as string);
+    expect(rec.outcome).toBe('ABORTED');
+    expect(rec.suites[0]?.phases.map((p) => [p.name, p.outcome])).toEqual([
+      ['hang', 'ABORTED'],
+      ['slow_tidy', 'PASS'],
+    ]);
+    ws.close();
+  });
+
+  it('a start racing close() is either refused (503) or run and aborted with its record: never left running', async () => {
+    const { server, reports } = await startTestServer({ probeOnStart: false });
+    const start = call(server.url, 'POST', '/api/runs', { body: { suites: ['long'], health: false } });
+    await new Promise((r) => setTimeout(r, 5));
+    await server.close();
+    const r = await start.catch(() => null); // the port may already be closed
+    expect(server.current()).toBeNull();
+    if (r?.status === 202) expect(readRecord(reports, r.json.runId as string).outcome).toBe('ABORTED');
+    else if (r) expect(r.status).toBe(503);
+  });
+});
+
+describe('RunStore: past runs', () => {
+  const record = (runId: string, startedAt: string) => JSON.stringify({ runId, outcome: 'PASS', marginal: false, startedAt, durationMs: 1000, rig: { id: 'r' }, suites: [{ name: 's' }], trigger: { kind: 'manual' } });
+
+  it('reads only the newest `limit` run folders (an older one that would block a read is never opened)', async () => {
+    const dir = tempDir();
+    const mk = (runId: string, startedAt: string): void => {
+      mkdirSync(path.join(dir, runId));
+      writeFileSync(path.join(dir, runId, 'record.json'), record(runId, startedAt));
+    };
+    mk('20260101-100000-r-aaaaaa', '2026-01-01T10:00:00.000Z');
+    mk('20260101-110000-r-bbbbbb', '2026-01-01T11:00:00.000Z');
+    // same second, hex order opposite to start order: ordered by the recorded start
+    mk('20260101-120000-r-000000', '2026-01-01T12:00:00.900Z');
+    mk('20260101-120000-r-ffffff', '2026-01-01T12:00:00.100Z');
+    // the oldest run's record.json is a FIFO nobody writes: reading it would never finish
+    mkdirSync(path.join(dir, '20250101-000000-r-cccccc'));
+    execFileSync('mkfifo', [path.join(dir, '20250101-000000-r-cccccc', 'record.json')]);
+    mkdirSync(path.join(dir, 'not-a-run-folder'));
+    const store = new RunStore(dir);
+    expect((await store.list(1)).map((r) => r.runId)).toEqual(['20260101-120000-r-000000']);
+    expect((await store.list(3)).map((r) => r.runId)).toEqual(['20260101-120000-r-000000', '20260101-120000-r-ffffff', '20260101-110000-r-bbbbbb']);
+    expect((await store.list(4)).map((r) => r.runId)).toHaveLength(4);
+  });
+
+  it('summarises a run without a record from the first line of its journal', async () => {
+    const dir = tempDir();
+    const id = '20260101-100000-r-abcdef';
+    mkdirSync(path.join(dir, id));
+    writeFileSync(path.join(dir, id, 'journal.jsonl'), `${JSON.stringify({ type: 'run.start', t: Date.parse('2026-01-01T10:00:00Z'), rig: { id: 'bench-a1' } })}\n${'x'.repeat(200_000)}\n`);
+    expect(await new RunStore(dir).list()).toEqual([
+      { runId: id, status: 'incomplete', outcome: null, marginal: false, startedAt: '2026-01-01T10:00:00.000Z', durationMs: null, rig: 'bench-a1', suites: [], trigger: null, files: [] },
+    ]);
   });
 });
 

@@ -1,6 +1,7 @@
 // The web view of `pnc-bench serve` in headless Chromium (Debian `chromium` through playwright-core):
-// rig status, start a run from the page and watch its phases turn green and the plots fill, then
-// start a long run and abort it from the page and see ABORTED. A missing Chromium FAILS this test
+// rig status, start a run from the page (rig health suites first, the default) and watch its phases
+// turn green and the plots fill, then start a long run without the health suites and abort it from
+// the page and see ABORTED. A missing Chromium FAILS this test
 // with the path it looked at; it is never skipped.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -52,8 +53,9 @@ describe('web view in headless Chromium', () => {
     await page.locator('#drivers li[data-driver="meter"][data-ok="true"]').waitFor({ timeout: 15_000 });
     expect(await page.locator('#rig-title').textContent()).toContain('rig simulated');
     expect(await page.locator('input[name="suite"]').count()).toBe(4);
+    expect(await page.locator('#health').isChecked()).toBe(true);
 
-    // start from the page: host-health and the meter suite
+    // start from the page: host-health and the meter suite (the other health suites are added and skip themselves)
     await pick(page, [SUITES.host, SUITES.meter]);
     await page.click('#start');
     await page.locator('.phase[data-phase="clock"][data-outcome="PASS"]').waitFor({ timeout: 20_000 });
@@ -77,9 +79,12 @@ describe('web view in headless Chromium', () => {
     const report = await page.request.get(new URL(href as string, server.url).href);
     expect(report.status()).toBe(200);
     expect(await report.text()).toContain(firstRun);
+    const first = RunRecord.parse(JSON.parse(readFileSync(path.join(reports, firstRun, 'record.json'), 'utf8')));
+    expect(first.suites.map((x) => x.name)).toEqual(['host-health', 'rig-can', 'rig-charger', 'rig-console', 'rig-ev', 'rig-meter', 'live-meter']);
 
-    // a long run, aborted from the page
+    // a long run without the health suites, aborted from the page
     await pick(page, [SUITES.long]);
+    await page.uncheck('#health');
     await page.click('#start');
     await page.locator('.phase[data-phase="hang"][data-outcome="RUNNING"]').waitFor({ timeout: 20_000 });
     expect(await page.locator('.phase[data-phase="first"]').getAttribute('data-outcome')).toBe('PASS');
@@ -92,6 +97,7 @@ describe('web view in headless Chromium', () => {
     const abortedRun = (await page.locator('#run-status').textContent())?.match(/run (\S+)/)?.[1] as string;
     const rec = RunRecord.parse(JSON.parse(readFileSync(path.join(reports, abortedRun, 'record.json'), 'utf8')));
     expect(rec.outcome).toBe('ABORTED');
+    expect(rec.suites.map((x) => x.name)).toEqual(['long']);
     await page.locator(`#runs-body tr[data-run="${abortedRun}"][data-outcome="ABORTED"]`).waitFor({ timeout: 10_000 });
     expect(await page.locator('#start').isEnabled()).toBe(true);
 

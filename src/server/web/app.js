@@ -383,7 +383,7 @@ $('start-form').addEventListener('submit', async (e) => {
   if (suites.length === 0) return showError('choose at least one suite');
   $('start').disabled = true;
   try {
-    await api('POST', '/api/runs', { suites });
+    await api('POST', '/api/runs', { suites, health: $('health').checked });
   } catch (err) {
     showError(err.status === 409 ? `${err.message}` : `start: ${err.message}`);
     renderButtons();

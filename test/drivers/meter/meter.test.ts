@@ -1,7 +1,8 @@
 // ModbusMeter end to end against the Modbus slave peer: over TCP on 127.0.0.1 and over RTU on a
 // socat pty — values of all three register maps, the exact request bytes on the wire, the JSON
 // lines transcript, CRC errors and timeouts (bounded retries, then LinkError), exception replies,
-// "not available" values, the poll loop, and the link dropping and coming back.
+// "not available" values, the poll loop, the link dropping and coming back, and the wire counters in
+// snapshot() against the bytes the slave actually received and sent.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LinkError, type MeterReading } from '../../../drivers/capabilities.ts';
 import { ModbusMeter, ModbusMeterDriver } from '../../../drivers/meter/driver.ts';
@@ -41,6 +42,9 @@ async function tcpMeter(kind: MeterKind, values = VALUES, options: Record<string
   return { slave, ...meter({ type: 'ModbusTcp', host: '127.0.0.1', port: slave.tcpPort, unitId: 7 }, { registerMap: kind, ...options }) };
 }
 
+const bytes = (list: readonly Buffer[]): number => list.reduce((n, b) => n + b.length, 0);
+const wireOf = (snap: Record<string, unknown>) => ({ txFrames: snap.txFrames, txBytes: snap.txBytes, rxFrames: snap.rxFrames, rxBytes: snap.rxBytes });
+
 const transcriptLines = (t: Transcript): Record<string, unknown>[] =>
   t
     .cut()
@@ -64,6 +68,20 @@ describe('ModbusMeter over TCP', () => {
     // every request carries unit 7 in the MBAP header
     expect(slave.requests.every((a) => a[6] === 7)).toBe(true);
     expect(slave.requests.length).toBe({ sdm630: 3, 'abb-b23': 5, em340: 4 }[kind] + 1);
+  });
+
+  it('counts the frames and bytes it put on and took off the wire', async () => {
+    const { d, slave } = await tcpMeter('sdm630');
+    expect(wireOf(d.snapshot())).toEqual({ txFrames: 0, txBytes: 0, rxFrames: 0, rxBytes: 0 });
+    await d.open(signal());
+    await d.read(signal());
+    await d.serialNumber(signal());
+    const after = d.snapshot();
+    // what the slave received and sent, ADU by ADU (MBAP header included)
+    expect(slave.requests).toHaveLength(4);
+    expect(wireOf(after)).toEqual({ txFrames: 4, txBytes: bytes(slave.requests), rxFrames: 4, rxBytes: bytes(slave.responses) });
+    expect(after.txBytes).toBe(4 * 12); // a read request is MBAP 7 + PDU 5
+    expect(after.transactions).toBe(4);
   });
 
   it('writes a JSON-lines transcript of every transaction', async () => {
@@ -163,6 +181,10 @@ describe('ModbusMeter over RTU on a pty', () => {
     slave.faults.push('corrupt-crc', 'no-answer');
     expect(await d.readEnergyWh(signal())).toBe(1234500);
     expect(d.snapshot()).toMatchObject({ retries: 2, crcErrors: 1, timeouts: 1, failures: 0 });
+    // three requests on the wire, two answers (one with a bad CRC) — as the slave saw them
+    expect(slave.requests).toHaveLength(3);
+    expect(slave.responses).toHaveLength(2);
+    expect(wireOf(d.snapshot())).toEqual({ txFrames: 3, txBytes: bytes(slave.requests), rxFrames: 2, rxBytes: bytes(slave.responses) });
     const reads = transcriptLines(transcript).filter((l) => l.op === 'read');
     expect(reads.map((l) => [l.attempt, l.error ?? 'ok'])).toEqual([
       [1, 'CRC error'],
@@ -187,6 +209,8 @@ describe('ModbusMeter over RTU on a pty', () => {
     await d.open(signal());
     slave.faults.push('no-answer');
     await expect(d.readPowerW(signal())).rejects.toThrow('gave no valid answer to FC04 0x0034×2 after 1 attempt(s): timed out after 100 ms');
+    // the request went out (8 bytes: unit, PDU 5, CRC 2), nothing came back: a timeout and a failed read
+    expect(d.snapshot()).toMatchObject({ txFrames: 1, txBytes: 8, rxFrames: 0, rxBytes: 0, timeouts: 1, failures: 1 });
   });
 
   it('does not retry exception replies and hints at a wrong register map', async () => {
