@@ -242,7 +242,10 @@ export class RunSession {
           await sim?.stop(rig.config.timeouts.closeMs).catch(() => {});
           sim = undefined;
           // Cancelled while starting: the run below records ABORTED with every suite not started.
-          if (!this.cancel.signal.aborted) throw new SimulatorError(`the rig's simulated hardware (${simulator.def.name}) did not start: ${e instanceof Error ? e.message : String(e)}`);
+          // No run folder exists yet: the simulator's own lines go into the error, so nothing it said is lost.
+          const tail = simLog.slice(-20);
+          const said = tail.length ? `\nsimulator log (last ${tail.length} of ${simLog.length} lines):\n  ${tail.join('\n  ')}` : '';
+          if (!this.cancel.signal.aborted) throw new SimulatorError(`the rig's simulated hardware (${simulator.def.name}) did not start: ${e instanceof Error ? e.message : String(e)}${said}`);
         }
       }
       this.stateNow = 'running';

@@ -85,5 +85,6 @@ describe('rig simulator section', () => {
     const r = await runCli(['run', '--rig', file, '--reports', dir, 'bench/health/host.suite.ts'], { env: { HIL_SIM_MARKER: path.join(dir, 'm') } });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/simulated hardware \(tcp-sim\) did not start: the simulated device would not power up/);
+    expect(r.stderr).toMatch(/simulator log \(last 1 of 1 lines\):\n  \S+ info powering up the simulated device/);
   });
 });
