@@ -17,13 +17,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { MockCsms } from '../../src/csms/index.ts';
-import { Transcript } from '../../src/rig/transcript.ts';
+import { startEcho, startMock, startOcppRpc, VENDOR, type ServerUnderTest } from './csms-servers.ts';
 
-const VENDOR = 'org.openchargealliance.iso15118pnc';
 const INNER = JSON.stringify({ idToken: { idToken: 'DEPNB1234567890', type: 'eMAID' } });
 const CHARGERS = 100;
 const IDLE = 1_000;
@@ -255,82 +252,6 @@ async function clientMain(): Promise<void> {
     })().then((r) => process.send?.(r));
   });
   process.send?.({ ready: 1 });
-}
-
-// ---------------------------------------------------------------------------------- servers
-
-interface ServerUnderTest {
-  name: string;
-  url: string;
-  close(): Promise<void>;
-}
-
-async function startMock(): Promise<ServerUnderTest> {
-  const transcript = new Transcript({ ext: 'jsonl', mime: 'application/jsonl' });
-  const csms = new MockCsms({ host: '127.0.0.1', port: 0, transcript, pingIntervalMs: 30_000 });
-  await csms.listen();
-  // the runner cuts transcripts per phase and drains timings; do it every second
-  const cutter = setInterval(() => {
-    transcript.cut();
-    csms.drainExchanges();
-  }, 1_000);
-  return {
-    name: 'mock CSMS (src/csms)',
-    url: csms.url,
-    close: async () => {
-      clearInterval(cutter);
-      await csms.close(2_000);
-      transcript.cut();
-      if (csms.violations().length) throw new Error(`unexpected violations: ${csms.violations()[0]?.message}`);
-    },
-  };
-}
-
-async function startOcppRpc(): Promise<ServerUnderTest> {
-  const require = createRequire(import.meta.url);
-  const { RPCServer, createValidator } = await import('ocpp-rpc');
-  const v201 = createValidator('ocpp2.0.1', require('ocpp-rpc/lib/schemas/ocpp2_0_1.json'));
-  const server = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true, pingIntervalMs: 30_000 });
-  server.on('client', (client: { handle(method: string, fn: (o: { params: unknown }) => Promise<unknown>): void }) => {
-    client.handle('DataTransfer', async ({ params }) => {
-      const p = params as { vendorId: string; messageId?: string; data?: string };
-      if (p.vendorId !== VENDOR) return { status: 'UnknownVendorId' };
-      if (p.messageId !== 'Authorize') return { status: 'UnknownMessageId' };
-      let inner: unknown;
-      try {
-        inner = JSON.parse(p.data ?? '');
-        v201.validate('urn:Authorize.req', inner);
-      } catch {
-        return { status: 'Rejected' };
-      }
-      const res = { idTokenInfo: { status: 'Accepted' } };
-      v201.validate('urn:Authorize.conf', res);
-      return { status: 'Accepted', data: JSON.stringify(res) };
-    });
-  });
-  const http = await server.listen(0, '127.0.0.1');
-  const addr = http.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return { name: 'ocpp-rpc 2.2.1 strict', url: `ws://127.0.0.1:${port}`, close: () => server.close({ force: true }) };
-}
-
-/** A bare `ws` server answering every frame with a canned CALLRESULT: no OCPP, no validation. It shows
- * what this machine and load generator can do at all, the ceiling for any server measured here. */
-async function startEcho(): Promise<ServerUnderTest> {
-  const { WebSocketServer } = await import('ws');
-  const answer = `{"status":"Accepted","data":${JSON.stringify(JSON.stringify({ idTokenInfo: { status: 'Accepted' } }))}}`;
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: false, handleProtocols: () => 'ocpp1.6' });
-  wss.on('connection', (ws) => {
-    ws.on('message', (d: Buffer) => {
-      const s = d.toString();
-      const id = s.slice(4, s.indexOf('"', 4));
-      ws.send(`[3,"${id}",${answer}]`);
-    });
-  });
-  await new Promise((r) => wss.once('listening', r));
-  const addr = wss.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return { name: 'bare ws echo', url: `ws://127.0.0.1:${port}`, close: () => new Promise<void>((r) => wss.close(() => r())) };
 }
 
 // ---------------------------------------------------------------------------------- driver

@@ -24,7 +24,7 @@ import { isPlainObject, parseFrame, type CallFrame } from './frames.ts';
 import { DEFAULT_HANDLERS, STATUS_PATHS, withStatus, type Handler, type HandlerContext, type HandlerResult } from './handlers.ts';
 import type { CertificateHashData, Ocpp16CallAction, Ocpp16Calls, PncCallMessage, PncCallResult, PncCalls } from './messages.ts';
 import { fromHas2be, PNC_HANDLERS, routePnc } from './pnc.ts';
-import { CP_ACTIONS, CSMS_ACTIONS, PNC_CSMS_MESSAGES, type OcppSchemas, type PncCpMessage } from './schemas.ts';
+import { CP_ACTIONS, CSMS_ACTIONS, PNC_CP_MESSAGES, PNC_CSMS_MESSAGES, type OcppSchemas, type PncCpMessage } from './schemas.ts';
 import { CallScript, type RuleHandle, type RuleOptions } from './script.ts';
 import { checkRefusalStatus, type PeerCertificateInfo } from './security.ts';
 import { ChargePointState, type StoredCertificate } from './state.ts';
@@ -48,8 +48,6 @@ export interface CsmsServices {
   entry(e: TranscriptEntry): void;
   /** a frame for the transcript (kept apart from `entry` so the hot path allocates no entry object) */
   frame(cp: string, dir: 'in' | 'out', text: string, t: number, json: boolean): void;
-  /** +1 when a received message starts being handled, -1 when its synchronous handling ends */
-  turn(delta: 1 | -1): void;
   violation(v: ViolationRecord): void;
   exchange(cp: string, direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void;
   call(call: ReceivedCall): void;
@@ -109,7 +107,11 @@ class InboundCallRecord implements ReceivedCall {
   private readonly wireAction: string;
   private cachedFrame: CallFrame | undefined;
   private cachedPayload: JsonObject | undefined;
-  private done: { kind: AnswerRecord['kind']; t: number; errorCode: string | undefined; text: string | undefined } | undefined;
+  /** how the call was answered (set once by settle), kept as fields: no object per call */
+  private doneKind: AnswerRecord['kind'] | undefined = undefined;
+  private doneT = 0;
+  private doneErrorCode: string | undefined = undefined;
+  private doneText: string | undefined = undefined;
   private promise: Promise<AnswerRecord> | undefined;
   private resolve: ((a: AnswerRecord) => void) | undefined;
 
@@ -145,14 +147,17 @@ class InboundCallRecord implements ReceivedCall {
   }
 
   get answered(): Promise<AnswerRecord> {
-    if (!this.promise) this.promise = this.done ? Promise.resolve(this.answerRecord()) : new Promise<AnswerRecord>((r) => (this.resolve = r));
+    if (!this.promise) this.promise = this.doneKind !== undefined ? Promise.resolve(this.answerRecord()) : new Promise<AnswerRecord>((r) => (this.resolve = r));
     return this.promise;
   }
 
   /** Records how the call was answered (`text`: the frame sent) and drops the parsed payloads. */
   settle(kind: AnswerRecord['kind'], errorCode?: string, text?: string): void {
-    if (this.done) return;
-    this.done = { kind, t: nowMs(), errorCode, text };
+    if (this.doneKind !== undefined) return;
+    this.doneKind = kind;
+    this.doneT = nowMs();
+    this.doneErrorCode = errorCode;
+    this.doneText = text;
     this.resolve?.(this.answerRecord());
     this.resolve = undefined;
     this.cachedFrame = undefined;
@@ -160,11 +165,11 @@ class InboundCallRecord implements ReceivedCall {
   }
 
   private answerRecord(): AnswerRecord {
-    const d = this.done as NonNullable<InboundCallRecord['done']>;
-    const rec: AnswerRecord = { kind: d.kind, t: d.t };
-    if (d.errorCode !== undefined) rec.errorCode = d.errorCode;
-    if (d.kind === 'result' && d.text !== undefined) {
-      const r = parseFrame(d.text);
+    const kind = this.doneKind as AnswerRecord['kind'];
+    const rec: AnswerRecord = { kind, t: this.doneT };
+    if (this.doneErrorCode !== undefined) rec.errorCode = this.doneErrorCode;
+    if (kind === 'result' && this.doneText !== undefined) {
+      const r = parseFrame(this.doneText);
       if (r.ok && r.frame.type === 3) {
         rec.payload = r.frame.payload;
         if (this.innerPayload && typeof r.frame.payload.data === 'string') {
@@ -189,6 +194,8 @@ class InboundCallRecord implements ReceivedCall {
 }
 
 const CSMS_ACTION_SET: ReadonlySet<string> = new Set(CSMS_ACTIONS);
+/** messageId → `DataTransfer.<messageId>` for the PnC messages (one string, not one per call) */
+const PNC_KEYS: ReadonlyMap<string, string> = new Map([...PNC_CP_MESSAGES, ...PNC_CSMS_MESSAGES].map((m) => [m, `DataTransfer.${m}`]));
 const PNC_CSMS_SET: ReadonlySet<string> = new Set(PNC_CSMS_MESSAGES);
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -251,12 +258,6 @@ class ChargePointHooks implements ConnectionHooks {
   }
   call(frame: CallFrame, t: number, text: string): void {
     this.cp.dispatch(frame, t, text);
-  }
-  turnStart(): void {
-    this.services.turn(1);
-  }
-  turnEnd(): void {
-    this.services.turn(-1);
   }
   violation(rule: string, message: string, uniqueId?: string): void {
     this.cp.recordViolation(rule, message, uniqueId);
@@ -515,7 +516,7 @@ export class ChargePoint {
     if (action === 'DataTransfer') {
       const route = routePnc(frame.payload, this.config, schemas);
       if (route.kind !== 'not-pnc') {
-        if (route.messageId !== undefined) call.action = `DataTransfer.${route.messageId}`;
+        if (route.messageId !== undefined) call.action = PNC_KEYS.get(route.messageId) ?? `DataTransfer.${route.messageId}`;
         call.pnc = { vendorId: frame.payload.vendorId as string, messageId: route.messageId ?? '' };
         inbound.message = call.action;
         if (route.kind === 'refuse') {

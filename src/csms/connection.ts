@@ -42,9 +42,6 @@ export interface ConnectionHooks {
   frame(dir: FrameDirection, text: string, t: number, json: boolean): void;
   /** a charger CALL; `text` is the frame as received */
   call(frame: CallFrame, t: number, text: string): void;
-  /** start and end of the synchronous handling of one received message (the transcript batches its lines in between) */
-  turnStart?(): void;
-  turnEnd?(): void;
   violation(rule: string, message: string, uniqueId?: string): void;
   /** a finished exchange (positional, so the hot path allocates no object) */
   exchange(direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void;
@@ -102,8 +99,10 @@ export class RpcConnection {
   private nextId = 0;
   private readonly queue: Pending[] = [];
   private readonly inflight = new Map<string, Pending>();
-  /** charger CALLs not answered yet, by uniqueId */
-  private readonly inbound = new Map<string, InboundCall>();
+  /** the charger CALL not answered yet (OCPP-J: at most one) — a field, not a Map entry per call */
+  private openCall: InboundCall | undefined;
+  /** further unanswered charger CALLs by uniqueId (a charger breaking the one-outstanding rule) */
+  private moreOpenCalls: Map<string, InboundCall> | undefined;
   private closedInfo: { code: number; reason: string } | undefined;
   /** false after a ping went out, true again on pong or any frame */
   alive = true;
@@ -209,13 +208,13 @@ export class RpcConnection {
   /** Marks a call as deliberately never answered (so it no longer counts as outstanding). */
   abandon(call: InboundCall): void {
     call.answered = true;
-    this.inbound.delete(call.uniqueId);
+    this.untrack(call.uniqueId);
   }
 
   private answer(call: InboundCall, text: string, outcome: 'result' | 'error', errorCode?: string, json = true): string | undefined {
     if (call.answered) return undefined;
     call.answered = true;
-    this.inbound.delete(call.uniqueId);
+    this.untrack(call.uniqueId);
     if (!this.isOpen) return undefined;
     const t = this.write(text, json);
     this.hooks.exchange('cp->csms', call.message, call.uniqueId, call.t, t - call.t, outcome, errorCode);
@@ -239,15 +238,6 @@ export class RpcConnection {
   // ------------------------------------------------------------------ receive
 
   private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
-    this.hooks.turnStart?.();
-    try {
-      this.receive(data, isBinary);
-    } finally {
-      this.hooks.turnEnd?.();
-    }
-  }
-
-  private receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     const t = nowMs();
     this.alive = true;
     this.framesIn++;
@@ -275,10 +265,10 @@ export class RpcConnection {
     }
     const f = r.frame;
     if (f.type === CALL) {
-      if (this.inbound.has(f.uniqueId)) {
+      if (this.openCall?.uniqueId === f.uniqueId || this.moreOpenCalls?.has(f.uniqueId) === true) {
         this.hooks.violation(RULES.uniqueId, `CALL ${f.action} reuses uniqueId ${f.uniqueId} of a CALL still being answered`, f.uniqueId);
-      } else if (this.inbound.size > 0) {
-        const open = [...this.inbound.values()].map((c) => `${c.action} (${c.uniqueId})`).join(', ');
+      } else if (this.openCall !== undefined || (this.moreOpenCalls?.size ?? 0) > 0) {
+        const open = [...(this.openCall ? [this.openCall] : []), ...(this.moreOpenCalls?.values() ?? [])].map((c) => `${c.action} (${c.uniqueId})`).join(', ');
         this.hooks.violation(RULES.concurrency, `CALL ${f.action} (${f.uniqueId}) sent while ${open} is unanswered; OCPP-J allows one outstanding CALL`, f.uniqueId);
       }
       this.hooks.call(f, t, text);
@@ -303,8 +293,15 @@ export class RpcConnection {
   /** Registers a charger CALL as outstanding (the dispatcher calls this before answering). */
   track(frame: CallFrame, t: number): InboundCall {
     const c: InboundCall = { uniqueId: frame.uniqueId, action: frame.action, message: frame.action, t, answered: false };
-    this.inbound.set(frame.uniqueId, c);
+    if (this.moreOpenCalls?.has(frame.uniqueId) === true) this.moreOpenCalls.set(frame.uniqueId, c);
+    else if (this.openCall === undefined || this.openCall.uniqueId === frame.uniqueId) this.openCall = c;
+    else (this.moreOpenCalls ??= new Map()).set(frame.uniqueId, c);
     return c;
+  }
+
+  private untrack(uniqueId: string): void {
+    if (this.openCall?.uniqueId === uniqueId) this.openCall = undefined;
+    else this.moreOpenCalls?.delete(uniqueId);
   }
 
   private onClose(code: number, reason: string): void {
@@ -312,7 +309,8 @@ export class RpcConnection {
     this.closedInfo = { code, reason };
     const err = new LinkError(this.chargePointId, `connection closed (${code}${reason ? ` ${reason}` : ''})`);
     for (const p of [...this.inflight.values(), ...this.queue]) this.fail(p, err);
-    this.inbound.clear();
+    this.openCall = undefined;
+    this.moreOpenCalls = undefined;
     this.hooks.closed(code, reason);
   }
 

@@ -76,8 +76,29 @@ export function parseFrame(text: string): ParseResult {
     const id = LEADING_ID.exec(text)?.[1];
     return fail('FormationViolation', `not valid JSON: ${(e as Error).message}`, id !== undefined ? { uniqueId: id } : {});
   }
+  // the well-formed frames first, without building anything but the result (the hot path)
+  if (Array.isArray(value)) {
+    const type: unknown = value[0];
+    const uniqueId: unknown = value[1];
+    if (typeof uniqueId === 'string' && uniqueId.length > 0 && uniqueId.length <= MAX_UNIQUE_ID_LENGTH) {
+      if (type === CALL && value.length === 4) {
+        const action: unknown = value[2];
+        const payload: unknown = value[3];
+        if (typeof action === 'string' && action.length > 0 && isPlainObject(payload)) return { ok: true, frame: { type: CALL, uniqueId, action, payload }, value };
+      } else if (type === CALLRESULT && value.length === 3) {
+        const payload: unknown = value[2];
+        if (isPlainObject(payload)) return { ok: true, frame: { type: CALLRESULT, uniqueId, payload }, value };
+      }
+    }
+  }
+  return classify(value);
+}
+
+/** Everything but a well-formed CALL or CALLRESULT: a CALLERROR, or what is wrong with the frame. */
+function classify(value: unknown): ParseResult {
   if (!Array.isArray(value)) return fail('FormationViolation', `an OCPP-J frame is a JSON array, got ${value === null ? 'null' : typeof value}`, { value });
-  const [type, uniqueId] = value;
+  const type: unknown = value[0];
+  const uniqueId: unknown = value[1];
   if (typeof type !== 'number') return fail('FormationViolation', `element 0 (message type id) must be a number, got ${JSON.stringify(type) ?? 'nothing'}`, { value });
   const idOk = typeof uniqueId === 'string' && uniqueId.length > 0;
   const base = { value, messageType: type, ...(idOk ? { uniqueId } : {}) };

@@ -30,7 +30,7 @@ import type { Ocpp16CallAction, Ocpp16Calls, PncCallMessage, PncCallResult, PncC
 import { OcppSchemas } from './schemas.ts';
 import { DEFAULT_INBOX_PER_ACTION, type RuleHandle, type RuleOptions } from './script.ts';
 import { checkHandshake, checkRefusalStatus, peerCertificateChain, DEFAULT_REFUSAL_STATUS, REFUSAL_KINDS, serverTlsOptions, type PeerCertificateInfo, type RefusalKind, type TlsSettings } from './security.ts';
-import { frameLine, stringify, timingPoint, toUs, transcriptLine, type OcppTimingPoint } from './transcript.ts';
+import { frameLineHeads, timingPoint, toUs, transcriptLine, writeFrameLine, type FrameLineHeads, type OcppTimingPoint } from './transcript.ts';
 import type { ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEntry, TranscriptWriter, ViolationRecord } from './types.ts';
 
 export { DEFAULT_CHARGER_CONFIG, resolveChargerConfig, type ChargerSettings } from './config.ts';
@@ -160,10 +160,11 @@ export class MockCsms {
       nextTransactionId: () => ++this.transactionSeq,
       entry: (e) => this.entry(e),
       frame: (cp, dir, text, t, json) => {
-        if (this.opts.transcript) {
-          let cpJson = this.cpJson.get(cp);
-          if (cpJson === undefined) this.cpJson.set(cp, (cpJson = stringify(cp)));
-          this.writeLine(frameLine(toUs(t), cp, dir, text, json, cpJson));
+        const w = this.opts.transcript;
+        if (w) {
+          let heads = this.lineHeads.get(cp);
+          if (heads === undefined) this.lineHeads.set(cp, (heads = frameLineHeads(cp)));
+          writeFrameLine(w, toUs(t), heads, dir, text, json);
         }
         if (this.listeners.entry.length) this.emit('entry', { tUs: toUs(t), cp, dir, text, json });
       },
@@ -180,7 +181,6 @@ export class MockCsms {
         }
       },
       call: (c) => this.emit('call', c),
-      turn: (d) => this.turn(d),
     };
   }
 
@@ -234,28 +234,12 @@ export class MockCsms {
     if (this.listeners.entry.length) this.emit('entry', e);
   }
 
-  private readonly cpJson = new Map<string, string>();
+  /** per charger: the constant parts of its frame lines */
+  private readonly lineHeads = new Map<string, FrameLineHeads>();
 
-  private pendingLines = '';
-  private turnDepth = 0;
-
-  /**
-   * Lines written while one received message is handled (the frame in, the answer out, events) go to
-   * the writer together when that synchronous handling ends; any other line goes at once. Nothing
-   * waits for a later tick, so a phase's transcript segment holds exactly what happened in it.
-   */
+  /** One write per line: the transcript (src/rig/transcript.ts) copies lines into large blocks. */
   private writeLine(line: string): void {
-    if (this.turnDepth > 0) this.pendingLines += line;
-    else this.opts.transcript?.write(line);
-  }
-
-  private turn(delta: 1 | -1): void {
-    this.turnDepth += delta;
-    if (this.turnDepth === 0 && this.pendingLines.length > 0) {
-      const text = this.pendingLines;
-      this.pendingLines = '';
-      this.opts.transcript?.write(text);
-    }
+    this.opts.transcript?.write(line);
   }
 
   private event(cp: string, name: string, detail?: JsonObject | string): void {

@@ -171,7 +171,11 @@ export type TranscriptEntry =
   | { tUs: number; cp: string; dir: 'in' | 'out'; text: string; json: boolean }
   | { tUs: number; cp: string; event: string; detail?: JsonObject | string };
 
-/** Where transcript lines go: the driver's `ctx.transcript` (anything with `write(line)`). */
+/**
+ * Where transcript lines go: the driver's `ctx.transcript` (src/rig/transcript.ts), or anything that
+ * appends what it is given. A line may come in several writes (a frame's line does: head, frame, tail);
+ * each line ends with its newline, and no line is interleaved with another.
+ */
 export interface TranscriptWriter {
-  write(line: string): void;
+  write(text: string): void;
 }

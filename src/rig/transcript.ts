@@ -2,6 +2,17 @@
 // (candump log for CAN, hex with timestamps for serial, JSON lines for OCPP and Modbus). The driver
 // appends; the runner cuts the transcript at the end of every phase and attaches the segment to
 // that phase, so each phase carries exactly the traffic that happened during it.
+//
+//   const t = new Transcript({ ext: 'jsonl', mime: 'application/jsonl' });
+//   t.write('{"a":1}\n');  t.writeJson({ b: 2 });
+//   const segment = t.cut();   // Buffer with both lines; the next segment starts empty
+//
+// Text is gathered in a string and copied into large blocks (4 KiB at first, growing to 256 KiB while
+// the link is busy) a few kilobytes at a time; nothing is kept as one Buffer per write. A busy link (the
+// mock CSMS writes tens of thousands of lines a second, several writes each) would otherwise pay a
+// native call per write and leave that many small objects for the garbage collector until the next cut.
+// cut() copies the segment out, so the blocks are kept for the next segment (up to the size of the
+// last one, at most 4 MiB): fresh memory costs a page fault per 4 KiB, which on a VM is expensive.
 
 export interface TranscriptFormat {
   /** File extension of the attachment, e.g. `candump`, `jsonl`, `log`. */
@@ -9,22 +20,46 @@ export interface TranscriptFormat {
   mime: string;
 }
 
+const FIRST_BLOCK_BYTES = 4 * 1024;
+/** text gathered before it is encoded into the block (UTF-16 code units) */
+const PENDING_CHARS = 8 * 1024;
+const MAX_BLOCK_BYTES = 256 * 1024;
+/** blocks kept for reuse after a cut, at most */
+const MAX_SPARE_BYTES = 4 * 1024 * 1024;
+
 export class Transcript {
   readonly format: TranscriptFormat;
-  private chunks: Buffer[] = [];
+  /** full blocks of the current segment, oldest first, with their used bytes */
+  private blocks: { block: Buffer; used: number }[] = [];
+  /** emptied blocks for reuse, largest last */
+  private spare: Buffer[] = [];
+  /** the block being filled, `used` bytes of it */
+  private block: Buffer | undefined;
+  private used = 0;
+  /** bytes of the current segment */
   private size = 0;
   private total = 0;
+  /** size of the next block to allocate */
+  private nextBlockBytes = FIRST_BLOCK_BYTES;
+  /** text written and not yet encoded into a block */
+  private pending = '';
 
   constructor(format: TranscriptFormat) {
     this.format = format;
   }
 
-  /** Appends raw bytes or text. Lines are the driver's business: include the newline. */
+  /** Appends raw bytes or text (UTF-8). Lines are the driver's business: include the newline. */
   write(entry: string | Uint8Array): void {
-    const buf = typeof entry === 'string' ? Buffer.from(entry, 'utf8') : Buffer.from(entry);
-    this.chunks.push(buf);
-    this.size += buf.length;
-    this.total += buf.length;
+    if (typeof entry === 'string') {
+      this.pending += entry;
+      if (this.pending.length >= PENDING_CHARS) this.flush();
+      return;
+    }
+    if (entry.length === 0) return;
+    this.flush();
+    const block = this.room(entry.length);
+    block.set(entry, this.used);
+    this.advance(entry.length);
   }
 
   /** Appends one JSON value as a line (for JSON-lines transcripts). */
@@ -34,14 +69,63 @@ export class Transcript {
 
   /** Returns what was written since the last cut and starts a new segment. */
   cut(): Buffer {
-    const out = Buffer.concat(this.chunks, this.size);
-    this.chunks = [];
+    this.flush();
+    const out = Buffer.allocUnsafe(this.size);
+    let at = 0;
+    for (const b of this.blocks) at += b.block.copy(out, at, 0, b.used);
+    if (this.block !== undefined) this.block.copy(out, at, 0, this.used);
+    // the full blocks are free again: keep them (largest last) for the next segment
+    let kept = this.spare.reduce((n, b) => n + b.length, 0);
+    for (const b of this.blocks) {
+      if (kept + b.block.length > MAX_SPARE_BYTES) break;
+      this.spare.push(b.block);
+      kept += b.block.length;
+    }
+    this.spare.sort((a, b) => a.length - b.length);
+    this.blocks = [];
+    this.used = 0;
     this.size = 0;
     return out;
   }
 
   /** Bytes written since the transcript was created. */
   get totalBytes(): number {
+    this.flush();
     return this.total;
+  }
+
+  /** Encodes the gathered text into the block. */
+  private flush(): void {
+    const text = this.pending;
+    if (text.length === 0) return;
+    this.pending = '';
+    // a UTF-8 character takes at most 3 bytes per UTF-16 code unit: no byteLength scan when it surely fits
+    const block = text.length * 3 <= this.free() ? (this.block as Buffer) : this.room(Buffer.byteLength(text, 'utf8'));
+    this.advance(block.write(text, this.used, 'utf8'));
+  }
+
+  private advance(bytes: number): void {
+    this.used += bytes;
+    this.size += bytes;
+    this.total += bytes;
+  }
+
+  private free(): number {
+    return this.block === undefined ? 0 : this.block.length - this.used;
+  }
+
+  /** The current block with at least `bytes` free, starting a new one when needed. */
+  private room(bytes: number): Buffer {
+    if (this.block !== undefined && this.block.length - this.used >= bytes) return this.block;
+    if (this.block !== undefined && this.used > 0) {
+      this.blocks.push({ block: this.block, used: this.used });
+      // a link that fills blocks gets bigger ones (fewer objects per segment)
+      this.nextBlockBytes = Math.min(MAX_BLOCK_BYTES, this.nextBlockBytes * 2);
+    }
+    const want = Math.max(this.nextBlockBytes, bytes);
+    const reuse = this.spare.length > 0 && (this.spare[this.spare.length - 1] as Buffer).length >= want ? this.spare.pop() : undefined;
+    this.block = reuse ?? Buffer.allocUnsafeSlow(want);
+    this.used = 0;
+    return this.block;
   }
 }

@@ -3,6 +3,8 @@
 // every line parses on its own; events carry their detail; exchanges map to runner timing points.
 import { describe, expect, it } from 'vitest';
 import { consoleLine, timingPoint, transcriptLine } from '../../src/csms/index.ts';
+import { frameLineHeads, writeFrameLine } from '../../src/csms/transcript.ts';
+import { Transcript } from '../../src/rig/transcript.ts';
 
 const T = 1_763_719_871_234_567;
 
@@ -41,5 +43,33 @@ describe('consoleLine and timingPoint', () => {
       direction: 'csms->cp',
       latencyMs: 3.25,
     });
+  });
+});
+
+describe('writeFrameLine (the CSMS hot path)', () => {
+  it('writes exactly the line transcriptLine builds, for every kind of frame', () => {
+    const texts: [string, boolean][] = [
+      ['[2,"1","Heartbeat",{}]', true],
+      ['[3,"1",{"data":"a\u2028b"}]', true],
+      ['[3,"1",{"data":" "}]', true],
+      ['[2,"1",\n"Heartbeat",{}]', true],
+      ['[2,"1",\r"Heartbeat",{}]', true],
+      ['hello "world"\n', false],
+      ['[2,"ü","€",{}]', true],
+    ];
+    for (const cp of ['CP1', 'C"P\\2']) {
+      const t = new Transcript({ ext: 'jsonl', mime: 'application/jsonl' });
+      const heads = frameLineHeads(cp);
+      let expected = '';
+      for (const [text, json] of texts) {
+        for (const dir of ['in', 'out'] as const) {
+          writeFrameLine(t, T, heads, dir, text, json);
+          expected += transcriptLine({ tUs: T, cp, dir, text, json });
+        }
+      }
+      const got = t.cut().toString('utf8');
+      expect(got).toBe(expected);
+      for (const line of got.trimEnd().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    }
   });
 });
