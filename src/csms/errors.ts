@@ -80,7 +80,7 @@ export const RULES = {
   /** a CSMS->CS PnC message sent by the charger */
   pncDirection: 'pnc.direction',
   /** Authorize with `certificate` while CentralContractValidationAllowed is false */
-  pncCentralValidation: 'pnc.C07.centralContractValidation',
+  pncCentralValidation: 'pnc.C07.central-not-allowed',
   /** the charger did not send an expected call in time */
   expectTimeout: 'csms.expect.timeout',
 } as const;

@@ -36,7 +36,7 @@ export interface PncPolicy {
   contractFailureStatus: AuthorizationStatus201;
   /**
    * The charger's CentralContractValidationAllowed as the CSMS should assume it. When false, an
-   * Authorize carrying `certificate` is recorded as a violation (rule pnc.C07.centralContractValidation).
+   * Authorize carrying `certificate` is recorded as a violation (rule pnc.C07.central-not-allowed).
    * Undefined: taken from the configuration the charger reported, else not checked.
    */
   centralContractValidationAllowed?: boolean;

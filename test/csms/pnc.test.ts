@@ -92,7 +92,7 @@ describe('PnC Authorize', () => {
     client.handle('GetConfiguration', async () => ({ configurationKey: [{ key: 'CentralContractValidationAllowed', readonly: false, value: 'false' }] }));
     await csms.call('AUTH3', 'GetConfiguration', { key: ['CentralContractValidationAllowed'] }, { signal: sig() });
     await pnc(client, 'Authorize', { idToken: idToken(contract.emaid), certificate: contract.chain.map((c) => c.pem).join('') });
-    expect(csms.violations().map((v) => v.rule)).toEqual(['pnc.C07.centralContractValidation']);
+    expect(csms.violations().map((v) => v.rule)).toEqual(['pnc.C07.central-not-allowed']);
   });
 
   it('a blocked token is answered before any certificate check', async () => {

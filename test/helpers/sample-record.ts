@@ -387,11 +387,11 @@ export function writeSampleRun(runDir: string, opts: SampleRunOptions = {}): Sam
       startMs: 16_500,
       durationMs: 400,
       outcome: 'FAIL',
-      reason: 'the charger broke pnc.C07.centralContractValidation',
+      reason: 'the charger broke pnc.C07.central-not-allowed',
       error: {
         type: 'ProtocolViolation',
         message: 'Authorize carried iso15118CertificateHashData although CentralContractValidationAllowed=true and the full certificate was available',
-        source: 'pnc.C07.centralContractValidation',
+        source: 'pnc.C07.central-not-allowed',
       },
     }),
   );

@@ -213,7 +213,7 @@ describe('report page', () => {
     expect(limitText({ kind: 'withinPercent', target: 1000, percent: 2, marginalPercent: 1 }, 'Wh')).toBe('1000 Wh ± 2 %, marginal beyond ± 1 %');
     expect(limitText({ kind: 'oneOf', values: ['Accepted', 1] })).toBe('one of "Accepted", 1');
     const failures = /<section id="failures"[^>]*>(.*?)<\/section>/s.exec(html)?.[1] ?? '';
-    expect(failures).toContain('pnc.C07.centralContractValidation');
+    expect(failures).toContain('pnc.C07.central-not-allowed');
     expect(failures).toContain('install_latency_ms');
     expect(failures).not.toContain('plug_in'); // the INFRA attempt was retried to PASS
     // the timing table links Authorize to auth_latency_ms by value

@@ -193,7 +193,7 @@ describe('report.html in Chromium', () => {
     expect(y).toBeLessThan(yMeasurements);
     const text = await failures.innerText();
     expect(text).toContain('cert-installation › central_contract_validation');
-    expect(text).toContain('ProtocolViolation rule pnc.C07.centralContractValidation');
+    expect(text).toContain('ProtocolViolation rule pnc.C07.central-not-allowed');
     expect(text).toContain('install_latency_ms = 6123.7 ms, limit 0 … 5000 ms');
     expect(await failures.locator('.failure').count()).toBe(2);
   });

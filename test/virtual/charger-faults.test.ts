@@ -145,7 +145,7 @@ describe('each fault makes its misbehaviour happen', () => {
     const h = await booted(['central-validation-ignored'], { trust: { v2gRootsDer: [der(pki.cert('v2g-root'))], moRootsDer: [] } });
     await h.csms.call(CP_ID, 'GetConfiguration', { key: ['CentralContractValidationAllowed'] }, { signal: sig() });
     const call = await Promise.all([h.charger.authorizeContract(contractChain(contract), sig()), h.cp.expectCall('DataTransfer.Authorize', { timeoutMs: 5_000, signal: sig() }).catch((e: unknown) => e)]);
-    expect(h.cp.violations().map((v) => v.rule)).toContain('pnc.C07.centralContractValidation');
+    expect(h.cp.violations().map((v) => v.rule)).toContain('pnc.C07.central-not-allowed');
     expect(call[0].decidedBy).toBe('csms');
   });
 
