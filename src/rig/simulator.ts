@@ -32,7 +32,7 @@ export interface RunningSimulator {
   env: Record<string, string>;
   /** Stops every simulated device; settles within `deadlineMs`. */
   stop(deadlineMs: number): Promise<void>;
-  /** JSON-safe state for the record. */
+  /** JSON-safe state of the simulated devices; written as the last line of the run's simulator.log. */
   snapshot(): JsonObject;
 }
 

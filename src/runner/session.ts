@@ -291,6 +291,12 @@ export class RunSession {
       this.stateNow = 'stopping';
       if (sim) {
         let error: string | undefined;
+        // the simulated devices' state at the end (what the charger holds, energy delivered) closes the log
+        try {
+          simLog.push(`${new Date().toISOString()} info final state: ${JSON.stringify(sim.snapshot())}`);
+        } catch (e) {
+          simLog.push(`snapshot failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
         await sim.stop(rig.config.timeouts.closeMs).catch((e: unknown) => {
           error = e instanceof Error ? e.message : String(e);
           simLog.push(`stop failed: ${error}`);

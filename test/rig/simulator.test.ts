@@ -69,7 +69,7 @@ describe('rig simulator section', () => {
     const { dir: runDir } = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { dir: string };
     const record = JSON.parse(readFileSync(path.join(runDir, 'record.json'), 'utf8')) as { rig: { resolvedConfig: { resources: { meter_link: { port: number } } } } };
     expect(record.rig.resolvedConfig.resources.meter_link.port).toBe(port);
-    expect(existsSync(path.join(runDir, 'simulator.log'))).toBe(true);
+    expect(readFileSync(path.join(runDir, 'simulator.log'), 'utf8')).toContain(`final state: {"port":${port}}`);
   });
 
   it('a simulator that fails to start is a rig fault (exit 3) with its reason', async () => {
