@@ -47,7 +47,7 @@ export interface CsmsServices {
   nextTransactionId(): number;
   entry(e: TranscriptEntry): void;
   /** a frame for the transcript (kept apart from `entry` so the hot path allocates no entry object) */
-  frame(cp: string, dir: 'in' | 'out', text: string, t: number, json: boolean): void;
+  frame(cp: string, dir: 'in' | 'out', text: string, t: number, json: boolean, bytes: Uint8Array): void;
   violation(v: ViolationRecord): void;
   exchange(cp: string, direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void;
   call(call: ReceivedCall): void;
@@ -253,8 +253,8 @@ class ChargePointContext implements HandlerContext {
 /** The RpcConnection hooks of one charger: one object with prototype methods. */
 class ChargePointHooks implements ConnectionHooks {
   constructor(private readonly cp: ChargePoint, private readonly services: CsmsServices) {}
-  frame(dir: 'in' | 'out', text: string, t: number, json: boolean): void {
-    this.services.frame(this.cp.id, dir, text, t, json);
+  frame(dir: 'in' | 'out', text: string, t: number, json: boolean, bytes: Uint8Array): void {
+    this.services.frame(this.cp.id, dir, text, t, json, bytes);
   }
   call(frame: CallFrame, t: number, text: string): void {
     this.cp.dispatch(frame, t, text);

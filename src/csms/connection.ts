@@ -38,8 +38,8 @@ export interface Exchange {
 }
 
 export interface ConnectionHooks {
-  /** every frame; `json` is false when the text is not JSON (or a binary frame) */
-  frame(dir: FrameDirection, text: string, t: number, json: boolean): void;
+  /** every frame; `json` is false when the text is not JSON (or a binary frame); `bytes` as on the wire (unmasked payload) */
+  frame(dir: FrameDirection, text: string, t: number, json: boolean, bytes: Uint8Array): void;
   /** a charger CALL; `text` is the frame as received */
   call(frame: CallFrame, t: number, text: string): void;
   violation(rule: string, message: string, uniqueId?: string): void;
@@ -91,6 +91,8 @@ export interface InboundCall {
 }
 
 let idPrefixCounter = 0;
+/** ws.send options for a Buffer that is sent as a text frame */
+const TEXT_FRAME = { binary: false } as const;
 
 export class RpcConnection {
   readonly chargePointId: string;
@@ -230,8 +232,10 @@ export class RpcConnection {
     const t = nowMs();
     if (!this.isOpen) return t;
     this.framesOut++;
-    this.hooks.frame('out', text, t, json);
-    this.ws.send(text);
+    // encoded once: the same bytes go to the transcript and (as a text frame) to the socket
+    const bytes = Buffer.from(text, 'utf8');
+    this.hooks.frame('out', text, t, json, bytes);
+    this.ws.send(bytes, TEXT_FRAME);
     return t;
   }
 
@@ -241,14 +245,15 @@ export class RpcConnection {
     const t = nowMs();
     this.alive = true;
     this.framesIn++;
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const text = bytes.toString('utf8');
     if (isBinary) {
-      this.hooks.frame('in', text, t, false);
+      this.hooks.frame('in', text, t, false, bytes);
       this.hooks.violation(RULES.frame, `binary WebSocket frame (${text.length} bytes); OCPP-J uses text frames`);
       return;
     }
     const r = parseFrame(text);
-    this.hooks.frame('in', text, t, r.ok || r.value !== undefined);
+    this.hooks.frame('in', text, t, r.ok || r.value !== undefined, bytes);
     if (!r.ok) {
       const detail = `${r.message} — frame: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
       this.hooks.violation(r.ignore ? RULES.messageType : RULES.frame, detail, r.uniqueId);

@@ -159,12 +159,12 @@ export class MockCsms {
       offlineStatus: this.refusalStatus.offline,
       nextTransactionId: () => ++this.transactionSeq,
       entry: (e) => this.entry(e),
-      frame: (cp, dir, text, t, json) => {
+      frame: (cp, dir, text, t, json, bytes) => {
         const w = this.opts.transcript;
         if (w) {
           let heads = this.lineHeads.get(cp);
           if (heads === undefined) this.lineHeads.set(cp, (heads = frameLineHeads(cp)));
-          writeFrameLine(w, toUs(t), heads, dir, text, json);
+          writeFrameLine(w, toUs(t), heads, dir, text, json, bytes);
         }
         if (this.listeners.entry.length) this.emit('entry', { tUs: toUs(t), cp, dir, text, json });
       },

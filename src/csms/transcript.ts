@@ -38,30 +38,56 @@ export function frameLine(tUs: number, cp: string, dir: 'in' | 'out', text: stri
   return `${head}"raw":${stringify(text)}}\n`;
 }
 
+const LINE_OPEN = Buffer.from('{"tUs":');
+/** digits of an epoch-microsecond timestamp, with room to spare */
+const MAX_DIGITS = 20;
+
 /**
- * Writes the line of one frame as `frameLine` builds it, in three writes (head, the frame text as
- * received or sent, tail) so the frame is copied once, straight into the transcript, instead of first
- * into a line string. `heads` are the per-charger constant parts (see `frameLineHeads`).
+ * Writes the line of one frame as `frameLine` builds it. A frame that is JSON on one line is copied
+ * into the transcript from `bytes` (its UTF-8 as received or sent), around it the per-charger constant
+ * parts (`heads`, see `frameLineHeads`) and the timestamp's digits: no string is built, nothing is
+ * left for the garbage collector. Anything else goes as text (`raw`).
  */
-export function writeFrameLine(w: TranscriptWriter, tUs: number, heads: FrameLineHeads, dir: 'in' | 'out', text: string, json: boolean): void {
+export function writeFrameLine(w: TranscriptWriter, tUs: number, heads: FrameLineHeads, dir: 'in' | 'out', text: string, json: boolean, bytes: Uint8Array): void {
   if (json && !hasLineBreak(text)) {
-    w.write(`{"tUs":${tUs}${dir === 'in' ? heads.in : heads.out}`);
-    w.write(text);
-    w.write('}\n');
+    const head = dir === 'in' ? heads.in : heads.out;
+    const block = w.reserve(LINE_OPEN.length + MAX_DIGITS + head.length + bytes.length + 2);
+    const start = w.end;
+    let at = start;
+    block.set(LINE_OPEN, at);
+    at = putDigits(block, at + LINE_OPEN.length, tUs);
+    block.set(head, at);
+    at += head.length;
+    block.set(bytes, at);
+    at += bytes.length;
+    block[at++] = 0x7d; // }
+    block[at++] = 0x0a; // \n
+    w.commit(at - start);
   } else w.write(frameLine(tUs, '', dir, text, json, heads.cpJson));
+}
+
+/** Writes the decimal digits of a non-negative integer at `at`; returns the offset after them. */
+function putDigits(b: Uint8Array, at: number, n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = at + digits - 1; i >= at; i--) {
+    b[i] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return at + digits;
 }
 
 /** The constant parts of a charger's frame lines. */
 export interface FrameLineHeads {
   cpJson: string;
-  /** `,"cp":"CP1","dir":"in","frame":` */
-  in: string;
-  out: string;
+  /** UTF-8 of `,"cp":"CP1","dir":"in","frame":` */
+  in: Buffer;
+  out: Buffer;
 }
 
 export function frameLineHeads(cp: string): FrameLineHeads {
   const cpJson = stringify(cp);
-  return { cpJson, in: `,"cp":${cpJson},"dir":"in","frame":`, out: `,"cp":${cpJson},"dir":"out","frame":` };
+  return { cpJson, in: Buffer.from(`,"cp":${cpJson},"dir":"in","frame":`), out: Buffer.from(`,"cp":${cpJson},"dir":"out","frame":`) };
 }
 
 /** One JSON line (with the newline). A frame that is JSON on one line is embedded as is. */

@@ -1,6 +1,7 @@
 // Shared types of the mock CSMS: charger configuration (security profile, password, PnC policy),
 // what a suite receives for every charger CALL (`ReceivedCall`), the response plans a suite scripts
 // (`ResponsePlan`), recorded violations and transcript entries. See docs/csms.md for the semantics.
+import type { Transcript } from '../rig/transcript.ts';
 import type { JsonObject, OcppCall } from '../../drivers/capabilities.ts';
 import type { AuthorizationStatus16, AuthorizationStatus201 } from './messages.ts';
 
@@ -172,10 +173,9 @@ export type TranscriptEntry =
   | { tUs: number; cp: string; event: string; detail?: JsonObject | string };
 
 /**
- * Where transcript lines go: the driver's `ctx.transcript` (src/rig/transcript.ts), or anything that
- * appends what it is given. A line may come in several writes (a frame's line does: head, frame, tail);
- * each line ends with its newline, and no line is interleaved with another.
+ * Where transcript lines go: the driver's `ctx.transcript` (src/rig/transcript.ts) or anything with
+ * its append methods. Event lines come as text; a frame's line is assembled as bytes in place
+ * (`reserve`, fill from `end`, `commit`), its frame copied from the bytes received or sent. Each line
+ * ends with its newline, and no line is interleaved with another.
  */
-export interface TranscriptWriter {
-  write(text: string): void;
-}
+export type TranscriptWriter = Pick<Transcript, 'write' | 'reserve' | 'end' | 'commit'>;

@@ -6,6 +6,7 @@
 //   const t = new Transcript({ ext: 'jsonl', mime: 'application/jsonl' });
 //   t.write('{"a":1}\n');  t.writeJson({ b: 2 });
 //   const segment = t.cut();   // Buffer with both lines; the next segment starts empty
+//   const b = t.reserve(n); let at = t.end; ...fill b from at...; t.commit(at - t.end);  // bytes in place
 //
 // Text is gathered in a string and copied into large blocks (4 KiB at first, growing to 256 KiB while
 // the link is busy) a few kilobytes at a time; nothing is kept as one Buffer per write. A busy link (the
@@ -60,6 +61,26 @@ export class Transcript {
     const block = this.room(entry.length);
     block.set(entry, this.used);
     this.advance(entry.length);
+  }
+
+  /**
+   * Room for up to `bytes` more bytes, for writers that assemble a line as bytes in place (the mock
+   * CSMS copies each frame's bytes as received or sent): returns the block to fill from `end`; then
+   * `commit(n)` with the bytes actually written. Text written before comes first.
+   */
+  reserve(bytes: number): Buffer {
+    if (this.pending.length > 0) this.flush();
+    return this.room(bytes);
+  }
+
+  /** Offset in the block `reserve` returned where the next byte goes. */
+  get end(): number {
+    return this.used;
+  }
+
+  /** Takes `bytes` bytes filled in after `reserve` into the segment. */
+  commit(bytes: number): void {
+    this.advance(bytes);
   }
 
   /** Appends one JSON value as a line (for JSON-lines transcripts). */

@@ -63,7 +63,7 @@ describe('writeFrameLine (the CSMS hot path)', () => {
       let expected = '';
       for (const [text, json] of texts) {
         for (const dir of ['in', 'out'] as const) {
-          writeFrameLine(t, T, heads, dir, text, json);
+          writeFrameLine(t, T, heads, dir, text, json, Buffer.from(text));
           expected += transcriptLine({ tUs: T, cp, dir, text, json });
         }
       }
@@ -71,5 +71,23 @@ describe('writeFrameLine (the CSMS hot path)', () => {
       expect(got).toBe(expected);
       for (const line of got.trimEnd().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
     }
+  });
+
+  it('keeps byte-assembled frame lines and text lines in order, across block boundaries and timestamps of any length', () => {
+    const t = new Transcript({ ext: 'jsonl', mime: 'application/jsonl' });
+    const heads = frameLineHeads('CP1');
+    let expected = '';
+    const big = `[3,"9",{"data":"${'x'.repeat(9_000)}"}]`;
+    const frames = ['[2,"1","Heartbeat",{}]', big, '[2,"2","€",{}]', big];
+    [0, 7, 10, 99, 1_763_719_871_234_567, 3, 123_456].forEach((tUs, i) => {
+      const text = frames[i % frames.length] as string;
+      writeFrameLine(t, tUs, heads, 'in', text, true, Buffer.from(text));
+      expected += transcriptLine({ tUs, cp: 'CP1', dir: 'in', text, json: true });
+      const event = { tUs, cp: 'CP1', event: 'connected', detail: `n${i}` };
+      t.write(transcriptLine(event));
+      expected += transcriptLine(event);
+    });
+    expect(t.cut().toString('utf8')).toBe(expected);
+    expect(t.cut().length).toBe(0);
   });
 });
