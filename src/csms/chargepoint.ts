@@ -25,7 +25,7 @@ import { DEFAULT_HANDLERS, STATUS_PATHS, withStatus, type Handler, type HandlerC
 import type { CertificateHashData, Ocpp16CallAction, Ocpp16Calls, PncCallMessage, PncCallResult, PncCalls } from './messages.ts';
 import { fromHas2be, PNC_HANDLERS, routePnc } from './pnc.ts';
 import { CP_ACTIONS, CSMS_ACTIONS, PNC_CP_MESSAGES, PNC_CSMS_MESSAGES, type OcppSchemas, type PncCpMessage } from './schemas.ts';
-import { CallScript, type RuleHandle, type RuleOptions } from './script.ts';
+import { CallScript, type InboxPacker, type PackedCall, type RuleHandle, type RuleOptions } from './script.ts';
 import { checkRefusalStatus, type PeerCertificateInfo } from './security.ts';
 import { ChargePointState, type StoredCertificate } from './state.ts';
 import { toUs } from './transcript.ts';
@@ -82,6 +82,18 @@ export interface ConnectionInfo {
 }
 
 const CP_ACTION_SET: ReadonlySet<string> = new Set(CP_ACTIONS);
+const PACKED_PNC = 1;
+const PACKED_INNER = 2;
+const PACKED_HAS2BE = 4;
+
+/** Keeps a charger's answered calls in the inbox as bytes (see InboxPacker). */
+function recordPacker(chargePointId: string): InboxPacker {
+  return {
+    pack: (c) => (c instanceof InboundCallRecord ? c.packed() : undefined),
+    unpack: (action, p) => InboundCallRecord.restore(chargePointId, action, p),
+  };
+}
+
 const STRICT = { lenientTimestamps: false } as const;
 const LENIENT = { lenientTimestamps: true } as const;
 const NO_VIOLATIONS: readonly ViolationRecord[] = Object.freeze([]);
@@ -188,6 +200,28 @@ class InboundCallRecord implements ReceivedCall {
     this.violations = [...this.violations, v];
   }
 
+  /** The inbox form of an answered call with nothing unusual (no violations, a CALLRESULT sent, nobody awaiting `answered`). */
+  packed(): PackedCall | undefined {
+    if (this.doneKind !== 'result' || this.doneText === undefined || this.violations.length > 0 || this.promise !== undefined) return undefined;
+    const flags = (this.pnc !== undefined ? PACKED_PNC : 0) | (this.innerPayload ? PACKED_INNER : 0) | (this.has2be ? PACKED_HAS2BE : 0);
+    return { inText: this.text, outText: this.doneText, t: this.t, doneT: this.doneT, flags };
+  }
+
+  /** A call again from its inbox form (`action`: its key, e.g. DataTransfer.Authorize). */
+  static restore(chargePointId: string, action: string, p: PackedCall): InboundCallRecord {
+    const r = parseFrame(p.inText);
+    const frame: CallFrame = r.ok && r.frame.type === 2 ? r.frame : { type: 2, uniqueId: '', action, payload: {} };
+    const rec = new InboundCallRecord(chargePointId, frame, p.t, p.inText);
+    rec.action = action;
+    if (p.flags & PACKED_PNC) rec.pnc = { vendorId: String(frame.payload.vendorId), messageId: typeof frame.payload.messageId === 'string' ? frame.payload.messageId : '' };
+    rec.innerPayload = (p.flags & PACKED_INNER) !== 0;
+    rec.has2be = (p.flags & PACKED_HAS2BE) !== 0;
+    rec.doneKind = 'result';
+    rec.doneT = p.doneT;
+    rec.doneText = p.outText;
+    return rec;
+  }
+
   toJSON(): JsonObject {
     return { chargePointId: this.chargePointId, uniqueId: this.uniqueId, action: this.action, payload: this.payload, t: this.t, ...(this.pnc ? { pnc: this.pnc } : {}), violations: [...this.violations] };
   }
@@ -291,7 +325,7 @@ export class ChargePoint {
   ) {
     this.id = id;
     this.config = config;
-    this.script = new CallScript(services.inboxLimit);
+    this.script = new CallScript(services.inboxLimit, recordPacker(this.id));
     this.ctx = new ChargePointContext(this, services);
     this.hooks = new ChargePointHooks(this, services);
   }
@@ -835,7 +869,7 @@ export class ChargePoint {
       securityProfile: this.config.securityProfile,
       connection: this.connection ? { ...this.connection } : null,
       violations: this.violations().length,
-      inbox: this.script.pending().length,
+      inbox: this.script.pendingCount(),
       state: this.state.toJSON(),
     };
   }

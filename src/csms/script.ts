@@ -62,13 +62,101 @@ function safeMatch(fn: ((call: ReceivedCall) => boolean) | undefined, call: Rece
 /** Calls kept per action key until an expectation consumes them (the oldest go first). */
 export const DEFAULT_INBOX_PER_ACTION = 16;
 
+/** An answered call as the inbox keeps it: the frame texts and the facts to rebuild the call from. */
+export interface PackedCall {
+  inText: string;
+  outText: string;
+  t: number;
+  doneT: number;
+  flags: number;
+}
+
+/**
+ * How the inbox keeps answered calls as bytes instead of objects (the mock CSMS's call records). On a
+ * busy CSMS the calls kept for a later expectCall are most of what outlives a minor GC; as bytes in
+ * reused buffers they cost the garbage collector nothing. Without a packer calls stay objects.
+ */
+export interface InboxPacker {
+  /** the call's texts and facts when it can be rebuilt from them (answered, nothing unusual), else undefined */
+  pack(call: ReceivedCall): PackedCall | undefined;
+  /** the call again, equal in everything suites can see */
+  unpack(action: string, p: PackedCall): ReceivedCall;
+}
+
+const MAX_PACKED_CHARS = 32 * 1024;
+
+/** The unconsumed calls of one action key, oldest first: call objects, or slots of packed calls. */
+class KeyInbox {
+  /** a call object, or the slot number of a packed call */
+  readonly entries: (ReceivedCall | number)[] = [];
+  private readonly bufs: Buffer[] = [];
+  private readonly inLen: number[] = [];
+  private readonly outLen: number[] = [];
+  private readonly t: number[] = [];
+  private readonly doneT: number[] = [];
+  private readonly flags: number[] = [];
+  private readonly free: number[] = [];
+
+  /** Packs the calls answered since the last look (the newest ones, usually just one). */
+  pack(packer: InboxPacker): void {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const e = this.entries[i] as ReceivedCall | number;
+      if (typeof e === 'number') break;
+      const p = packer.pack(e);
+      // a very large call (a certificate chain, a big local list) stays an object: no slot grows that big
+      if (p !== undefined && p.inText.length + p.outText.length <= MAX_PACKED_CHARS) this.entries[i] = this.store(p);
+    }
+  }
+
+  /** Time of entry i (without rebuilding a packed call). */
+  timeOf(i: number): number {
+    const e = this.entries[i] as ReceivedCall | number;
+    return typeof e === 'number' ? (this.t[e] as number) : e.t;
+  }
+
+  /** Entry i as a call (a packed call is rebuilt; the entry stays). */
+  call(i: number, action: string, packer: InboxPacker | undefined): ReceivedCall {
+    const e = this.entries[i] as ReceivedCall | number;
+    if (typeof e !== 'number') return e;
+    const buf = this.bufs[e] as Buffer;
+    const inLen = this.inLen[e] as number;
+    const p: PackedCall = { inText: buf.toString('utf8', 0, inLen), outText: buf.toString('utf8', inLen, inLen + (this.outLen[e] as number)), t: this.t[e] as number, doneT: this.doneT[e] as number, flags: this.flags[e] as number };
+    return (packer as InboxPacker).unpack(action, p);
+  }
+
+  /** Removes entry i (its slot is reused). */
+  remove(i: number): void {
+    const [e] = this.entries.splice(i, 1);
+    if (typeof e === 'number') this.free.push(e);
+  }
+
+  private store(p: PackedCall): number {
+    const inLen = Buffer.byteLength(p.inText, 'utf8');
+    const need = inLen + Buffer.byteLength(p.outText, 'utf8');
+    const slot = this.free.length > 0 ? (this.free.pop() as number) : this.bufs.length;
+    let buf = this.bufs[slot];
+    if (buf === undefined || buf.length < need) this.bufs[slot] = buf = Buffer.allocUnsafeSlow(Math.max(256, 2 ** Math.ceil(Math.log2(need))));
+    buf.write(p.inText, 0, 'utf8');
+    buf.write(p.outText, inLen, 'utf8');
+    this.inLen[slot] = inLen;
+    this.outLen[slot] = need - inLen;
+    this.t[slot] = p.t;
+    this.doneT[slot] = p.doneT;
+    this.flags[slot] = p.flags;
+    return slot;
+  }
+}
+
 export class CallScript {
   private rules: Rule[] = [];
-  /** action key → unconsumed calls, oldest first; bounded per key so frequent calls never evict rare ones */
-  private inbox = new Map<string, ReceivedCall[]>();
+  /** action key → unconsumed calls; bounded per key so frequent calls never evict rare ones */
+  private inbox = new Map<string, KeyInbox>();
   private waiters: Waiter[] = [];
 
-  constructor(private readonly inboxLimit = DEFAULT_INBOX_PER_ACTION) {}
+  constructor(
+    private readonly inboxLimit = DEFAULT_INBOX_PER_ACTION,
+    private readonly packer?: InboxPacker,
+  ) {}
 
   addRule(key: string, plan: ResponsePlan, opts: RuleOptions = {}, onMatch?: (call: ReceivedCall) => void): RuleHandle {
     checkPlan(plan);
@@ -124,15 +212,25 @@ export class CallScript {
       return;
     }
     if (this.inboxLimit <= 0) return;
-    let list = this.inbox.get(call.action);
-    if (!list) this.inbox.set(call.action, (list = []));
-    list.push(call);
-    if (list.length > this.inboxLimit) list.shift();
+    let box = this.inbox.get(call.action);
+    if (!box) this.inbox.set(call.action, (box = new KeyInbox()));
+    else if (this.packer) box.pack(this.packer);
+    box.entries.push(call);
+    if (box.entries.length > this.inboxLimit) box.remove(0);
   }
 
   /** Calls received and not consumed by an expectation, oldest first. */
   pending(): ReceivedCall[] {
-    return [...this.inbox.values()].flat().sort((a, b) => a.t - b.t);
+    const out: ReceivedCall[] = [];
+    for (const [action, box] of this.inbox) for (let i = 0; i < box.entries.length; i++) out.push(box.call(i, action, this.packer));
+    return out.sort((a, b) => a.t - b.t);
+  }
+
+  /** How many calls wait in the inbox (without rebuilding them). */
+  pendingCount(): number {
+    let n = 0;
+    for (const box of this.inbox.values()) n += box.entries.length;
+    return n;
   }
 
   clearInbox(): void {
@@ -141,14 +239,22 @@ export class CallScript {
 
   /** Removes and returns the oldest unconsumed call matching key (or '*'), `since` and `match`. */
   private takeFromInbox(key: string, since: number | undefined, match: ((call: ReceivedCall) => boolean) | undefined): ReceivedCall | undefined {
-    let best: { list: ReceivedCall[]; i: number; t: number } | undefined;
-    const lists = key === '*' ? [...this.inbox.values()] : [this.inbox.get(key) ?? []];
-    for (const list of lists) {
-      const i = list.findIndex((c) => (since === undefined || c.t >= since) && safeMatch(match, c));
-      if (i >= 0 && (best === undefined || (list[i] as ReceivedCall).t < best.t)) best = { list, i, t: (list[i] as ReceivedCall).t };
+    let best: { box: KeyInbox; i: number; call: ReceivedCall } | undefined;
+    const boxes: [string, KeyInbox][] = key === '*' ? [...this.inbox] : this.inbox.has(key) ? [[key, this.inbox.get(key) as KeyInbox]] : [];
+    for (const [action, box] of boxes) {
+      for (let i = 0; i < box.entries.length; i++) {
+        const t = box.timeOf(i);
+        if (since !== undefined && t < since) continue;
+        if (best !== undefined && t >= best.call.t) break;
+        const c = box.call(i, action, this.packer);
+        if (!safeMatch(match, c)) continue;
+        best = { box, i, call: c };
+        break;
+      }
     }
     if (!best) return undefined;
-    return best.list.splice(best.i, 1)[0];
+    best.box.remove(best.i);
+    return best.call;
   }
 
   /**

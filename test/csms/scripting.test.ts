@@ -37,6 +37,32 @@ describe('expectCall', () => {
     expect(d.uniqueId).toBe('s2');
   });
 
+  it('calls kept in the inbox after they were answered come back whole (PnC facts, payloads, answer), oldest first, at most inboxLimit per action', async () => {
+    const csms = await startCsms({ inboxLimit: 3 });
+    const raw = await rawCharger(csms, 'E6');
+    const authorize = (id: string, emaid: string) =>
+      raw.call(id, 'DataTransfer', { vendorId: PNC_VENDOR_ID, messageId: 'Authorize', data: JSON.stringify({ idToken: { idToken: emaid, type: 'eMAID' } }) });
+    const answers = new Map<string, unknown[]>();
+    for (let i = 1; i <= 5; i++) answers.set(`a${i}`, await authorize(`a${i}`, `DEPNB00000000${i}`));
+    await raw.call('h1', 'Heartbeat', {});
+    await raw.call('h2', 'Heartbeat', {});
+    const pending = csms.chargePoint('E6').script.pending();
+    expect(pending.map((c) => c.uniqueId)).toEqual(['a3', 'a4', 'a5', 'h1', 'h2']); // a1, a2 evicted by the limit
+    expect(pending.map((c) => c.t)).toEqual([...pending.map((c) => c.t)].sort((a, b) => a - b));
+    const c = await csms.expectCall('E6', 'DataTransfer.Authorize', { timeoutMs: 500, signal: sig(), match: (x) => (x.payload.idToken as { idToken: string }).idToken === 'DEPNB000000004' });
+    expect(c).toMatchObject({ chargePointId: 'E6', uniqueId: 'a4', action: 'DataTransfer.Authorize', pnc: { vendorId: PNC_VENDOR_ID, messageId: 'Authorize' }, violations: [] });
+    expect(c.payload).toEqual({ idToken: { idToken: 'DEPNB000000004', type: 'eMAID' } });
+    expect(c.frame.payload).toMatchObject({ vendorId: PNC_VENDOR_ID, messageId: 'Authorize' });
+    const sent = answers.get('a4') as [number, string, { status: string; data: string }];
+    const answer = await c.answered;
+    expect(answer).toMatchObject({ kind: 'result', payload: sent[2], inner: JSON.parse(sent[2].data) as object });
+    expect(answer.t).toBeGreaterThanOrEqual(c.t);
+    const oldest = await csms.expectCall('E6', 'DataTransfer.Authorize', { timeoutMs: 500, signal: sig() });
+    expect(oldest.uniqueId).toBe('a3');
+    expect((await csms.expectCall('E6', '*', { timeoutMs: 500, signal: sig() })).uniqueId).toBe('a5');
+    expect(csms.chargePoint('E6').script.pending().map((x) => x.uniqueId)).toEqual(['h1', 'h2']);
+  });
+
   it('with respond: answers the next matching call with the plan and resolves with it', async () => {
     const csms = await startCsms();
     const client = await rpcClient(csms, 'E3');
