@@ -11,9 +11,16 @@
 // outstanding CALL each), so client and server run on different cores and the client is not the limit.
 //
 //   1. memory per idle connection with 1 000 connections            target <= 15 KB
-//   2. throughput, 100 chargers, closed loop, rounds alternating
-//      between the two servers (median)                             target >= 20 000 calls/s, >= 1.3x ocpp-rpc
+//   2. throughput, 100 chargers, closed loop: PAIRS pairs of rounds, one round per server each, in
+//      ABBA order (mock, rpc, rpc, mock, ...) so a drift in the machine's speed hits both alike; the
+//      mock's rate is the median of its rounds, the ratio the median of the per-pair ratios
+//                                                                   target >= 20 000 calls/s, >= 1.3x ocpp-rpc
 //   3. latency p50/p99 at half the median throughput, paced         target p99 <= 2 ms
+//   4. the machine's own floor: the same load against a bare ws echo server (no OCPP, no validation).
+//      On a shared VM the round trip's tail is mostly the machine's (wake-ups, neighbours); when even
+//      the echo's p99 is over the latency target, the table says so.
+// PERF_PAIRS sets the number of pairs (default 8); PERF_NO_SPIN=1 lets the load generator sleep between
+// frames in the throughput rounds (by default it busy-polls).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -24,10 +31,10 @@ import { startEcho, startMock, startOcppRpc, VENDOR, type ServerUnderTest } from
 const INNER = JSON.stringify({ idToken: { idToken: 'DEPNB1234567890', type: 'eMAID' } });
 const CHARGERS = 100;
 const IDLE = 1_000;
-/** throughput: ROUNDS rounds per server, alternating, each WARMUP_MS + MEASURE_MS; the median counts */
-const ROUNDS = 4;
-const WARMUP_MS = 1_000;
-const MEASURE_MS = 3_000;
+/** throughput: PAIRS pairs of rounds (one per server, ABBA order), each WARMUP_MS + MEASURE_MS, after one unmeasured round per server */
+const PAIRS = Number(process.env.PERF_PAIRS ?? 8);
+const WARMUP_MS = 500;
+const MEASURE_MS = 2_000;
 const LATENCY_MS = 5_000;
 const SPIN = process.env.PERF_NO_SPIN === undefined;
 
@@ -329,17 +336,33 @@ async function main(): Promise<void> {
     await idleMemory(rpc, child);
     const rpcIdle = await idleMemory(rpc, child);
     log(`idle memory per connection: mock ${mockIdle.heapKb.toFixed(1)} KB heap / ${mockIdle.rssKb.toFixed(1)} KB RSS, ocpp-rpc ${rpcIdle.heapKb.toFixed(1)} / ${rpcIdle.rssKb.toFixed(1)}`);
-    // throughput: alternating rounds so a noisy neighbour hits both alike
+    // throughput: one unmeasured round each (JIT, pools), then pairs in ABBA order
+    await throughput(mock, child);
+    await throughput(rpc, child);
     const rates: { mock: number[]; rpc: number[] } = { mock: [], rpc: [] };
     const cpu: { mock: number[]; rpc: number[] } = { mock: [], rpc: [] };
-    for (let i = 0; i < ROUNDS; i++) {
-      const a = await throughput(mock, child);
-      const b = await throughput(rpc, child);
+    const ratios: number[] = [];
+    const cpuRatios: number[] = [];
+    for (let i = 0; i < PAIRS; i++) {
+      let a: { rate: number; cpuUsPerCall: number };
+      let b: { rate: number; cpuUsPerCall: number };
+      if (i % 2 === 0) {
+        a = await throughput(mock, child);
+        b = await throughput(rpc, child);
+      } else {
+        b = await throughput(rpc, child);
+        a = await throughput(mock, child);
+      }
       rates.mock.push(a.rate);
       rates.rpc.push(b.rate);
       cpu.mock.push(a.cpuUsPerCall);
       cpu.rpc.push(b.cpuUsPerCall);
-      log(`round ${i + 1}/${ROUNDS}: mock ${a.rate.toFixed(0)}/s (${a.cpuUsPerCall.toFixed(1)} µs CPU/call), ocpp-rpc ${b.rate.toFixed(0)}/s (${b.cpuUsPerCall.toFixed(1)} µs CPU/call)`);
+      ratios.push(a.rate / b.rate);
+      cpuRatios.push(b.cpuUsPerCall / a.cpuUsPerCall);
+      log(
+        `pair ${i + 1}/${PAIRS}: mock ${a.rate.toFixed(0)}/s (${a.cpuUsPerCall.toFixed(1)} µs CPU/call), ocpp-rpc ${b.rate.toFixed(0)}/s (${b.cpuUsPerCall.toFixed(1)} µs CPU/call), ` +
+          `ratio ${(a.rate / b.rate).toFixed(2)}`,
+      );
     }
     const mockRate = median(rates.mock);
     const rpcRate = median(rates.rpc);
@@ -351,20 +374,21 @@ async function main(): Promise<void> {
     const echoRate = (await throughput(echo, child)).rate;
     const echoLat = await latency(echo, child, mockRate / 2);
 
-    const ratio = mockRate / rpcRate;
+    const ratio = median(ratios);
     const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
     const rows: [string, string, string, string, string][] = [
       ['measure', mock.name, rpc.name, 'target', 'mock'],
-      [`PnC Authorize round trips/s, ${CHARGERS} chargers (median of ${ROUNDS})`, f(mockRate), f(rpcRate), '>= 20,000', mockRate >= 20_000 ? 'PASS' : 'FAIL'],
-      ['  rounds', rates.mock.map((r) => f(r)).join(' '), rates.rpc.map((r) => f(r)).join(' '), '', ''],
+      [`PnC Authorize round trips/s, ${CHARGERS} chargers (median of ${PAIRS} rounds)`, f(mockRate), f(rpcRate), '>= 20,000', mockRate >= 20_000 ? 'PASS' : 'FAIL'],
+      ['  fastest / slowest round', `${f(Math.max(...rates.mock))} / ${f(Math.min(...rates.mock))}`, `${f(Math.max(...rates.rpc))} / ${f(Math.min(...rates.rpc))}`, '', ''],
       ['server CPU per round trip, user+system (µs, median)', f(mockCpu, 1), f(rpcCpu, 1), '', ''],
       [`p50 latency at half load (ms)`, f(mockLat.p50 as number, 3), f(rpcLat.p50 as number, 3), '', ''],
       [`p99 latency at half load (ms)`, f(mockLat.p99 as number, 3), f(rpcLat.p99 as number, 3), '<= 2', (mockLat.p99 as number) <= 2 ? 'PASS' : 'FAIL'],
       ['max latency at half load (ms)', f(mockLat.max as number, 3), f(rpcLat.max as number, 3), '', ''],
       [`memory per idle connection, ${f(IDLE)} connections: heap+external (KB)`, f(mockIdle.heapKb, 1), f(rpcIdle.heapKb, 1), '<= 15', mockIdle.heapKb <= 15 ? 'PASS' : 'FAIL'],
       ['  same, RSS (KB)', f(mockIdle.rssKb, 1), f(rpcIdle.rssKb, 1), '<= 15', mockIdle.rssKb <= 15 ? 'PASS' : 'FAIL'],
-      ['throughput vs ocpp-rpc', `${f(ratio, 2)}x`, '1x', '>= 1.3x', ratio >= 1.3 ? 'PASS' : 'FAIL'],
-      ['CPU efficiency vs ocpp-rpc (its CPU per call / ours)', `${f(rpcCpu / mockCpu, 2)}x`, '1x', '', ''],
+      [`throughput vs ocpp-rpc (median of the ${PAIRS} pairs' ratios)`, `${f(ratio, 2)}x`, '1x', '>= 1.3x', ratio >= 1.3 ? 'PASS' : 'FAIL'],
+      ['  lowest / highest pair', `${f(Math.min(...ratios), 2)}x / ${f(Math.max(...ratios), 2)}x`, '', '', ''],
+      ['CPU efficiency vs ocpp-rpc (its CPU per call / ours, median of pairs)', `${f(median(cpuRatios), 2)}x`, '1x', '', ''],
     ];
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
     console.log(
@@ -377,6 +401,9 @@ async function main(): Promise<void> {
       `machine ceiling (bare ws echo, no OCPP, no validation): ${f(echoRate)} round trips/s; at ${f(mockRate / 2)}/s p50 ${f(echoLat.p50 as number, 3)} ms, ` +
         `p99 ${f(echoLat.p99 as number, 3)} ms, max ${f(echoLat.max as number, 3)} ms`,
     );
+    if ((echoLat.p99 as number) > 2) {
+      console.log(`note: the bare echo server's own p99 (${f(echoLat.p99 as number, 3)} ms) is over the 2 ms target at this load: this machine cannot show the latency target for any server.`);
+    }
   } finally {
     await mock.close();
     await rpc.close();
