@@ -101,8 +101,8 @@ const NO_VIOLATIONS: readonly ViolationRecord[] = Object.freeze([]);
 /**
  * A charger CALL as suites see it (ReceivedCall). Built for a busy CSMS: `answered` is created only when
  * someone asks, and once the call is answered the parsed payloads are dropped and re-parsed from the
- * frame text on the next read, so calls kept for a later expectCall cost one string each, not an
- * object graph the garbage collector has to copy around.
+ * frame text on the next read; a call kept in the inbox for a later expectCall goes there as its
+ * texts (`packed`, rebuilt by `restore`), not as an object the garbage collector has to copy around.
  */
 class InboundCallRecord implements ReceivedCall {
   readonly chargePointId: string;
