@@ -15,7 +15,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEcho, startMock, startOcppRpc } from './csms-servers.ts';
+import { ask, startEcho, startMock, startOcppRpc } from './csms-servers.ts';
 
 const seconds = Number(process.argv[2] ?? 6);
 if (!(seconds > 0)) throw new Error(`seconds must be a positive number, got ${process.argv[2]}`);
@@ -31,36 +31,22 @@ const server = await starters[which as keyof typeof starters]();
 // the load generator of csms.ts, without the profiler flags of this process
 const child = fork(path.join(HERE, 'csms.ts'), ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--import', 'tsx'] });
 await new Promise((r) => child.once('message', r));
-let cpu0: NodeJS.CpuUsage | undefined;
-let serverCpuMs = 0;
-let serverSysMs = 0;
-interface Reply {
-  calls: number;
-  elapsedMs: number;
-  errors: number;
-  clientCpu: number;
-  p50?: number;
-  p99?: number;
-  max?: number;
-}
-const reply = await new Promise<Reply>((resolve) => {
-  child.on('message', (m: { mark?: string; calls?: number }) => {
-    if (m.mark === 'start') cpu0 = process.cpuUsage();
-    else if (m.mark === 'end') {
-      const d = process.cpuUsage(cpu0);
-      serverCpuMs = (d.user + d.system) / 1000;
-      serverSysMs = d.system / 1000;
-    } else if (m.calls !== undefined) resolve(m as Reply);
-  });
-  if (latencyRate === undefined) child.send({ cmd: 'throughput', url: server.url, n: 100, measureMs: seconds * 1000 });
-  else child.send({ cmd: 'latency', url: server.url, n: 100, ratePerS: latencyRate, measureMs: seconds * 1000 });
-});
+const reply = await ask(
+  child,
+  latencyRate === undefined
+    ? { cmd: 'throughput', url: server.url, n: 100, measureMs: seconds * 1000 }
+    : { cmd: 'latency', url: server.url, n: 100, ratePerS: latencyRate, measureMs: seconds * 1000 },
+);
 child.kill();
 await server.close();
-const rate = (reply.calls * 1000) / reply.elapsedMs;
+const calls = reply.calls ?? 0;
+const elapsedMs = reply.elapsedMs ?? 1;
+const serverCpuMs = reply.serverCpuMs ?? 0;
+const serverSysMs = reply.serverSysMs ?? 0;
+const rate = (calls * 1000) / elapsedMs;
 const lat = reply.p99 === undefined ? '' : `, latency p50 ${reply.p50?.toFixed(3)} ms, p99 ${reply.p99.toFixed(3)} ms, max ${reply.max?.toFixed(3)} ms`;
 console.log(
-  `${server.name}: ${rate.toFixed(0)} round trips/s over ${(reply.elapsedMs / 1000).toFixed(1)} s, server CPU ${((serverCpuMs * 1000) / reply.calls).toFixed(1)} µs per round trip ` +
-    `(system ${((serverSysMs * 1000) / reply.calls).toFixed(1)} µs) ` +
-    `(${((serverCpuMs / reply.elapsedMs) * 100).toFixed(0)}% of a core), load generator ${reply.p99 === undefined ? `${(reply.clientCpu * 100).toFixed(0)}% of a core` : 'paced'}, errors ${reply.errors}${lat}`,
+  `${server.name}: ${rate.toFixed(0)} round trips/s over ${(elapsedMs / 1000).toFixed(1)} s, server CPU ${((serverCpuMs * 1000) / calls).toFixed(1)} µs per round trip ` +
+    `(system ${((serverSysMs * 1000) / calls).toFixed(1)} µs) ` +
+    `(${((serverCpuMs / elapsedMs) * 100).toFixed(0)}% of a core), load generator ${reply.p99 === undefined ? `${((reply.clientCpu ?? 0) * 100).toFixed(0)}% of a core` : 'paced'}, errors ${reply.errors ?? 0}${lat}`,
 );

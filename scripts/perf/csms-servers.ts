@@ -1,14 +1,58 @@
 // The servers the mock CSMS benchmark (csms.ts) and its profiling aid (csms-profile.ts) drive: the mock
 // CSMS set up as during a run (JSON-lines transcript cut every second, exchange log drained every
 // second), an ocpp-rpc 2.2.1 server in strict mode doing the same PnC Authorize work in its handler,
-// and a bare `ws` echo server (no OCPP, no validation) that shows the machine's ceiling.
+// and a bare `ws` echo server (no OCPP, no validation) that shows the machine's ceiling. Also how both
+// scripts talk to csms.ts's load generator (`ask`, which takes this process's CPU time meanwhile).
 //
 //   const s = await startMock();   // { name, url, close() }; chargers connect to `${s.url}/<id>`
+//   const r = await ask(child, { cmd: 'throughput', url: s.url, n: 100 });   // r.calls, r.serverCpuMs
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { MockCsms } from '../../src/csms/index.ts';
+import { MockCsms, PNC_VENDOR_ID } from '../../src/csms/index.ts';
 import { Transcript } from '../../src/rig/transcript.ts';
 
-export const VENDOR = 'org.openchargealliance.iso15118pnc';
+/** A request to the load generator (csms.ts --load-generator). */
+export interface LoadRequest {
+  cmd: 'throughput' | 'latency' | 'idle' | 'closeIdle' | 'exit';
+  url?: string;
+  n?: number;
+  ratePerS?: number;
+  measureMs?: number;
+}
+export interface LoadReply {
+  calls?: number;
+  elapsedMs?: number;
+  p50?: number;
+  p99?: number;
+  max?: number;
+  samples?: number;
+  errors?: number;
+  ready?: number;
+  /** load generator CPU (user+system) per wall second during the measurement */
+  clientCpu?: number;
+  /** set by `ask`: this process's (the server's) CPU during the measurement window, ms, and the system part of it */
+  serverCpuMs?: number;
+  serverSysMs?: number;
+  mark?: 'start' | 'end';
+}
+
+/** Sends a request to the load generator; the server's CPU is taken between its start and end marks. */
+export function ask(child: ChildProcess, req: LoadRequest): Promise<LoadReply> {
+  return new Promise((resolve) => {
+    let cpu0: NodeJS.CpuUsage | undefined;
+    let cpu: NodeJS.CpuUsage | undefined;
+    const onMessage = (m: LoadReply): void => {
+      if (m.mark === 'start') cpu0 = process.cpuUsage();
+      else if (m.mark === 'end') cpu = process.cpuUsage(cpu0);
+      else {
+        child.off('message', onMessage);
+        resolve(cpu === undefined ? m : { ...m, serverCpuMs: (cpu.user + cpu.system) / 1000, serverSysMs: cpu.system / 1000 });
+      }
+    };
+    child.on('message', onMessage);
+    child.send(req);
+  });
+}
 
 export interface ServerUnderTest {
   name: string;
@@ -45,7 +89,7 @@ export async function startOcppRpc(): Promise<ServerUnderTest> {
   server.on('client', (client: { handle(method: string, fn: (o: { params: unknown }) => Promise<unknown>): void }) => {
     client.handle('DataTransfer', async ({ params }) => {
       const p = params as { vendorId: string; messageId?: string; data?: string };
-      if (p.vendorId !== VENDOR) return { status: 'UnknownVendorId' };
+      if (p.vendorId !== PNC_VENDOR_ID) return { status: 'UnknownVendorId' };
       if (p.messageId !== 'Authorize') return { status: 'UnknownMessageId' };
       let inner: unknown;
       try {

@@ -26,7 +26,8 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { startEcho, startMock, startOcppRpc, VENDOR, type ServerUnderTest } from './csms-servers.ts';
+import { PNC_VENDOR_ID } from '../../src/csms/index.ts';
+import { ask, startEcho, startMock, startOcppRpc, type LoadReply, type LoadRequest, type ServerUnderTest } from './csms-servers.ts';
 
 const INNER = JSON.stringify({ idToken: { idToken: 'DEPNB1234567890', type: 'eMAID' } });
 const CHARGERS = 100;
@@ -40,31 +41,8 @@ const SPIN = process.env.PERF_NO_SPIN === undefined;
 
 // ---------------------------------------------------------------------------------- load generator
 
-interface LoadRequest {
-  cmd: 'throughput' | 'latency' | 'idle' | 'closeIdle' | 'exit';
-  url?: string;
-  n?: number;
-  ratePerS?: number;
-  measureMs?: number;
-}
-interface LoadReply {
-  calls?: number;
-  elapsedMs?: number;
-  p50?: number;
-  p99?: number;
-  max?: number;
-  samples?: number;
-  errors?: number;
-  ready?: number;
-  /** load generator CPU (user+system) per wall second during the measurement */
-  clientCpu?: number;
-  /** set by the parent: its own (the server's) CPU during the measurement window, ms */
-  serverCpuMs?: number;
-  mark?: 'start' | 'end';
-}
-
 function callFrame(id: number): string {
-  return `[2,"${id}","DataTransfer",{"vendorId":"${VENDOR}","messageId":"Authorize","data":${INNER_JSON}}]`;
+  return `[2,"${id}","DataTransfer",{"vendorId":"${PNC_VENDOR_ID}","messageId":"Authorize","data":${INNER_JSON}}]`;
 }
 const INNER_JSON = JSON.stringify(INNER);
 
@@ -263,26 +241,6 @@ async function clientMain(): Promise<void> {
 
 // ---------------------------------------------------------------------------------- driver
 
-/** Sends a request to the load generator; the server's CPU is taken between its start and end marks. */
-function ask(child: ChildProcess, req: LoadRequest): Promise<LoadReply> {
-  return new Promise((resolve) => {
-    let cpu0: NodeJS.CpuUsage | undefined;
-    let serverCpuMs: number | undefined;
-    const onMessage = (m: LoadReply): void => {
-      if (m.mark === 'start') cpu0 = process.cpuUsage();
-      else if (m.mark === 'end') {
-        const d = process.cpuUsage(cpu0);
-        serverCpuMs = (d.user + d.system) / 1000;
-      } else {
-        child.off('message', onMessage);
-        resolve(serverCpuMs === undefined ? m : { ...m, serverCpuMs });
-      }
-    };
-    child.on('message', onMessage);
-    child.send(req);
-  });
-}
-
 v8.setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 async function settledMemory(): Promise<{ heap: number; rss: number }> {
@@ -291,7 +249,8 @@ async function settledMemory(): Promise<{ heap: number; rss: number }> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const m = process.memoryUsage();
-  return { heap: m.heapUsed + m.external + m.arrayBuffers, rss: m.rss };
+  // arrayBuffers is part of external: not added again
+  return { heap: m.heapUsed + m.external, rss: m.rss };
 }
 
 async function idleMemory(server: ServerUnderTest, child: ChildProcess): Promise<{ heapKb: number; rssKb: number }> {

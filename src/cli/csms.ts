@@ -13,7 +13,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { LinkError } from '../../drivers/capabilities.ts';
-import { consoleLine, MockCsms, transcriptLine } from '../csms/index.ts';
+import { errorText } from '../../drivers/common/abort.ts';
+import { authorizationKeyProblem, consoleLine, CsmsUsageError, DEFAULT_CHARGER_CONFIG, MockCsms, transcriptLine } from '../csms/index.ts';
 import { generatePki, loadPkiDir, MANIFEST_FILE, PkiInputError, startOcspHttpServer, writePkiDir, type BenchPki, type OcspHttpServer } from '../pki/index.ts';
 
 export interface CsmsCliIo {
@@ -40,6 +41,8 @@ function parseFlags(f: CsmsFlags): { port: number; host: string; profile: 0 | 1 
   if (![0, 1, 2, 3].includes(profile) || !/^\d$/.test(f.profile ?? '0')) throw new UsageError(`--profile: "${f.profile}" is not a security profile (0, 1, 2 or 3)`);
   if ((profile === 1 || profile === 2) && !f.password) throw new UsageError(`--profile ${profile} uses HTTP Basic auth: give the AuthorizationKey with --password <key>`);
   if (f.password !== undefined && f.password.length === 0) throw new UsageError('--password must not be empty');
+  const keyProblem = f.password === undefined ? undefined : authorizationKeyProblem(DEFAULT_CHARGER_CONFIG.passwordRule, { password: f.password });
+  if (keyProblem) throw new UsageError(`--password: ${keyProblem}`);
   if (profile >= 2 && !f.pki) throw new UsageError(`--profile ${profile} needs TLS certificates the charger trusts: give --pki <dir> (created there when missing)`);
   return { port, host: f.host ?? '0.0.0.0', profile: profile as 0 | 1 | 2 | 3, password: f.password, pkiDir: f.pki, json: f.json === true };
 }
@@ -71,23 +74,25 @@ function preparePki(dir: string | undefined, ocspUrl: string | undefined, io: Cs
 export async function runCsms(flags: CsmsFlags, io: CsmsCliIo, signal: AbortSignal): Promise<number> {
   let o: ReturnType<typeof parseFlags>;
   let pki: BenchPki;
+  let csms: MockCsms;
   try {
     o = parseFlags(flags);
     pki = preparePki(o.pkiDir, ocspUrlFor(flags, o.port), io);
+    csms = new MockCsms({
+      host: o.host,
+      port: o.port,
+      pki,
+      tls: o.profile >= 2,
+      defaults: { securityProfile: o.profile, ...(o.password !== undefined ? { password: o.password } : {}) },
+    });
   } catch (e) {
-    if (e instanceof UsageError || e instanceof PkiInputError) {
+    if (e instanceof UsageError || e instanceof PkiInputError || e instanceof CsmsUsageError) {
       io.err(`error: ${e.message}`);
       return 2;
     }
     throw e;
   }
-  const csms = new MockCsms({
-    host: o.host,
-    port: o.port,
-    pki,
-    tls: o.profile >= 2,
-    defaults: { securityProfile: o.profile, ...(o.password !== undefined ? { password: o.password } : {}) },
-  });
+  // frames and events, in the order they happen
   csms.on('entry', (e) => {
     if (o.json) io.out(transcriptLine(e).trimEnd());
     else io.out(consoleLine(e));
@@ -108,7 +113,7 @@ export async function runCsms(flags: CsmsFlags, io: CsmsCliIo, signal: AbortSign
       ocsp = await startOcspHttpServer(csms.ocsp, { url: pki.ocspUrl });
       io.out(`csms: OCSP responder at ${pki.ocspUrl}`);
     } catch (e) {
-      io.err(`warning: no OCSP responder at ${pki.ocspUrl}: ${e instanceof Error ? e.message : String(e)}`);
+      io.err(`warning: no OCSP responder at ${pki.ocspUrl}: ${errorText(e)}`);
     }
   }
   io.out(`csms: listening on ${csms.url}/<chargePointId> (security profile ${o.profile}${o.profile >= 2 ? ', ECDSA and RSA server certificates' : ''})`);
@@ -133,7 +138,7 @@ export function csmsCommands(program: Command, io: CsmsCliIo, setCode: (code: nu
     .requiredOption('--port <p>', 'port to listen on (chargers connect to ws(s)://<host>:<port>/<chargePointId>)')
     .option('--host <h>', 'address to listen on', '0.0.0.0')
     .option('--profile <n>', 'OCPP security profile: 0 none, 1 Basic auth, 2 TLS + Basic auth, 3 mutual TLS', '0')
-    .option('--password <key>', 'AuthorizationKey for profiles 1 and 2 (the key itself or its hex text is accepted)')
+    .option('--password <key>', 'AuthorizationKey for profiles 1 and 2, 16–20 bytes (the charger may send the key itself or its hex text)')
     .option('--pki <dir>', 'bench PKI directory: loaded, or created when it has none')
     .option('--ocsp-url <url>', 'OCSP URL baked into a newly created PKI and served over HTTP (default http://127.0.0.1:<port+1>/ocsp)')
     .option('--json', 'print transcript JSON lines instead of readable lines')

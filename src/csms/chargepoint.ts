@@ -15,21 +15,23 @@
 //   const call = await cp.expectCall('DataTransfer.Authorize', { timeoutMs: 30_000, signal });
 //   const conf = await cp.call('Reset', { type: 'Soft' }, { signal });
 import { LinkError, ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import { errorText, sleep, waitFor } from '../../drivers/common/abort.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import type { BenchPki, OcspTransport } from '../pki/index.ts';
-import { RpcConnection, nowMs, type ConnectionHooks, type Exchange, type InboundCall } from './connection.ts';
+import type { ConnectionHooks, Exchange, InboundCall, RpcConnection } from './connection.ts';
 import { certificateChainFor, type ChainOptions, type ChainVariant } from './chains.ts';
-import { authorizationKeyChange, resolveChargerConfig, type ChargerSettings } from './config.ts';
-import { CsmsUsageError, OcppCallError, RULES } from './errors.ts';
+import { applyChargerSettings, authorizationKeyChange, type ChargerSettings } from './config.ts';
+import { CsmsUsageError, isOcpp16ErrorCode, OcppCallError, RULES } from './errors.ts';
 import { isPlainObject, parseFrame, type CallFrame } from './frames.ts';
 import { DEFAULT_HANDLERS, STATUS_PATHS, withStatus, type Handler, type HandlerContext, type HandlerResult } from './handlers.ts';
 import type { CertificateHashData, Ocpp16CallAction, Ocpp16Calls, PncCallMessage, PncCallResult, PncCalls } from './messages.ts';
 import { fromHas2be, PNC_HANDLERS, routePnc } from './pnc.ts';
-import { CP_ACTIONS, CSMS_ACTIONS, PNC_CP_MESSAGES, PNC_CSMS_MESSAGES, type OcppSchemas, type PncCpMessage } from './schemas.ts';
+import { CP_ACTIONS, CSMS_ACTIONS, PNC_CP_MESSAGES, PNC_CSMS_MESSAGES, PNC_VENDOR_ID, type OcppSchemas, type PncCpMessage } from './schemas.ts';
 import { CallScript, type InboxPacker, type PackedCall, type RuleHandle, type RuleOptions } from './script.ts';
 import { checkRefusalStatus, type PeerCertificateInfo } from './security.ts';
 import { ChargePointState, type StoredCertificate } from './state.ts';
 import { toUs } from './transcript.ts';
-import type { AnswerRecord, ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEntry, ViolationRecord } from './types.ts';
+import type { AnswerRecord, ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEvent, ViolationRecord } from './types.ts';
 
 /** What a ChargePoint needs from the server. */
 export interface CsmsServices {
@@ -45,7 +47,7 @@ export interface CsmsServices {
   /** HTTP status of handshakes refused while a charger is offline (goOffline without a status) */
   readonly offlineStatus: number;
   nextTransactionId(): number;
-  entry(e: TranscriptEntry): void;
+  entry(e: TranscriptEvent): void;
   /** a frame for the transcript (kept apart from `entry` so the hot path allocates no entry object) */
   frame(cp: string, dir: 'in' | 'out', text: string, t: number, json: boolean, bytes: Uint8Array): void;
   violation(v: ViolationRecord): void;
@@ -92,6 +94,12 @@ function recordPacker(chargePointId: string): InboxPacker {
     pack: (c) => (c instanceof InboundCallRecord ? c.packed() : undefined),
     unpack: (action, p) => InboundCallRecord.restore(chargePointId, action, p),
   };
+}
+
+/** Appends to a record list that keeps the most recent 10 000 (trimmed in steps of 1 000, not on every push). */
+export function keepRecent<T>(list: T[], item: T): void {
+  list.push(item);
+  if (list.length > 11_000) list.splice(0, list.length - 10_000);
 }
 
 const STRICT = { lenientTimestamps: false } as const;
@@ -232,19 +240,6 @@ const CSMS_ACTION_SET: ReadonlySet<string> = new Set(CSMS_ACTIONS);
 const PNC_KEYS: ReadonlyMap<string, string> = new Map([...PNC_CP_MESSAGES, ...PNC_CSMS_MESSAGES].map((m) => [m, `DataTransfer.${m}`]));
 const PNC_CSMS_SET: ReadonlySet<string> = new Set(PNC_CSMS_MESSAGES);
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** The HandlerContext of one charger: one object with prototype methods (no closures per charger). */
 class ChargePointContext implements HandlerContext {
   constructor(private readonly cp: ChargePoint, private readonly services: CsmsServices) {}
@@ -256,9 +251,6 @@ class ChargePointContext implements HandlerContext {
   }
   get state(): ChargePointState {
     return this.cp.state;
-  }
-  get schemas(): OcppSchemas {
-    return this.services.schemas;
   }
   get ocspTransport(): OcspTransport {
     return this.services.ocspTransport;
@@ -273,7 +265,7 @@ class ChargePointContext implements HandlerContext {
     this.cp.event(name, detail);
   }
   violation(rule: string, message: string): void {
-    this.cp.recordViolation(rule, message);
+    this.cp.violate(rule, message);
   }
   async sendCall(action: string, payload: JsonObject, opts: { pnc?: boolean }): Promise<JsonObject | undefined> {
     const r = await this.cp.callAny(action, payload, { signal: this.services.signal, ...(opts.pnc ? { pnc: true } : {}) });
@@ -290,11 +282,11 @@ class ChargePointHooks implements ConnectionHooks {
   frame(dir: 'in' | 'out', text: string, t: number, json: boolean, bytes: Uint8Array): void {
     this.services.frame(this.cp.id, dir, text, t, json, bytes);
   }
-  call(frame: CallFrame, t: number, text: string): void {
-    this.cp.dispatch(frame, t, text);
+  call(frame: CallFrame, t: number, text: string, conn: RpcConnection): void {
+    this.cp.onCall(frame, t, text, conn);
   }
   violation(rule: string, message: string, uniqueId?: string): void {
-    this.cp.recordViolation(rule, message, uniqueId);
+    this.cp.violate(rule, message, uniqueId);
   }
   exchange(direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void {
     this.services.exchange(this.cp.id, direction, message, uniqueId, t, latencyMs, outcome, errorCode);
@@ -365,34 +357,20 @@ export class ChargePoint {
     return this.hooks;
   }
 
-  /** @internal records a violation of this charger (connection layer, handlers) */
-  recordViolation(rule: string, message: string, uniqueId?: string): void {
-    this.violate(rule, message, uniqueId);
-  }
-
-  /** @internal a charger CALL from the connection */
-  dispatch(frame: CallFrame, t: number, text: string): void {
-    this.onCall(frame, t, text);
-  }
-
   /** Resolves when the charger is connected (at once if it is). Rejects with LinkError on timeout. */
   waitForConnection(opts: { timeoutMs: number; signal: AbortSignal }): Promise<void> {
     if (this.connected) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      if (opts.signal.aborted) return reject(abortError(opts.signal));
-      const done = (err?: Error): void => {
-        clearTimeout(timer);
-        opts.signal.removeEventListener('abort', onAbort);
-        this.connectWaiters = this.connectWaiters?.filter((w) => w !== waiter);
-        if (err) reject(err);
-        else resolve();
-      };
-      const waiter = (): void => done();
-      const onAbort = (): void => done(abortError(opts.signal));
-      const timer = setTimeout(() => done(new LinkError(this.id, `charge point did not connect within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      opts.signal.addEventListener('abort', onAbort, { once: true });
-      (this.connectWaiters ??= []).push(waiter);
-    });
+    return waitFor<void>(
+      (connected) => {
+        (this.connectWaiters ??= []).push(connected);
+        return () => {
+          this.connectWaiters = this.connectWaiters?.filter((w) => w !== connected);
+        };
+      },
+      opts.timeoutMs,
+      opts.signal,
+      () => new LinkError(this.id, `charge point did not connect within ${opts.timeoutMs} ms`),
+    );
   }
 
   /** True between goOffline() and goOnline(). */
@@ -438,7 +416,7 @@ export class ChargePoint {
    *   cp.configure({ pnc: { certificateSigned: 'never' } })   // SignCertificate Accepted, no CertificateSigned
    */
   configure(settings: ChargerSettings): ChargerConfig {
-    this.config = resolveChargerConfig(this.config, settings);
+    this.config = applyChargerSettings(this.config, settings);
     return this.config;
   }
 
@@ -484,11 +462,10 @@ export class ChargePoint {
     if (v) throw new ProtocolViolation(v.rule, `${this.id}: ${v.message}${all.length - from > 1 ? ` (+${all.length - from - 1} more)` : ''}`);
   }
 
-  private violate(rule: string, message: string, uniqueId?: string, action?: string): ViolationRecord {
+  /** @internal records a violation of this charger (dispatcher, connection layer, handlers) */
+  violate(rule: string, message: string, uniqueId?: string, action?: string): ViolationRecord {
     const v: ViolationRecord = { t: nowMs(), chargePointId: this.id, rule, message, ...(uniqueId !== undefined ? { uniqueId } : {}), ...(action !== undefined ? { action } : {}) };
-    const rec = (this.recorded ??= []);
-    rec.push(v);
-    if (rec.length > 11_000) rec.splice(0, rec.length - 10_000);
+    keepRecent((this.recorded ??= []), v);
     this.services.violation(v);
     return v;
   }
@@ -529,8 +506,11 @@ export class ChargePoint {
   // The hot path: no closures per call, and when the handler answers synchronously (most do) the
   // answer is written in the same tick the CALL was read.
 
-  private onCall(frame: CallFrame, t: number, text: string): void {
-    const conn = this.conn as RpcConnection;
+  /**
+   * @internal a charger CALL from `conn`, answered on that connection (a replaced connection's CALL is
+   * not answered on its successor)
+   */
+  onCall(frame: CallFrame, t: number, text: string, conn: RpcConnection): void {
     const inbound = conn.track(frame, t);
     const call = new InboundCallRecord(this.id, frame, t, text);
     const schemas = this.services.schemas;
@@ -572,7 +552,9 @@ export class ChargePoint {
     if (taken === undefined || !taken.consumed) this.script.deliver(call);
     const plan = taken?.plan;
     if (plan?.delayMs) {
-      void sleep(plan.delayMs, this.services.signal).then(() => this.act(call, inbound, conn, plan, pncId));
+      // the answer goes out when the delay is over or the CSMS closes (then onto a closed connection: settled, not sent)
+      const go = (): void => this.act(call, inbound, conn, plan, pncId);
+      void sleep(plan.delayMs, this.services.signal).then(go, go);
     } else this.act(call, inbound, conn, plan, pncId);
   }
 
@@ -625,7 +607,7 @@ export class ChargePoint {
   }
 
   private handlerFailed(call: InboundCallRecord, inbound: InboundCall, conn: RpcConnection, e: unknown): void {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorText(e);
     this.event('handler-error', { action: call.action, error: msg });
     conn.respondError(inbound, 'InternalError', `the CSMS failed to handle ${call.action}: ${msg}`.slice(0, 255));
     call.settle('error', 'InternalError');
@@ -650,7 +632,7 @@ export class ChargePoint {
   }
 
   private scriptFailed(call: InboundCallRecord, inbound: InboundCall, conn: RpcConnection, e: unknown): void {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorText(e);
     this.event('script-error', { action: call.action, error: msg });
     conn.respondError(inbound, 'InternalError', `scripted answer to ${call.action} failed: ${msg}`.slice(0, 255));
     call.settle('error', 'InternalError');
@@ -688,7 +670,7 @@ export class ChargePoint {
       try {
         result.commit({ sent, plan });
       } catch (e) {
-        this.event('handler-error', { action: call.action, error: `commit: ${e instanceof Error ? e.message : String(e)}` });
+        this.event('handler-error', { action: call.action, error: `commit: ${errorText(e)}` });
       }
     }
     call.settle('result', undefined, sentText);
@@ -723,7 +705,7 @@ export class ChargePoint {
         if (bad) throw new CsmsUsageError(`PnC ${action} payload fails the OCPP 2.0.1 schema: ${bad.message}`);
       }
       wireAction = 'DataTransfer';
-      wirePayload = { vendorId: opts.vendorId ?? this.config.pnc.vendorIds[0] ?? 'org.openchargealliance.iso15118pnc', messageId: action, data: JSON.stringify(payload) };
+      wirePayload = { vendorId: opts.vendorId ?? this.config.pnc.vendorIds[0] ?? PNC_VENDOR_ID, messageId: action, data: JSON.stringify(payload) };
       message = `DataTransfer.${action}`;
     } else if (!opts.unchecked) {
       if (!schemas.has16(action)) throw new CsmsUsageError(`${action} is not an OCPP 1.6 action`);
@@ -742,7 +724,7 @@ export class ChargePoint {
     const remaining = Math.max(1, timeoutMs - (nowMs() - start));
     const out = await conn.call(wireAction, wirePayload, { timeoutMs: remaining, signal: opts.signal, message });
     if (out.kind === 'error') {
-      if (!isKnownErrorCode(out.errorCode)) this.violate(RULES.errorCode, `${message}: CALLERROR code "${out.errorCode}" is not an OCPP-J 1.6 error code`);
+      if (!isOcpp16ErrorCode(out.errorCode)) this.violate(RULES.errorCode, `${message}: CALLERROR code "${out.errorCode}" is not an OCPP-J 1.6 error code`);
       throw new OcppCallError(message, out.errorCode, out.errorDescription, out.errorDetails);
     }
     const conf = out.payload;
@@ -875,11 +857,6 @@ export class ChargePoint {
   }
 }
 
-const KNOWN_CODES = new Set(['NotImplemented', 'NotSupported', 'InternalError', 'ProtocolError', 'SecurityError', 'FormationViolation', 'PropertyConstraintViolation', 'OccurenceConstraintViolation', 'TypeConstraintViolation', 'GenericError']);
-function isKnownErrorCode(code: string): boolean {
-  return KNOWN_CODES.has(code);
-}
-
 /** The text of a deliberately malformed answer. */
 export function malformedText(kind: NonNullable<ResponsePlan['malformed']>, uniqueId: string, payload: JsonObject): string {
   const id = JSON.stringify(uniqueId);
@@ -897,9 +874,4 @@ export function malformedText(kind: NonNullable<ResponsePlan['malformed']>, uniq
     default:
       return kind.raw.split('{uniqueId}').join(uniqueId);
   }
-}
-
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new Error(`aborted: ${String(r)}`);
 }

@@ -11,13 +11,11 @@
 //   if (out.kind === 'result') out.payload;
 //   conn.respond(inboundCall, { currentTime });       // or respondError / sendRaw / drop
 import { LinkError, ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import { abortReason } from '../../drivers/common/abort.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import type WebSocket from 'ws';
 import { RULES } from './errors.ts';
-import { CALL, callText, errorText, parseFrame, resultText, type CallFrame } from './frames.ts';
-
-/** Epoch milliseconds with the sub-millisecond resolution of performance.now(). */
-const TIME_ORIGIN = performance.timeOrigin;
-export const nowMs = (): number => TIME_ORIGIN + performance.now();
+import { CALL, callText, errorText, MAX_UNIQUE_ID_LENGTH, parseFrame, resultText, type CallFrame } from './frames.ts';
 
 export type FrameDirection = 'in' | 'out';
 
@@ -40,8 +38,8 @@ export interface Exchange {
 export interface ConnectionHooks {
   /** every frame; `json` is false when the text is not JSON (or a binary frame); `bytes` as on the wire (unmasked payload) */
   frame(dir: FrameDirection, text: string, t: number, json: boolean, bytes: Uint8Array): void;
-  /** a charger CALL; `text` is the frame as received */
-  call(frame: CallFrame, t: number, text: string): void;
+  /** a charger CALL; `text` is the frame as received, `conn` the connection it came on (answer it there) */
+  call(frame: CallFrame, t: number, text: string, conn: RpcConnection): void;
   violation(rule: string, message: string, uniqueId?: string): void;
   /** a finished exchange (positional, so the hot path allocates no object) */
   exchange(direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void;
@@ -105,11 +103,9 @@ export class RpcConnection {
   private openCall: InboundCall | undefined;
   /** further unanswered charger CALLs by uniqueId (a charger breaking the one-outstanding rule) */
   private moreOpenCalls: Map<string, InboundCall> | undefined;
-  private closedInfo: { code: number; reason: string } | undefined;
+  private closed = false;
   /** false after a ping went out, true again on pong or any frame */
   alive = true;
-  framesIn = 0;
-  framesOut = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -129,16 +125,7 @@ export class RpcConnection {
   }
 
   get isOpen(): boolean {
-    return this.closedInfo === undefined && this.ws.readyState === 1;
-  }
-
-  get closeInfo(): { code: number; reason: string } | undefined {
-    return this.closedInfo;
-  }
-
-  /** CSMS CALLs waiting for a free slot or for their answer. */
-  get pendingCalls(): number {
-    return this.queue.length + this.inflight.size;
+    return !this.closed && this.ws.readyState === 1;
   }
 
   // ------------------------------------------------------------------ outbound
@@ -146,10 +133,10 @@ export class RpcConnection {
   /** Sends a CALL (queued behind the outstanding one). Rejects with LinkError when the connection closes, ProtocolViolation on timeout. */
   call(action: string, payload: JsonObject, opts: OutboundCallOptions): Promise<CallOutcome> {
     return new Promise<CallOutcome>((resolve, reject) => {
-      if (opts.signal.aborted) return reject(abortError(opts.signal));
+      if (opts.signal.aborted) return reject(abortReason(opts.signal));
       if (!this.isOpen) return reject(new LinkError(this.chargePointId, `not connected (cannot send ${action})`));
       const p: Pending = { uniqueId: `${this.idPrefix}${++this.nextId}`, action, message: opts.message ?? action, payload, opts, resolve, reject };
-      p.onAbort = () => this.fail(p, abortError(opts.signal));
+      p.onAbort = () => this.fail(p, abortReason(opts.signal));
       opts.signal.addEventListener('abort', p.onAbort, { once: true });
       this.queue.push(p);
       this.pump();
@@ -231,7 +218,6 @@ export class RpcConnection {
   private write(text: string, json = true): number {
     const t = nowMs();
     if (!this.isOpen) return t;
-    this.framesOut++;
     // encoded once: the same bytes go to the transcript and (as a text frame) to the socket
     const bytes = Buffer.from(text, 'utf8');
     this.hooks.frame('out', text, t, json, bytes);
@@ -244,7 +230,6 @@ export class RpcConnection {
   private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     const t = nowMs();
     this.alive = true;
-    this.framesIn++;
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const text = bytes.toString('utf8');
     if (isBinary) {
@@ -260,7 +245,7 @@ export class RpcConnection {
       if (r.ignore) return;
       // a broken CALL (or something we cannot even classify) gets a CALLERROR; a broken answer cannot be answered
       if (r.messageType === CALL || r.messageType === undefined) {
-        const id = r.uniqueId !== undefined && r.uniqueId.length <= 36 ? r.uniqueId : '-1';
+        const id = r.uniqueId !== undefined && r.uniqueId.length <= MAX_UNIQUE_ID_LENGTH ? r.uniqueId : '-1';
         this.write(errorText(id, r.code, r.message));
       } else if (r.uniqueId !== undefined) {
         const p = this.inflight.get(r.uniqueId);
@@ -276,7 +261,7 @@ export class RpcConnection {
         const open = [...(this.openCall ? [this.openCall] : []), ...(this.moreOpenCalls?.values() ?? [])].map((c) => `${c.action} (${c.uniqueId})`).join(', ');
         this.hooks.violation(RULES.concurrency, `CALL ${f.action} (${f.uniqueId}) sent while ${open} is unanswered; OCPP-J allows one outstanding CALL`, f.uniqueId);
       }
-      this.hooks.call(f, t, text);
+      this.hooks.call(f, t, text, this);
       return;
     }
     const p = this.inflight.get(f.uniqueId);
@@ -310,8 +295,8 @@ export class RpcConnection {
   }
 
   private onClose(code: number, reason: string): void {
-    if (this.closedInfo) return;
-    this.closedInfo = { code, reason };
+    if (this.closed) return;
+    this.closed = true;
     const err = new LinkError(this.chargePointId, `connection closed (${code}${reason ? ` ${reason}` : ''})`);
     for (const p of [...this.inflight.values(), ...this.queue]) this.fail(p, err);
     this.openCall = undefined;
@@ -350,9 +335,4 @@ function isJsonText(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new Error(`aborted: ${String(r)}`);
 }

@@ -1,7 +1,7 @@
 // The mock CSMS as a rig driver providing the `Csms` capability. The rig binds it to a ListenPort;
 // chargers connect to ws(s)://<host>:<port>/<chargePointId>. Every frame goes to the driver's
-// transcript (JSON lines, see transcript.ts), so each phase carries its OCPP traffic; suites turn the
-// request/response exchanges into hil_timing points with `drainTimings()`.
+// transcript (JSON lines, see transcript.ts), so each phase carries its OCPP traffic; the runner turns
+// the request/response exchanges of each phase into hil_timing points through `timings()`.
 //
 //   # rigs/<id>.yaml
 //   resources: { csms_port: { type: ListenPort, host: 0.0.0.0, port: 8180 } }
@@ -15,66 +15,22 @@
 //   const csms = asScriptableCsms(d.csms);
 //   csms.chargePoint().respond('DataTransfer.Authorize', { status: 'Blocked' });
 //   const auth = await d.csms.expectCall('DataTransfer.Authorize', { timeoutMs: 30_000, signal });
-//   for (const p of csms.drainTimings()) ctx.timing(p);
 import path from 'node:path';
 import { z } from 'zod';
 import { LinkError, type Csms, type HealthResult, type JsonObject, type TimingPoint } from '../../drivers/capabilities.ts';
+import { errorText, settleWithin, waitFor } from '../../drivers/common/abort.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import { loadPkiDir, startOcspHttpServer, type OcspHttpServer } from '../pki/index.ts';
 import { defineDriver, type DriverContext } from '../rig/registry.ts';
 import type { Resource } from '../rig/resources.ts';
 import type { ChargePoint } from './chargepoint.ts';
-import { nowMs } from './connection.ts';
+import { ChargerSettingsSchema } from './config.ts';
 import { CsmsUsageError } from './errors.ts';
-import { MockCsms, type ChargerSettings } from './server.ts';
+import { MockCsms } from './server.ts';
 import { PNC_CSMS_MESSAGES } from './schemas.ts';
-import type { OcppTimingPoint } from './transcript.ts';
 import type { ExpectOptions, ReceivedCall } from './types.ts';
 
 const refusalCode = z.number().int().min(400).max(599).optional();
-const idTagStatus = z.enum(['Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx']);
-
-const chargerOptions = z
-  .object({
-    /** OCPP security profile 0–3 */
-    securityProfile: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).optional(),
-    /** AuthorizationKey as text (profiles 1, 2) */
-    password: z.string().min(1).optional(),
-    /** AuthorizationKey as hex, as ChangeConfiguration AuthorizationKey carries it */
-    passwordHex: z.string().regex(/^([0-9a-fA-F]{2})+$/, 'an even number of hex digits').optional(),
-    /** how the charger may present the key: the key itself, its hex text, or either */
-    passwordEncoding: z.enum(['raw', 'hex', 'either']).optional(),
-    /** length rule of the key: ocpp16 (16–20 bytes, hex in ChangeConfiguration), ocpp201 (16–40 characters), any */
-    passwordRule: z.enum(['ocpp16', 'ocpp201', 'any']).optional(),
-    /** profile 3: CN of the client certificate (default the charge point id) */
-    serialNumber: z.string().min(1).optional(),
-    /** the CPO name: O of client certificates and CSRs */
-    cpoName: z.string().min(1).optional(),
-    /** profile 3: refuse certificates of other chargers (false only for negative tests) */
-    bindClientCertificate: z.boolean().optional(),
-    bootStatus: z.enum(['Accepted', 'Pending', 'Rejected']).optional(),
-    heartbeatIntervalS: z.number().int().positive().optional(),
-    idTags: z.record(z.string(), idTagStatus).optional(),
-    defaultIdTagStatus: idTagStatus.optional(),
-    lenientTimestamps: z.boolean().optional(),
-    pnc: z
-      .object({
-        enabled: z.boolean().optional(),
-        vendorIds: z.array(z.string().min(1)).min(1).optional(),
-        dialects: z.record(z.string().min(1), z.enum(['oca', 'has2be'])).optional(),
-        contractFailureStatus: z.enum(['Blocked', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown']).optional(),
-        centralContractValidationAllowed: z.boolean().optional(),
-        emaid: z.string().min(1).optional(),
-        certificateSigned: z.enum(['send', 'never']).optional(),
-        certificateSignedDelayMs: z.number().int().nonnegative().optional(),
-      })
-      .strict()
-      .optional(),
-    security: z
-      .object({ certificateSigned: z.enum(['send', 'never']).optional(), certificateSignedDelayMs: z.number().int().nonnegative().optional() })
-      .strict()
-      .optional(),
-  })
-  .strict();
 
 export const MockCsmsOptionsSchema = z
   .object({
@@ -88,8 +44,8 @@ export const MockCsmsOptionsSchema = z
     tlsMinVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
     /** also serve the PKI's OCSP URL over HTTP (for chargers that ask the AIA responder themselves) */
     ocspServer: z.boolean().default(false),
-    defaults: chargerOptions.default({}),
-    chargers: z.record(z.string(), chargerOptions).default({}),
+    defaults: ChargerSettingsSchema.default({}),
+    chargers: z.record(z.string(), ChargerSettingsSchema).default({}),
     unknownChargers: z.enum(['accept', 'reject']).default('accept'),
     callTimeoutMs: z.number().int().positive().default(30_000),
     pingIntervalMs: z.number().int().nonnegative().default(30_000),
@@ -119,12 +75,8 @@ export interface ScriptableCsms extends Csms {
   expectCall(action: string, opts: ExpectOptions): Promise<ReceivedCall>;
   /** The charger `id`, or the default one (options.chargePointId, else the only known charger). */
   chargePoint(id?: string): ChargePoint;
-  /** Recorded exchanges since the last drain, as timing points for PhaseContext.timing(). */
-  drainTimings(): OcppTimingPoint[];
-}
-
-function cleanSettings(o: z.output<typeof chargerOptions>): ChargerSettings {
-  return o as ChargerSettings;
+  /** Recorded exchanges since the last drain, as timing points (the runner drains them through `timings()` at the end of every phase). */
+  drainTimings(): TimingPoint[];
 }
 
 export class MockCsmsDriverImpl implements ScriptableCsms {
@@ -149,7 +101,7 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
       try {
         pki = loadPkiDir(dir);
       } catch (e) {
-        throw new LinkError(this.ctx.name, `cannot load the bench PKI from ${dir}: ${e instanceof Error ? e.message : String(e)} (create it with: pnc-bench pki init ${dir})`);
+        throw new LinkError(this.ctx.name, `cannot load the bench PKI from ${dir}: ${errorText(e)} (create it with: pnc-bench pki init ${dir})`);
       }
     }
     const csms = new MockCsms({
@@ -158,8 +110,8 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
       ...(pki ? { pki } : {}),
       ...(o.pkiSeed ? { pkiSeed: o.pkiSeed } : {}),
       ...(o.tls ? { tls: { minVersion: o.tlsMinVersion } } : {}),
-      defaults: cleanSettings(o.defaults),
-      chargers: Object.fromEntries(Object.entries(o.chargers).map(([k, v]) => [k, cleanSettings(v)])),
+      defaults: o.defaults,
+      chargers: o.chargers,
       unknownChargers: o.unknownChargers,
       callTimeoutMs: o.callTimeoutMs,
       pingIntervalMs: o.pingIntervalMs,
@@ -169,8 +121,8 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
     });
     csms.on('violation', (v) => this.ctx.log('warn', `${v.chargePointId}: [${v.rule}] ${v.message}`));
     csms.on('refusal', (r) => this.ctx.log('warn', `${r.chargePointId ?? '?'}: handshake refused (${r.status}): ${r.reason}`));
-    csms.on('entry', (e) => {
-      if ('event' in e && (e.event === 'connected' || e.event === 'disconnected')) this.ctx.log('info', `${e.cp} ${e.event}`);
+    csms.on('event', (e) => {
+      if (e.event === 'connected' || e.event === 'disconnected') this.ctx.log('info', `${e.cp} ${e.event}`);
     });
     csms.warmUp();
     await csms.listen(signal);
@@ -185,7 +137,7 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
         this.ocspHttp = await startOcspHttpServer(csms.ocsp, { url });
       } catch (e) {
         await this.close(1_000);
-        throw new LinkError(this.ctx.name, `cannot serve OCSP at ${url}: ${e instanceof Error ? e.message : String(e)}`);
+        throw new LinkError(this.ctx.name, `cannot serve OCSP at ${url}: ${errorText(e)}`);
       }
     }
     this.ctx.log('info', `listening on ${csms.url}`);
@@ -196,7 +148,7 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
     this.csms = undefined;
     const ocsp = this.ocspHttp;
     this.ocspHttp = undefined;
-    await Promise.all([csms?.close(deadlineMs), ocsp ? Promise.race([ocsp.close(), new Promise((r) => setTimeout(r, deadlineMs).unref())]) : undefined]);
+    await Promise.all([csms?.close(deadlineMs), ocsp ? settleWithin(ocsp.close(), deadlineMs) : undefined]);
   }
 
   async health(_signal: AbortSignal): Promise<HealthResult> {
@@ -226,21 +178,15 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
   private async defaultChargePoint(opts: { timeoutMs: number; signal: AbortSignal }): Promise<ChargePoint> {
     const csms = this.server;
     if (this.ctx.options.chargePointId !== undefined || csms.chargePoints().length > 0) return this.chargePoint();
-    return new Promise<ChargePoint>((resolve, reject) => {
-      const done = (err: Error | undefined, cp?: ChargePoint): void => {
-        clearTimeout(timer);
-        off();
-        opts.signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(cp as ChargePoint);
-      };
-      const off = csms.on('entry', (e) => {
-        if ('event' in e && e.event === 'connected') done(undefined, csms.chargePoint(e.cp));
-      });
-      const onAbort = (): void => done(opts.signal.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
-      const timer = setTimeout(() => done(new LinkError(this.ctx.name, `no charger connected within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      opts.signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitFor<ChargePoint>(
+      (deliver) =>
+        csms.on('event', (e) => {
+          if (e.event === 'connected') deliver(csms.chargePoint(e.cp));
+        }),
+      opts.timeoutMs,
+      opts.signal,
+      () => new LinkError(this.ctx.name, `no charger connected within ${opts.timeoutMs} ms`),
+    );
   }
 
   /**
@@ -268,7 +214,7 @@ export class MockCsmsDriverImpl implements ScriptableCsms {
     return (await cp.callAny(action, payload, opts)).response as JsonObject;
   }
 
-  drainTimings(): OcppTimingPoint[] {
+  drainTimings(): TimingPoint[] {
     return this.csms ? this.csms.drainTimings() : [];
   }
 
@@ -293,6 +239,3 @@ export const MockCsmsDriver = defineDriver({
   transcript: { ext: 'jsonl', mime: 'application/jsonl' },
   create: (ctx) => new MockCsmsDriverImpl(ctx),
 });
-
-/** A rig file may load this module under `plugins:` until drivers/index.ts registers MockCsms. */
-export default [MockCsmsDriver];

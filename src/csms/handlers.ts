@@ -6,9 +6,10 @@
 //   const h = DEFAULT_HANDLERS.BootNotification;
 //   const { payload, commit } = await h(call, ctx);   // { status: 'Accepted', currentTime, interval }
 import type { JsonObject } from '../../drivers/capabilities.ts';
+import { errorText } from '../../drivers/common/abort.ts';
 import type { BenchPki, OcspTransport } from '../pki/index.ts';
 import { signCsr } from '../pki/index.ts';
-import type { CpAction, OcppSchemas } from './schemas.ts';
+import type { CpAction } from './schemas.ts';
 import type { ChargePointState } from './state.ts';
 import type { ChargerConfig, ReceivedCall, ResponsePlan } from './types.ts';
 import type { AuthorizationStatus16, IdTagInfo } from './messages.ts';
@@ -18,7 +19,6 @@ export interface HandlerContext {
   readonly chargePointId: string;
   readonly config: ChargerConfig;
   readonly state: ChargePointState;
-  readonly schemas: OcppSchemas;
   pki(): BenchPki;
   readonly ocspTransport: OcspTransport;
   /** aborted when the CSMS closes */
@@ -47,7 +47,7 @@ export interface HandlerResult {
 export type Handler = (call: ReceivedCall, ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;
 
 /** OCPP date-time without milliseconds, UTC. */
-export const isoNow = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+const isoNow = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function idTagInfo(cfg: ChargerConfig, idTag: string): IdTagInfo {
   const status: AuthorizationStatus16 = Object.prototype.hasOwnProperty.call(cfg.idTags, idTag) ? (cfg.idTags[idTag] as AuthorizationStatus16) : cfg.defaultIdTagStatus;
@@ -69,7 +69,7 @@ export function followUpDelayMs(plan: ResponsePlan | undefined, policy: { certif
 export function later(ctx: HandlerContext, delayMs: number, what: string, fn: () => Promise<unknown>): void {
   const run = (): void => {
     if (ctx.signal.aborted) return;
-    fn().catch((e: unknown) => ctx.event('follow-up-failed', { what, error: e instanceof Error ? e.message : String(e) }));
+    fn().catch((e: unknown) => ctx.event('follow-up-failed', { what, error: errorText(e) }));
   };
   if (delayMs <= 0) setImmediate(run);
   else setTimeout(run, delayMs).unref();

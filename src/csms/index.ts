@@ -8,9 +8,10 @@
 //   await csms.call('CP1', 'TriggerMessage', { requestedMessage: 'SignV2GCertificate' }, { signal, pnc: true });
 //
 // Suites that got the capability `Csms` from the rig use `asScriptableCsms(d.csms)` for the richer API.
-export { MockCsms, DEFAULT_CHARGER_CONFIG, OCPP16_SUBPROTOCOL, resolveChargerConfig, type MockCsmsOptions, type ChargerSettings, type Refusal } from './server.ts';
+export { MockCsms, DEFAULT_CHARGER_CONFIG, OCPP16_SUBPROTOCOL, resolveChargerConfig, type MockCsmsOptions, type ChargerSettings, type CsmsEvents, type Refusal } from './server.ts';
+export { ChargerSettingsSchema, authorizationKeyProblem } from './config.ts';
 export { ChargePoint, malformedText, type CallOptions, type ConnectionInfo } from './chargepoint.ts';
-export { RpcConnection, nowMs, type Exchange, type CallOutcome } from './connection.ts';
+export { RpcConnection, type Exchange, type CallOutcome } from './connection.ts';
 export { CsmsUsageError, OcppCallError, OCPP16_ERROR_CODES, RULES, isOcpp16ErrorCode, type Ocpp16ErrorCode } from './errors.ts';
 export { parseFrame, callText, resultText, errorText, type Frame, type ParseResult } from './frames.ts';
 export { OcppSchemas, CP_ACTIONS, CSMS_ACTIONS, PNC_CP_MESSAGES, PNC_CSMS_MESSAGES, PNC_VENDOR_ID, type SchemaFailure, type SchemaIssue } from './schemas.ts';
@@ -20,6 +21,6 @@ export { CallScript, type RuleHandle, type RuleOptions } from './script.ts';
 export { checkHandshake, serverTlsOptions, DEFAULT_REFUSAL_STATUS, REFUSAL_KINDS, type RefusalKind, type TlsSettings } from './security.ts';
 export { certificateChainFor, CHAIN_VARIANTS, type ChainVariant, type ChainOptions } from './chains.ts';
 export { ChargePointState, CertificateStore, type StoredCertificate, type TransactionRecord } from './state.ts';
-export { transcriptLine, consoleLine, timingPoint, type OcppTimingPoint } from './transcript.ts';
+export { transcriptLine, consoleLine, timingPoint } from './transcript.ts';
 export type * from './messages.ts';
 export type * from './types.ts';

@@ -10,15 +10,10 @@
 //   const p = await csms.call('CP1', 'InstallCertificate', { certificateType: 'V2GRootCertificate', certificate }, { ...opts, pnc: true });
 //   p.response?.status;
 import type { JsonObject } from '../../drivers/capabilities.ts';
+import type { CertificateHashData, OcspRequestData } from '../pki/index.ts';
 
-export type HashAlgorithm = 'SHA256' | 'SHA384' | 'SHA512';
-
-export interface CertificateHashData {
-  hashAlgorithm: HashAlgorithm;
-  issuerNameHash: string;
-  issuerKeyHash: string;
-  serialNumber: string;
-}
+// the hash data types are the PKI's (src/pki/hash-data.ts computes them as a charger does)
+export type { CertificateHashData, HashAlgorithm } from '../pki/index.ts';
 
 export type AuthorizationStatus16 = 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx';
 
@@ -167,9 +162,7 @@ export interface IdToken201 {
   additionalInfo?: { additionalIdToken: string; type: string }[];
 }
 
-export interface OcspRequestDataType extends CertificateHashData {
-  responderURL: string;
-}
+export type OcspRequestDataType = OcspRequestData;
 
 export interface PncAuthorizeReq {
   idToken: IdToken201;

@@ -10,6 +10,7 @@
 //   GetCertificateStatus   OCSP through the bench responder
 //   Authorize              token policy first, then contract chain (`certificate`) or hash data via OCSP
 import type { JsonObject } from '../../drivers/capabilities.ts';
+import { errorText } from '../../drivers/common/abort.ts';
 import { answerGet15118EVCertificate, benchAnswerOptions, bodyElementName, decodeV2GMessage, exiBytes, type CpsSigner as ExiCpsSigner } from '../exi/index.ts';
 import {
   checkHashDataStatus,
@@ -126,7 +127,7 @@ async function authorizeContract(ctx: HandlerContext, idToken: string, certifica
       ctx.event('contract-validation', { path: 'hash-data', status: r.status, reason: r.reason });
       out.certificateStatus = r.status;
     } catch (e) {
-      ctx.event('contract-validation', { path: 'hash-data', status: 'CertChainError', reason: e instanceof Error ? e.message : String(e) });
+      ctx.event('contract-validation', { path: 'hash-data', status: 'CertChainError', reason: errorText(e) });
       out.certificateStatus = 'CertChainError';
     }
   }
@@ -179,7 +180,7 @@ export const PNC_HANDLERS: Readonly<Record<PncCpMessage, Handler>> = {
       if (!assessment.ok) ctx.event('certificate-request-refused', { responseCode: assessment.responseCode, reason: assessment.reason });
       return { payload: { status: 'Accepted', exiResponse: response.exiBase64 } };
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
+      const msg = errorText(e);
       ctx.event('get15118-failed', msg);
       return { payload: { status: 'Failed', exiResponse: '', statusInfo: statusInfo('InvalidExiRequest', msg) } };
     }
@@ -190,7 +191,7 @@ export const PNC_HANDLERS: Readonly<Record<PncCpMessage, Handler>> = {
       const r = await getCertificateStatus(call.payload.ocspRequestData, { transport: ctx.ocspTransport, signal: ctx.signal });
       return { payload: r.status === 'Accepted' ? { status: 'Accepted', ocspResult: r.ocspResult } : { status: 'Failed', statusInfo: statusInfo(r.statusInfo.reasonCode, r.statusInfo.additionalInfo) } };
     } catch (e) {
-      return { payload: { status: 'Failed', statusInfo: statusInfo('InvalidRequest', e instanceof Error ? e.message : String(e)) } };
+      return { payload: { status: 'Failed', statusInfo: statusInfo('InvalidRequest', errorText(e)) } };
     }
   },
 

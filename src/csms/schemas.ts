@@ -188,9 +188,9 @@ class SchemaSet {
   private readonly ids: Set<string>;
   /** action names that have a `.req` schema */
   readonly actions: Set<string>;
-  /** action → [req, conf] compiled validators (the hot path: no string building per frame) */
+  /** action → [req, conf] compiled validators, the cache of the strict ones (the hot path: no string building per frame) */
   readonly fast = new Map<string, [ValidateFunction | undefined, ValidateFunction | undefined]>();
-  private readonly cache = new Map<string, ValidateFunction>();
+  /** the lenient-timestamp validators by schema id, compiled when a payload first needs them */
   private lenient: { ajv: Ajv; cache: Map<string, ValidateFunction> } | undefined;
   private readonly ajv: Ajv;
   constructor(private readonly schemas: SchemaFile[]) {
@@ -201,15 +201,14 @@ class SchemaSet {
   has(id: string): boolean {
     return this.ids.has(id);
   }
-  validator(id: string, lenient: boolean): ValidateFunction {
-    if (lenient) {
-      this.lenient ??= { ajv: makeAjv(this.schemas, true), cache: new Map() };
-      let f = this.lenient.cache.get(id);
-      if (!f) this.lenient.cache.set(id, (f = this.lenient.ajv.getSchema(id) as ValidateFunction));
-      return f;
-    }
-    let f = this.cache.get(id);
-    if (!f) this.cache.set(id, (f = this.ajv.getSchema(id) as ValidateFunction));
+  /** The strict validator of schema `id` (compiled now; the caller keeps it in `fast`). */
+  strict(id: string): ValidateFunction {
+    return this.ajv.getSchema(id) as ValidateFunction;
+  }
+  lenientValidator(id: string): ValidateFunction {
+    this.lenient ??= { ajv: makeAjv(this.schemas, true), cache: new Map() };
+    let f = this.lenient.cache.get(id);
+    if (!f) this.lenient.cache.set(id, (f = this.lenient.ajv.getSchema(id) as ValidateFunction));
     return f;
   }
 }
@@ -280,13 +279,13 @@ export class OcppSchemas {
     if (f === undefined) {
       const id = `${action}.${dir}`;
       if (!set.has(id)) throw new Error(`no schema ${id}`);
-      f = pair[i] = set.validator(id, false);
+      f = pair[i] = set.strict(id);
     }
     if (f(payload)) return null;
     const id = `${action}.${dir}`;
     const failure = failureOf(f.errors);
     if (opts.lenientTimestamps && failure.issues[0]?.keyword === 'format') {
-      const g = set.validator(id, true);
+      const g = set.lenientValidator(id);
       if (g(payload)) return { ...failure, tolerated: true };
       return failureOf(g.errors);
     }

@@ -7,6 +7,7 @@
 //   const call = await script.expect('DataTransfer.Authorize', { timeoutMs: 30_000, signal });
 //   script.takeRule(call)  // the dispatcher asks which plan applies to an incoming call
 import { ProtocolViolation } from '../../drivers/capabilities.ts';
+import { abortReason } from '../../drivers/common/abort.ts';
 import { CsmsUsageError } from './errors.ts';
 import type { ExpectOptions, ReceivedCall, ResponsePlan } from './types.ts';
 
@@ -233,10 +234,6 @@ export class CallScript {
     return n;
   }
 
-  clearInbox(): void {
-    this.inbox.clear();
-  }
-
   /** Removes and returns the oldest unconsumed call matching key (or '*'), `since` and `match`. */
   private takeFromInbox(key: string, since: number | undefined, match: ((call: ReceivedCall) => boolean) | undefined): ReceivedCall | undefined {
     let best: { box: KeyInbox; i: number; call: ReceivedCall } | undefined;
@@ -265,7 +262,7 @@ export class CallScript {
     if (!(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) return Promise.reject(new CsmsUsageError(`expectCall(${key}): timeoutMs must be > 0`));
     if (opts.respond) checkPlan(opts.respond);
     return new Promise<ReceivedCall>((resolve, reject) => {
-      if (opts.signal.aborted) return reject(abortError(opts.signal));
+      if (opts.signal.aborted) return reject(abortReason(opts.signal));
       let done = false;
       let rule: RuleHandle | undefined;
       let waiter: Waiter | undefined;
@@ -282,7 +279,7 @@ export class CallScript {
           reject(new ProtocolViolation(v.rule, `${call.chargePointId} ${call.action}: ${v.message}${call.violations.length > 1 ? ` (+${call.violations.length - 1} more)` : ''}`));
         } else resolve(call as ReceivedCall);
       };
-      const onAbort = (): void => finish(undefined, abortError(opts.signal));
+      const onAbort = (): void => finish(undefined, abortReason(opts.signal));
       const timer = setTimeout(() => finish(undefined, timeoutError()), opts.timeoutMs);
       opts.signal.addEventListener('abort', onAbort, { once: true });
       if (opts.respond) {
@@ -298,9 +295,4 @@ export class CallScript {
       this.waiters.push(waiter);
     });
   }
-}
-
-function abortError(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  return r instanceof Error ? r : new Error(`aborted: ${String(r)}`);
 }

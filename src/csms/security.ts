@@ -11,7 +11,7 @@
 //   const tlsOptions = serverTlsOptions(pki);   // for https.createServer
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import { privateKeyPem, type BenchPki } from '../pki/index.ts';
+import { derToPem, privateKeyPem, type BenchPki } from '../pki/index.ts';
 import type { ChargerConfig } from './types.ts';
 
 export interface HandshakeInput {
@@ -57,8 +57,8 @@ export function checkRefusalStatus(status: unknown, what: string): number {
   return status;
 }
 
-/** One certificate of the chain a charger presented (profile 3), leaf first, as OpenSSL built it. */
-export interface PeerCertificateInfo {
+/** One certificate of the chain a charger presented (profile 3), leaf first, as OpenSSL built it (a JSON object as is). */
+export type PeerCertificateInfo = {
   subject: string;
   issuer: string;
   serialNumber: string;
@@ -66,7 +66,7 @@ export interface PeerCertificateInfo {
   validTo: string;
   fingerprint256: string;
   pem: string;
-}
+};
 
 const nameText = (n: Record<string, string | string[]> | undefined): string =>
   Object.entries(n ?? {})
@@ -83,7 +83,6 @@ export function peerCertificateChain(sock: TLSSocket): PeerCertificateInfo[] {
   const seen = new Set<string>();
   while (c && Object.keys(c).length > 0 && c.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
-    const b64 = c.raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
     out.push({
       subject: nameText(c.subject as unknown as Record<string, string | string[]>),
       issuer: nameText(c.issuer as unknown as Record<string, string | string[]>),
@@ -91,7 +90,7 @@ export function peerCertificateChain(sock: TLSSocket): PeerCertificateInfo[] {
       validFrom: c.valid_from,
       validTo: c.valid_to,
       fingerprint256: c.fingerprint256,
-      pem: `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`,
+      pem: derToPem(c.raw, 'CERTIFICATE'),
     });
     c = c.issuerCertificate;
   }

@@ -19,19 +19,21 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { LinkError, type JsonObject } from '../../drivers/capabilities.ts';
+import { LinkError, type JsonObject, type TimingPoint } from '../../drivers/capabilities.ts';
+import { abortReason, settleWithin } from '../../drivers/common/abort.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import { generatePki, OcspResponder, type BenchPki, type OcspTransport } from '../pki/index.ts';
-import { ChargePoint, type CallOptions, type ConnectionInfo, type CsmsServices } from './chargepoint.ts';
+import { ChargePoint, keepRecent, type CallOptions, type ConnectionInfo, type CsmsServices } from './chargepoint.ts';
 import { resolveChargerConfig, type ChargerSettings } from './config.ts';
-import { RpcConnection, nowMs, type Exchange } from './connection.ts';
+import { RpcConnection, type Exchange } from './connection.ts';
 import { ExchangeLog } from './exchanges.ts';
 import { CsmsUsageError } from './errors.ts';
 import type { Ocpp16CallAction, Ocpp16Calls, PncCallMessage, PncCallResult, PncCalls } from './messages.ts';
 import { OcppSchemas } from './schemas.ts';
 import { DEFAULT_INBOX_PER_ACTION, type RuleHandle, type RuleOptions } from './script.ts';
 import { checkHandshake, checkRefusalStatus, peerCertificateChain, DEFAULT_REFUSAL_STATUS, REFUSAL_KINDS, serverTlsOptions, type PeerCertificateInfo, type RefusalKind, type TlsSettings } from './security.ts';
-import { frameLineHeads, timingPoint, toUs, transcriptLine, writeFrameLine, type FrameLineHeads, type OcppTimingPoint } from './transcript.ts';
-import type { ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEntry, TranscriptWriter, ViolationRecord } from './types.ts';
+import { frameLineHeads, timingPoint, toUs, transcriptLine, writeFrameLine, type FrameLineHeads } from './transcript.ts';
+import type { ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEntry, TranscriptEvent, TranscriptFrame, TranscriptWriter, ViolationRecord } from './types.ts';
 
 export { DEFAULT_CHARGER_CONFIG, resolveChargerConfig, type ChargerSettings } from './config.ts';
 
@@ -74,14 +76,8 @@ export interface MockCsmsOptions {
   ocspTransport?: OcspTransport;
   /** calls kept per charger and action for a later expectCall until consumed (default 16; the oldest go first; 0 = none) */
   inboxLimit?: number;
-  /** keep exchanges for timings (default true); at most `maxExchanges` (default 100 000) wait to be drained */
-  recordExchanges?: boolean;
+  /** exchanges kept for timings until drained, at most (default 100 000; the oldest go first) */
   maxExchanges?: number;
-}
-
-/** A peer chain as JSON for the transcript (the PEM of each certificate included). */
-function chainJson(chain: PeerCertificateInfo[]): JsonObject[] {
-  return chain.map((c) => ({ ...c }));
 }
 
 export interface Refusal {
@@ -97,13 +93,24 @@ export interface Refusal {
 }
 
 type Listener<T> = (v: T) => void;
-interface CsmsEvents {
+/**
+ * What `MockCsms.on` delivers. Frames and events are separate channels, so a listener of events (the
+ * driver logs connects) does not make the CSMS build an entry object for every frame; `entry` is both
+ * channels, in the order things happened (the standalone command prints them all).
+ */
+export interface CsmsEvents {
+  /** every frame in and out (built only while someone listens) */
+  frame: TranscriptFrame;
+  /** every transcript event: connected, disconnected, violation, handshake-refused, ... */
+  event: TranscriptEvent;
+  /** frames and events */
   entry: TranscriptEntry;
   violation: ViolationRecord;
   call: ReceivedCall;
   exchange: Exchange;
   refusal: Refusal;
 }
+type Channel = Exclude<keyof CsmsEvents, 'entry'>;
 
 export class MockCsms {
   readonly schemas = OcppSchemas.shared();
@@ -114,7 +121,7 @@ export class MockCsms {
   private readonly allViolations: ViolationRecord[] = [];
   private readonly allRefusals: Refusal[] = [];
   private readonly exchangeLog: ExchangeLog;
-  private readonly listeners: { [K in keyof CsmsEvents]: Listener<CsmsEvents[K]>[] } = { entry: [], violation: [], call: [], exchange: [], refusal: [] };
+  private readonly listeners: { [K in Channel]: Listener<CsmsEvents[K]>[] } = { frame: [], event: [], violation: [], call: [], exchange: [], refusal: [] };
   private readonly life = new AbortController();
   private pingTimer: NodeJS.Timeout | undefined;
   private transactionSeq = 0;
@@ -166,16 +173,15 @@ export class MockCsms {
           if (heads === undefined) this.lineHeads.set(cp, (heads = frameLineHeads(cp)));
           writeFrameLine(w, toUs(t), heads, dir, text, json, bytes);
         }
-        if (this.listeners.entry.length) this.emit('entry', { tUs: toUs(t), cp, dir, text, json });
+        if (this.listeners.frame.length) this.emit('frame', { tUs: toUs(t), cp, dir, text, json });
       },
       violation: (v) => {
-        this.allViolations.push(v);
-        if (this.allViolations.length > 10_000) this.allViolations.splice(0, this.allViolations.length - 10_000);
+        keepRecent(this.allViolations, v);
         this.entry({ tUs: toUs(v.t), cp: v.chargePointId, event: 'violation', detail: { rule: v.rule, message: v.message, ...(v.uniqueId !== undefined ? { uniqueId: v.uniqueId } : {}) } });
         this.emit('violation', v);
       },
       exchange: (cp, direction, message, uniqueId, t, latencyMs, outcome, errorCode) => {
-        if (this.opts.recordExchanges !== false) this.exchangeLog.push(cp, direction, message, uniqueId, t, latencyMs, outcome, errorCode);
+        this.exchangeLog.push(cp, direction, message, uniqueId, t, latencyMs, outcome, errorCode);
         if (this.listeners.exchange.length) {
           this.emit('exchange', { chargePointId: cp, direction, message, uniqueId, t, latencyMs, outcome, ...(errorCode !== undefined ? { errorCode } : {}) });
         }
@@ -210,16 +216,27 @@ export class MockCsms {
 
   // ------------------------------------------------------------------ events
 
+  /** Subscribes to a channel (CsmsEvents); returns the unsubscribe function. */
   on<K extends keyof CsmsEvents>(event: K, fn: Listener<CsmsEvents[K]>): () => void {
-    (this.listeners[event] as Listener<CsmsEvents[K]>[]).push(fn);
+    if (event === 'entry') {
+      const offFrames = this.on('frame', fn as Listener<TranscriptEntry>);
+      const offEvents = this.on('event', fn as Listener<TranscriptEntry>);
+      return () => {
+        offFrames();
+        offEvents();
+      };
+    }
+    // copy on write: a listener that unsubscribes (or subscribes) while being called does not make emit skip the next one
+    const lists = this.listeners as unknown as Record<Channel, Listener<CsmsEvents[K]>[]>;
+    const ch = event as Channel;
+    lists[ch] = [...lists[ch], fn];
     return () => {
-      const l = this.listeners[event] as Listener<CsmsEvents[K]>[];
-      const i = l.indexOf(fn);
-      if (i >= 0) l.splice(i, 1);
+      const i = lists[ch].indexOf(fn);
+      if (i >= 0) lists[ch] = [...lists[ch].slice(0, i), ...lists[ch].slice(i + 1)];
     };
   }
 
-  private emit<K extends keyof CsmsEvents>(event: K, v: CsmsEvents[K]): void {
+  private emit<K extends Channel>(event: K, v: CsmsEvents[K]): void {
     for (const fn of this.listeners[event] as Listener<CsmsEvents[K]>[]) {
       try {
         fn(v);
@@ -229,18 +246,14 @@ export class MockCsms {
     }
   }
 
-  private entry(e: TranscriptEntry): void {
-    if (this.opts.transcript) this.writeLine(transcriptLine(e));
-    if (this.listeners.entry.length) this.emit('entry', e);
+  /** An event: its transcript line (one write; src/rig/transcript.ts copies lines into large blocks) and the `event` channel. */
+  private entry(e: TranscriptEvent): void {
+    this.opts.transcript?.write(transcriptLine(e));
+    if (this.listeners.event.length) this.emit('event', e);
   }
 
   /** per charger: the constant parts of its frame lines */
   private readonly lineHeads = new Map<string, FrameLineHeads>();
-
-  /** One write per line: the transcript (src/rig/transcript.ts) copies lines into large blocks. */
-  private writeLine(line: string): void {
-    this.opts.transcript?.write(line);
-  }
 
   private event(cp: string, name: string, detail?: JsonObject | string): void {
     this.entry({ tUs: toUs(nowMs()), cp, event: name, ...(detail !== undefined ? { detail } : {}) });
@@ -308,7 +321,7 @@ export class MockCsms {
   }
 
   /** Removes the recorded exchanges and returns them as timing points for PhaseContext.timing(). */
-  drainTimings(): OcppTimingPoint[] {
+  drainTimings(): TimingPoint[] {
     return this.drainExchanges().map(timingPoint);
   }
 
@@ -386,7 +399,7 @@ export class MockCsms {
       };
       const onError = (e: NodeJS.ErrnoException): void => done(new LinkError('csms', `cannot listen on ${host}:${this.opts.port ?? 0}: ${e.code ?? e.message}`, { cause: e }));
       const onListening = (): void => done();
-      const onAbort = (): void => done(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      const onAbort = (): void => done(abortReason(signal as AbortSignal));
       server.once('error', onError);
       server.once('listening', onListening);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -415,6 +428,12 @@ export class MockCsms {
     return this.refusalStatus[kind];
   }
 
+  /** Keeps a refusal (the most recent 10 000, as violations) and tells the `refusal` listeners. */
+  private recordRefusal(r: Refusal): void {
+    keepRecent(this.allRefusals, r);
+    this.emit('refusal', r);
+  }
+
   private refuse(
     socket: Duplex,
     kind: RefusalKind,
@@ -425,11 +444,8 @@ export class MockCsms {
     headers: Record<string, string> = {},
     chain: PeerCertificateInfo[] = [],
   ): void {
-    const r: Refusal = { t: nowMs(), chargePointId, kind, status, reason, remoteAddress, ...(chain.length ? { clientCertificateChain: chain } : {}) };
-    this.allRefusals.push(r);
-    if (this.allRefusals.length > 11_000) this.allRefusals.splice(0, this.allRefusals.length - 10_000);
-    this.event(chargePointId ?? '-', 'handshake-refused', { kind, status, reason, remoteAddress: remoteAddress ?? null, ...(chain.length ? { clientCertificateChain: chainJson(chain) } : {}) });
-    this.emit('refusal', r);
+    this.recordRefusal({ t: nowMs(), chargePointId, kind, status, reason, remoteAddress, ...(chain.length ? { clientCertificateChain: chain } : {}) });
+    this.event(chargePointId ?? '-', 'handshake-refused', { kind, status, reason, remoteAddress: remoteAddress ?? null, ...(chain.length ? { clientCertificateChain: chain } : {}) });
     const body = `${reason}\n`;
     const text = http.STATUS_CODES[status] ?? 'Refused';
     const head = [`HTTP/1.1 ${status} ${text}`, 'Connection: close', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
@@ -474,7 +490,7 @@ export class MockCsms {
     const wss = this.wss as WebSocketServer;
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       if (mismatch) {
-        this.allRefusals.push({ t: nowMs(), chargePointId: id, kind: 'subprotocol', status: 101, reason: mismatchReason, remoteAddress });
+        this.recordRefusal({ t: nowMs(), chargePointId: id, kind: 'subprotocol', status: 101, reason: mismatchReason, remoteAddress });
         this.event(id as string, 'subprotocol-mismatch', { reason: mismatchReason, action: 'completed without subprotocol, closing (1002)' });
         ws.close(1002, mismatchReason.slice(0, 120));
         return;
@@ -503,7 +519,7 @@ export class MockCsms {
         securityProfile: cp.config.securityProfile,
         ...(info.passwordMatched ? { passwordMatched: info.passwordMatched } : {}),
         ...(info.tls ? { tlsVersion: info.tls.version, cipher: info.tls.cipher ?? null, clientCertificate: info.tls.clientCertificate?.subject ?? null } : {}),
-        ...(chain.length ? { clientCertificateChain: chainJson(chain) } : {}),
+        ...(chain.length ? { clientCertificateChain: chain } : {}),
       });
     });
   }
@@ -518,12 +534,11 @@ export class MockCsms {
     this.server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const cp of this.cps.values()) cp.disconnect({ code: 1001, reason: 'CSMS shutting down' });
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, Math.min(deadlineMs, 500))).unref());
-    await Promise.race([closed, deadline]);
+    await settleWithin(closed, Math.min(deadlineMs, 500));
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     if ('closeAllConnections' in server) server.closeAllConnections();
-    await Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadlineMs - 500)).unref())]);
+    await settleWithin(closed, deadlineMs - 500);
     this.wss?.close();
     this.bound = undefined;
   }

@@ -8,7 +8,8 @@
 //   s.boot?.status; s.configuration.get('HeartbeatInterval')?.value; s.transactions.get(1)?.stoppedAt;
 //   s.certificates.pnc.list('V2GCertificate');
 import type { JsonObject } from '../../drivers/capabilities.ts';
-import type { CertificateHashData, IdTagInfo } from './messages.ts';
+import { hashDataMatches, type CertificateHashData } from '../pki/index.ts';
+import type { IdTagInfo } from './messages.ts';
 
 export type CertificateFamily = 'security' | 'pnc';
 
@@ -51,7 +52,7 @@ export class CertificateStore {
     let n = 0;
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const d = this.entries[i]?.hashData;
-      if (d && sameHash(d, h)) {
+      if (d && hashDataMatches(d, h)) {
         this.entries.splice(i, 1);
         n++;
       }
@@ -62,16 +63,6 @@ export class CertificateStore {
   toJSON(): StoredCertificate[] {
     return this.entries.map((e) => ({ ...e }));
   }
-}
-
-function sameHash(a: CertificateHashData, b: CertificateHashData): boolean {
-  const serial = (s: string) => s.toLowerCase().replace(/^0+(?=.)/, '');
-  return (
-    a.hashAlgorithm === b.hashAlgorithm &&
-    a.issuerNameHash.toLowerCase() === b.issuerNameHash.toLowerCase() &&
-    a.issuerKeyHash.toLowerCase() === b.issuerKeyHash.toLowerCase() &&
-    serial(a.serialNumber) === serial(b.serialNumber)
-  );
 }
 
 export interface TransactionRecord {

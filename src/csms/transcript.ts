@@ -5,18 +5,12 @@
 //     → '{"tUs":1763719871234567,"cp":"CP1","dir":"in","frame":[2,"1","Heartbeat",{}]}\n'
 //   for (const p of csms.drainTimings()) ctx.timing(p);   // { protocol: 'ocpp', message, direction, latencyMs }
 //   consoleLine(entry)   // '11:31:11.234567 CP1 <- [2,"1","Heartbeat",{}]' for the standalone command
+import type { TimingPoint } from '../../drivers/capabilities.ts';
 import type { Exchange } from './connection.ts';
 import type { TranscriptEntry, TranscriptWriter } from './types.ts';
 
-/** The shape of the runner's TimingPoint (src/runner/suite.ts), protocol 'ocpp'. */
-export interface OcppTimingPoint {
-  protocol: 'ocpp';
-  message: string;
-  direction: 'cp->csms' | 'csms->cp';
-  latencyMs: number;
-}
-
-export function timingPoint(x: Exchange): OcppTimingPoint {
+/** An exchange as a timing point (protocol 'ocpp') for hil_timing. */
+export function timingPoint(x: Exchange): TimingPoint {
   return { protocol: 'ocpp', message: x.message, direction: x.direction, latencyMs: x.latencyMs };
 }
 

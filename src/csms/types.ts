@@ -168,9 +168,20 @@ export interface ExpectOptions {
  *   {"tUs":1763719871234901,"cp":"CP1","dir":"out","frame":[3,"1",{"currentTime":"..."}]}
  *   {"tUs":1763719871300000,"cp":"CP1","event":"violation","detail":{"rule":"ocpp16.schema.Authorize.req","message":"..."}}
  */
-export type TranscriptEntry =
-  | { tUs: number; cp: string; dir: 'in' | 'out'; text: string; json: boolean }
-  | { tUs: number; cp: string; event: string; detail?: JsonObject | string };
+export type TranscriptEntry = TranscriptFrame | TranscriptEvent;
+export interface TranscriptFrame {
+  tUs: number;
+  cp: string;
+  dir: 'in' | 'out';
+  text: string;
+  json: boolean;
+}
+export interface TranscriptEvent {
+  tUs: number;
+  cp: string;
+  event: string;
+  detail?: JsonObject | string;
+}
 
 /**
  * Where transcript lines go: the driver's `ctx.transcript` (src/rig/transcript.ts) or anything with

@@ -10,10 +10,11 @@
 //
 // Text is gathered in a string and copied into large blocks (4 KiB at first, growing to 256 KiB while
 // the link is busy) a few kilobytes at a time; nothing is kept as one Buffer per write. A busy link (the
-// mock CSMS writes tens of thousands of lines a second, several writes each) would otherwise pay a
-// native call per write and leave that many small objects for the garbage collector until the next cut.
-// cut() copies the segment out, so the blocks are kept for the next segment (up to the size of the
-// last one, at most 4 MiB): fresh memory costs a page fault per 4 KiB, which on a VM is expensive.
+// mock CSMS writes tens of thousands of lines a second) would otherwise pay a native call per write and
+// leave that many small objects for the garbage collector until the next cut; a writer that has the
+// bytes already (the mock CSMS's frames) assembles its line in the block itself (reserve/commit).
+// cut() copies the segment out, so the segment's blocks are kept for the next ones (at most 4 MiB of
+// blocks in all): fresh memory costs a page fault per 4 KiB, which on a VM is expensive.
 
 export interface TranscriptFormat {
   /** File extension of the attachment, e.g. `candump`, `jsonl`, `log`. */

@@ -1,7 +1,8 @@
 // The standalone `csms` command: usage errors name the option (exit 2); with --pki it creates a PKI
 // when the directory has none and loads it the next time; profile 2 serves wss with the PKI's CSMS CA;
 // frames are printed as they pass (readable or JSON lines); a taken port is exit 3; and as a real
-// process it runs until SIGINT and exits 0.
+// process (`bin/pnc-bench.js csms …`) it runs until SIGINT and exits 0, and a usage error is exit 2
+// with the message and no stack trace.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -54,10 +55,12 @@ describe('runCsms', () => {
     [{ port: '0', profile: '4' }, /--profile: "4" is not a security profile/],
     [{ port: '0', profile: '1' }, /--profile 1 uses HTTP Basic auth: give the AuthorizationKey with --password/],
     [{ port: '0', profile: '3' }, /--profile 3 needs TLS certificates the charger trusts: give --pki <dir>/],
+    [{ port: '0', host: '127.0.0.1', profile: '1', password: 'short' }, /^error: --password: the AuthorizationKey is 5 bytes; OCPP 1\.6 security needs 16–20 bytes$/],
   ] as [CsmsFlags, RegExp][])('usage error %o', async (flags, message) => {
     const c = capture();
     expect(await runCsms(flags, c.io, AbortSignal.timeout(5_000))).toBe(2);
     expect(c.err.join('\n')).toMatch(message);
+    expect(c.out).toEqual([]); // checked before anything is prepared (no PKI generated)
   });
 
   it('profile 2 with a PKI it creates, frames printed, then the same PKI loaded again', async () => {
@@ -99,9 +102,21 @@ describe('runCsms', () => {
   });
 });
 
+const BIN = path.join(ROOT, 'bin/pnc-bench.js');
+
 describe('as a process', () => {
+  it('a usage error: exit 2, the message naming the option, no stack trace', async () => {
+    const child = spawn(process.execPath, [BIN, 'csms', '--port', '0', '--host', '127.0.0.1', '--profile', '1', '--password', 'short'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect({ code, stdout, stderr }).toEqual({ code: 2, stdout: '', stderr: 'error: --password: the AuthorizationKey is 5 bytes; OCPP 1.6 security needs 16–20 bytes\n' });
+  });
+
   it('runs until SIGINT and exits 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'cli-entry.ts'), 'csms', '--port', '0', '--host', '127.0.0.1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'csms', '--port', '0', '--host', '127.0.0.1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: string[] = [];
     let buf = '';
     child.stdout.on('data', (d: Buffer) => {

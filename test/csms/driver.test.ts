@@ -1,23 +1,19 @@
-// The mock CSMS as a rig driver, loaded the way the runner does it: a rig file (loading
-// src/csms/driver.ts as a plugin, until drivers/index.ts registers it) is validated, the Rig creates
+// The mock CSMS as a rig driver, loaded the way the runner does it: a rig file (the built-in driver
+// registry of drivers/index.ts) is validated, the Rig creates
 // and opens the driver, a strict ocpp-rpc charger talks to it through the Csms capability, and the
 // transcript segment the runner cuts is JSON lines with µs timestamps; exchanges become timing points.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LinkError, type Csms } from '../../drivers/capabilities.ts';
 import { asScriptableCsms, MockCsmsDriver } from '../../src/csms/driver.ts';
 import { loadRig, RigConfigError } from '../../src/rig/load.ts';
-import { DriverRegistry } from '../../src/rig/registry.ts';
 import { Rig } from '../../src/rig/rig.ts';
 import { Transcript } from '../../src/rig/transcript.ts';
 import { cleanup, rawCharger, refusedWith, rpcClient, sig } from './helpers.ts';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const PLUGIN = path.resolve(HERE, '../../src/csms/driver.ts');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'csms-rig-'));
 afterAll(async () => {
   await cleanup();
@@ -33,7 +29,6 @@ id: ${name}
 class: lab
 location: test
 dut: { model: test-charger }
-plugins: [${JSON.stringify(PLUGIN)}]
 resources:
   csms_port: { type: ListenPort, host: 127.0.0.1, port: ${port} }
 drivers:
@@ -49,7 +44,7 @@ drivers:
 describe('MockCsms driver', () => {
   it('rejects unknown and ill-typed options with their path', async () => {
     const file = rigFile('bad', '{ colour: red, defaults: { securityProfile: 5 } }');
-    const e = await loadRig(file, { registry: new DriverRegistry() }).catch((x: unknown) => x);
+    const e = await loadRig(file).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RigConfigError);
     const msg = (e as Error).message;
     expect(msg).toMatch(/drivers\.csms\.options.*colour/);
@@ -57,7 +52,7 @@ describe('MockCsms driver', () => {
   });
 
   it('opens through the Rig, serves a charger through the Csms capability, and records transcript and timings', async () => {
-    const loaded = await loadRig(rigFile('ok', '{ chargePointId: CP1, pkiSeed: rig-test, defaults: { securityProfile: 1, password: "0123456789abcdef" } }'), { registry: new DriverRegistry() });
+    const loaded = await loadRig(rigFile('ok', '{ chargePointId: CP1, pkiSeed: rig-test, defaults: { securityProfile: 1, password: "0123456789abcdef" } }'));
     const logs: string[] = [];
     const rig = new Rig(loaded, (d, level, msg) => logs.push(`${d} ${level} ${msg}`));
     await rig.open(['csms'], sig(), 5_000);
@@ -168,10 +163,10 @@ describe('MockCsms driver', () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as net.AddressInfo).port;
-    const rig = new Rig(await loadRig(rigFile('busy', '{}', port), { registry: new DriverRegistry() }), () => {});
+    const rig = new Rig(await loadRig(rigFile('busy', '{}', port)), () => {});
     await expect(rig.open(['csms'], sig(), 5_000)).rejects.toBeInstanceOf(LinkError);
     await new Promise<void>((r) => blocker.close(() => r()));
-    const rig2 = new Rig(await loadRig(rigFile('nopki', '{ pki: no-such-dir }'), { registry: new DriverRegistry() }), () => {});
+    const rig2 = new Rig(await loadRig(rigFile('nopki', '{ pki: no-such-dir }')), () => {});
     await expect(rig2.open(['csms'], sig(), 5_000)).rejects.toThrow(/no-such-dir/);
   });
 });

@@ -1,7 +1,7 @@
 // The OCPP-J RPC layer of the mock CSMS against independent clients: subprotocol negotiation,
 // CALL/CALLRESULT/CALLERROR, one CALLERROR test per OCPP-J 1.6 error code (each with the violation it
 // records), one outstanding CSMS CALL at a time, charger concurrency and unknown uniqueIds recorded,
-// call timeouts, ping/pong liveness, dropped connections and unknown message types.
+// call timeouts, ping/pong liveness, dropped connections, replaced connections and unknown message types.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { RPCGenericError, RPCInternalError } from 'ocpp-rpc';
@@ -36,7 +36,72 @@ function upgradeAndReadFrame(port: number, path: string, protocol: string): Prom
   });
 }
 
+/** A WebSocket client on the bare socket (opening handshake only): it ignores the server's close frame and keeps sending. */
+function bareClient(port: number, path: string): Promise<{ sendText(text: string): void; received: () => string; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      path,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64'), 'Sec-WebSocket-Protocol': 'ocpp1.6' },
+    });
+    req.on('upgrade', (_res, socket, head) => {
+      let got = head.toString('latin1');
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      socket.on('error', () => {});
+      resolve({
+        sendText: (text) => {
+          const payload = Buffer.from(text);
+          if (payload.length >= 126) throw new Error('short frames only');
+          // FIN + text, masked with the all-zero key (the payload goes as is)
+          socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]));
+        },
+        received: () => got,
+        close: () => socket.destroy(),
+      });
+    });
+    req.on('response', (res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const BOOT = { chargePointVendor: 'ACME', chargePointModel: 'X1' };
+
+describe('listeners', () => {
+  it("'frame' has the frames, 'event' the events, 'entry' both in the order they happened", async () => {
+    const csms = await startCsms();
+    const frames: string[] = [];
+    const events: string[] = [];
+    const entries: string[] = [];
+    csms.on('frame', (f) => frames.push(`${f.dir} ${f.text}`));
+    csms.on('event', (e) => events.push(e.event));
+    const off = csms.on('entry', (e) => entries.push('dir' in e ? `${e.dir} ${e.text}` : e.event));
+    const raw = await rawCharger(csms, 'LST');
+    const out = `out ${JSON.stringify(await raw.call('h1', 'Heartbeat', {}))}`;
+    raw.close();
+    await expect.poll(() => events).toContain('disconnected');
+    expect(frames).toEqual(['in [2,"h1","Heartbeat",{}]', out]);
+    expect(events).toEqual(['connected', 'disconnected']);
+    expect(entries).toEqual(['connected', 'in [2,"h1","Heartbeat",{}]', out, 'disconnected']);
+    off(); // from both channels
+    await (await rawCharger(csms, 'LST2')).call('h2', 'Heartbeat', {});
+    expect(entries).toHaveLength(4);
+    expect(frames).toHaveLength(4);
+  });
+
+  it('a listener that unsubscribes while being called does not cost the next one its delivery', async () => {
+    const csms = await startCsms();
+    const got: string[] = [];
+    const offFirst = csms.on('event', (e) => {
+      got.push(`first ${e.event}`);
+      offFirst();
+    });
+    csms.on('event', (e) => got.push(`second ${e.event}`));
+    await rawCharger(csms, 'UNSUB');
+    await expect.poll(() => got).toEqual(['first connected', 'second connected']);
+  });
+});
 
 describe('handshake: subprotocol', () => {
   it('accepts ocpp1.6 and answers a strict ocpp-rpc client', async () => {
@@ -247,6 +312,19 @@ describe('timeouts, liveness, dropped connections', () => {
     const live = await rawCharger(csms, 'PONG');
     expect(await live.quiet(300)).toBe(true);
     expect(live.closed).toBeUndefined();
+  });
+
+  it('a CALL on a replaced connection is never answered on the connection that replaced it', async () => {
+    const csms = await startCsms();
+    const a = await bareClient(csms.port, '/DUP');
+    const b = await rawCharger(csms, 'DUP'); // replaces A: the CSMS closes A, which does not go
+    a.sendText('[2,"on-a","Heartbeat",{}]');
+    const call = await csms.expectCall('DUP', 'Heartbeat', { timeoutMs: 3_000, signal: sig() });
+    expect(call.uniqueId).toBe('on-a'); // the CSMS did read A's CALL
+    expect(await b.quiet(300)).toBe(true); // and its answer did not go to B
+    expect(a.received()).not.toContain('on-a'); // nor to A, which is closing
+    expect(await b.call('on-b', 'Heartbeat', {})).toMatchObject([3, 'on-b', { currentTime: expect.any(String) }]);
+    a.close();
   });
 
   it('answers CALLERROR from the charger with OcppCallError and records non-1.6 codes', async () => {

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LinkError } from '../../drivers/capabilities.ts';
 import { generatePki, type BenchPki } from '../../src/pki/index.ts';
-import { CHAIN_VARIANTS, CsmsUsageError, MockCsms, PNC_VENDOR_ID } from '../../src/csms/index.ts';
+import { CHAIN_VARIANTS, CsmsUsageError, MockCsms, PNC_VENDOR_ID, type ChargerSettings } from '../../src/csms/index.ts';
 import { cleanup, opensslCsr, rawCharger, refusedWith, removeTmpDirs, rpcClient, sig, startCsms } from './helpers.ts';
 
 let pki: BenchPki;
@@ -169,6 +169,28 @@ describe('configure at run time: withholding CertificateSigned', () => {
     expect(() => cp.configure({ security: { certificateSignedDelayMs: -1 } })).toThrow(/security\.certificateSignedDelayMs/);
     expect(() => cp.configure({ securityProfile: 4 as 3 })).toThrow(CsmsUsageError);
     expect(cp.config.pnc.certificateSigned).toBe('send');
+  });
+
+  it('checks every setting as the rig file does: bad values and unknown keys are refused, the config unchanged', async () => {
+    const csms = await startCsms();
+    const cp = csms.chargePoint('CFG4');
+    const before = cp.config;
+    const bad: [ChargerSettings, RegExp][] = [
+      [{ bootStatus: 'Nope' as 'Accepted' }, /^bootStatus must be 'Accepted', 'Pending' or 'Rejected', got "Nope"$/],
+      [{ heartbeatIntervalS: -5 }, /^heartbeatIntervalS: .*\(got -5\)$/],
+      [{ defaultIdTagStatus: 'Maybe' as 'Accepted' }, /^defaultIdTagStatus must be 'Accepted', .* got "Maybe"$/],
+      [{ idTags: { TAG1: 'Perhaps' as 'Accepted' } }, /^idTags\.TAG1 must be 'Accepted', .* got "Perhaps"$/],
+      [{ pnc: { contractFailureStatus: 'x' as 'Invalid' } }, /^pnc\.contractFailureStatus must be 'Blocked', .* got "x"$/],
+      [{ pnc: { vendorIds: [] } }, /^pnc\.vendorIds: .*\(got \[\]\)$/],
+      [{ securityProfile: 4 as 3 }, /^securityProfile must be 0, 1, 2 or 3, got 4$/],
+      [{ colour: 'red' } as ChargerSettings, /^colour: not a charger setting$/],
+    ];
+    for (const [settings, message] of bad) {
+      expect(() => cp.configure(settings), JSON.stringify(settings)).toThrow(CsmsUsageError);
+      expect(() => cp.configure(settings), JSON.stringify(settings)).toThrow(message);
+    }
+    expect(cp.config).toBe(before);
+    expect(() => new MockCsms({ chargers: { X: { heartbeatIntervalS: 0 } } })).toThrow(/heartbeatIntervalS/);
   });
 });
 
