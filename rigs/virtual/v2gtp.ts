@@ -1,10 +1,10 @@
 // V2GTP (the ISO 15118-2 V2G Transfer Protocol): the 8-byte header in front of every message
 // the SECC and the EV exchange over TCP — protocol version 0x01, its inverse 0xFE, payload type
-// (0x8001 EXI-encoded V2G message, 0x9000/0x9001 SDP request/response) and the payload length as a
-// big-endian u32. Used by the virtual charger's SECC (charger/secc.ts) and the virtual EV (ev/),
-// which also share the PhysicalValueType helpers at the end (value ↔ Multiplier/Value).
+// 0x8001 (EXI-encoded V2G message; the virtual rig has no SDP, so no other type is accepted) and the
+// payload length as a big-endian u32. Used by the virtual charger's SECC (charger/secc.ts) and the
+// virtual EV (ev/), which also share the PhysicalValueType helpers at the end (value ↔ Multiplier/Value).
 //
-//   socket.write(encodeV2gtp(exiBytes));                         // EXI payload type by default
+//   socket.write(encodeV2gtp(exiBytes));
 //   const dec = new V2gtpDecoder({ maxPayloadBytes: 65536 });
 //   socket.on('data', (chunk) => { for (const m of dec.push(chunk)) handle(m.payload); }); // throws V2gtpError on a bad header
 //   physicalValue(400, 'V') → { Multiplier: -1, Unit: 'V', Value: 4000 };  physicalNumber(pv) → 400
@@ -13,23 +13,15 @@ export const V2GTP_VERSION = 0x01;
 export const V2GTP_INVERSE_VERSION = 0xfe;
 export const V2GTP_HEADER_BYTES = 8;
 
-export const V2GTP_PAYLOAD = {
-  exi: 0x8001,
-  sdpRequest: 0x9000,
-  sdpResponse: 0x9001,
-} as const;
+/** Payload type of an EXI-encoded V2G message. */
+export const V2GTP_PAYLOAD_EXI = 0x8001;
 
 /** Largest payload accepted unless told otherwise (a CertificateInstallationRes is ~5 KB). */
 export const V2GTP_DEFAULT_MAX_PAYLOAD_BYTES = 65536;
 
+/** A bad V2GTP header; the message names the bytes and their offset from the start of the stream. */
 export class V2gtpError extends Error {
   override readonly name = 'V2gtpError';
-  /** byte offset of the bad header from the start of the stream */
-  readonly offset: number;
-  constructor(message: string, offset: number) {
-    super(message);
-    this.offset = offset;
-  }
 }
 
 export interface V2gtpMessage {
@@ -37,14 +29,13 @@ export interface V2gtpMessage {
   payload: Uint8Array;
 }
 
-/** Header + payload. */
-export function encodeV2gtp(payload: Uint8Array, payloadType: number = V2GTP_PAYLOAD.exi): Buffer {
-  if (!Number.isInteger(payloadType) || payloadType < 0 || payloadType > 0xffff) throw new RangeError(`V2GTP payload type ${payloadType} is not a 16-bit value`);
+/** Header (EXI payload type) + payload. */
+export function encodeV2gtp(payload: Uint8Array): Buffer {
   if (payload.length > 0xffffffff) throw new RangeError(`V2GTP payload of ${payload.length} bytes does not fit a 32-bit length`);
   const out = Buffer.alloc(V2GTP_HEADER_BYTES + payload.length);
   out[0] = V2GTP_VERSION;
   out[1] = V2GTP_INVERSE_VERSION;
-  out.writeUInt16BE(payloadType, 2);
+  out.writeUInt16BE(V2GTP_PAYLOAD_EXI, 2);
   out.writeUInt32BE(payload.length, 4);
   out.set(payload, V2GTP_HEADER_BYTES);
   return out;
@@ -54,7 +45,7 @@ const hex2 = (b: number | undefined): string => (b ?? 0).toString(16).padStart(2
 
 /**
  * Splits a TCP byte stream into V2GTP messages. A header with a wrong version, inverse version,
- * an unexpected payload type or a length above `maxPayloadBytes` throws a V2gtpError naming the
+ * a payload type other than EXI or a length above `maxPayloadBytes` throws a V2gtpError naming the
  * bytes and their offset; after an error the decoder stays failed (the receiver closes the
  * connection: the stream cannot be resynchronised).
  */
@@ -63,16 +54,9 @@ export class V2gtpDecoder {
   private consumed = 0;
   private failed: V2gtpError | undefined;
   readonly maxPayloadBytes: number;
-  readonly payloadTypes: readonly number[];
 
-  constructor(o: { maxPayloadBytes?: number; payloadTypes?: readonly number[] } = {}) {
+  constructor(o: { maxPayloadBytes?: number } = {}) {
     this.maxPayloadBytes = o.maxPayloadBytes ?? V2GTP_DEFAULT_MAX_PAYLOAD_BYTES;
-    this.payloadTypes = o.payloadTypes ?? [V2GTP_PAYLOAD.exi];
-  }
-
-  /** Bytes received but not yet part of a complete message. */
-  get pendingBytes(): number {
-    return this.buf.length;
   }
 
   push(chunk: Uint8Array): V2gtpMessage[] {
@@ -84,21 +68,18 @@ export class V2gtpDecoder {
       const v = this.buf[0];
       const inv = this.buf[1];
       if (v !== V2GTP_VERSION || inv !== V2GTP_INVERSE_VERSION) {
-        this.failed = new V2gtpError(`V2GTP header at byte ${at}: version ${hex2(v)} ${hex2(inv)}, expected 01 fe`, at);
+        this.failed = new V2gtpError(`V2GTP header at byte ${at}: version ${hex2(v)} ${hex2(inv)}, expected 01 fe`);
         throw this.failed;
       }
       if (this.buf.length < V2GTP_HEADER_BYTES) break;
       const type = this.buf.readUInt16BE(2);
       const len = this.buf.readUInt32BE(4);
-      if (!this.payloadTypes.includes(type)) {
-        this.failed = new V2gtpError(
-          `V2GTP header at byte ${at}: payload type 0x${type.toString(16).padStart(4, '0')} is not ${this.payloadTypes.map((t) => `0x${t.toString(16).padStart(4, '0')}`).join(' or ')}`,
-          at,
-        );
+      if (type !== V2GTP_PAYLOAD_EXI) {
+        this.failed = new V2gtpError(`V2GTP header at byte ${at}: payload type 0x${type.toString(16).padStart(4, '0')} is not 0x8001 (EXI)`);
         throw this.failed;
       }
       if (len > this.maxPayloadBytes) {
-        this.failed = new V2gtpError(`V2GTP header at byte ${at}: payload length ${len} exceeds the maximum of ${this.maxPayloadBytes} bytes`, at);
+        this.failed = new V2gtpError(`V2GTP header at byte ${at}: payload length ${len} exceeds the maximum of ${this.maxPayloadBytes} bytes`);
         throw this.failed;
       }
       if (this.buf.length < V2GTP_HEADER_BYTES + len) break;

@@ -11,8 +11,8 @@
 // wires the bench PKI).
 //
 //   const { request, response, assessment } = await answerGet15118EVCertificate(exiRequestBase64, {
-//     cps: { certificateChain: [cpsLeafDer, cpsSub2Der, cpsSub1Der], root: v2gRootDer, sign: (d) => signWithCpsLeaf(d) },
-//     oemTrust: { roots: [oemRootDer], intermediates: [oemSub2Der, oemSub1Der] },
+//     cps: { certificateChain: [cpsLeafDer, cpsSub2Der, cpsSub1Der], root: v2gRoot, sign: (d) => signWithCpsLeaf(d) },
+//     oemTrust: { roots: [oemRoot], intermediates: [oemSub2, oemSub1] },   // PkiCert (parseCertificateDer)
 //     issueContract: (req) => ({ certificateChain: [contractDer, moSub2Der, moSub1Der], privateKey: contractScalar }),
 //   });
 //   assessment.responseCode;  // 'OK' or e.g. 'FAILED_CertificateExpired'; assessment.reason says why
@@ -42,7 +42,7 @@ import {
 } from '../pki/index.ts';
 import { encryptContractPrivateKey } from './contract-key.ts';
 import { ExiError } from './errors.ts';
-import type { CertificateChainType, responseCodeType, V2G_MessageType } from './grammars/iso2-msgdef-types.ts';
+import type { BodyType, CertificateChainType, responseCodeType, V2G_MessageType } from './grammars/iso2-msgdef-types.ts';
 import { decodeV2GMessage, encodeV2GMessage } from './iso2.ts';
 import { signV2GMessage, verifyV2GSignature, type SignatureCheck, type Signer } from './xmldsig.ts';
 
@@ -62,13 +62,10 @@ export interface RootCertificateId {
   serialNumber: bigint;
 }
 
-/** A certificate as DER or as parsed by src/pki. */
-export type CertificateInput = Uint8Array | PkiCert;
-
 /** Trusted roots of one PKI branch plus the sub-CAs the CPS knows (requests may leave them out). */
 export interface TrustStore {
-  roots: readonly CertificateInput[];
-  intermediates?: readonly CertificateInput[];
+  roots: readonly PkiCert[];
+  intermediates?: readonly PkiCert[];
 }
 
 export interface OemTrustStore extends TrustStore {
@@ -132,25 +129,14 @@ function rootIds(list: { RootCertificateID: { X509IssuerName: string; X509Serial
   return list.RootCertificateID.map((r) => ({ issuerName: r.X509IssuerName, serialNumber: r.X509SerialNumber }));
 }
 
-function certOf(c: CertificateInput, what: string): PkiCert {
-  if (c instanceof PkiCert) return c;
+/** A certificate of the message, parsed; CertificateMessageError when it is not one. */
+function certOf(der: Uint8Array, what: string): PkiCert {
   try {
-    return parseCertificateDer(c, what);
+    return parseCertificateDer(der, what);
   } catch (e) {
     if (e instanceof PkiInputError) throw new CertificateMessageError(e.message);
     throw e;
   }
-}
-
-/** Parsed trust stores, cached by identity of the options object (the CSMS passes the same one per PKI). */
-const parsedStores = new WeakMap<TrustStore, { roots: PkiCert[]; intermediates: PkiCert[] }>();
-function parsedStore(t: TrustStore, what: string): { roots: PkiCert[]; intermediates: PkiCert[] } {
-  let p = parsedStores.get(t);
-  if (!p) {
-    p = { roots: t.roots.map((c, i) => certOf(c, `${what}.roots[${i}]`)), intermediates: (t.intermediates ?? []).map((c, i) => certOf(c, `${what}.intermediates[${i}]`)) };
-    parsedStores.set(t, p);
-  }
-  return p;
 }
 
 /** Decodes a CertificateInstallationReq, checks its signature with the OEM provisioning certificate and, with `oemTrust`, that certificate's chain. */
@@ -162,8 +148,8 @@ export function parseCertificateInstallationReq(exi: Uint8Array | string, opts: 
   const signerPublicKey = publicKeyOf(oemCert, 'OEMProvisioningCert');
   let oemChain: ChainValidationResult | undefined;
   if (opts.oemTrust) {
-    const t = parsedStore(opts.oemTrust, 'oemTrust');
-    oemChain = validateCertificateChain({ chain: [oemCert], trustAnchors: t.roots, intermediates: t.intermediates, domain: 'OEM', ...(opts.now ? { now: opts.now } : {}) });
+    const t = opts.oemTrust;
+    oemChain = validateCertificateChain({ chain: [oemCert], trustAnchors: t.roots, intermediates: t.intermediates ?? [], domain: 'OEM', ...(opts.now ? { now: opts.now } : {}) });
   }
   return {
     kind: 'CertificateInstallationReq',
@@ -189,8 +175,8 @@ export function parseCertificateUpdateReq(exi: Uint8Array | string, opts: Reques
   const signerPublicKey = publicKeyOf(leaf, 'ContractSignatureCertChain');
   let contractChain: ChainValidationResult | undefined;
   if (opts.contractTrust) {
-    const t = parsedStore(opts.contractTrust, 'contractTrust');
-    contractChain = validateCertificateChain({ chain: certs, trustAnchors: t.roots, intermediates: t.intermediates, domain: 'MO', ...(opts.now ? { now: opts.now } : {}) });
+    const t = opts.contractTrust;
+    contractChain = validateCertificateChain({ chain: certs, trustAnchors: t.roots, intermediates: t.intermediates ?? [], domain: 'MO', ...(opts.now ? { now: opts.now } : {}) });
   }
   const cn = leaf.commonName;
   return {
@@ -223,7 +209,7 @@ export interface CpsSigner {
   /** signs the SignedInfo EXI with the CPS leaf key; returns r‖s (64 bytes) */
   sign: Signer;
   /** the V2G root the chain ends at: matched against the EV's ListOfRootCertificateIDs (absent: not checked) */
-  root?: CertificateInput;
+  root?: PkiCert;
 }
 
 /** The contract to deliver: chain (leaf first, then MO Sub-CA 2, Sub-CA 1) and its private scalar. */
@@ -359,11 +345,11 @@ export interface FailureResponseInput {
 }
 
 /**
- * A CertificateInstallationRes / CertificateUpdateRes that refuses: the ResponseCode, the request's
- * SessionID, and the mandatory elements with schema-valid placeholders (empty certificates and
- * keys, eMAID `ZZ000000000000`), unsigned — as EVerest's SECC fills a failed response.
+ * The Body of a CertificateInstallationRes / CertificateUpdateRes that refuses: the ResponseCode and
+ * the mandatory elements with schema-valid placeholders (empty certificates and keys, eMAID
+ * `ZZ000000000000`) — as EVerest's SECC fills a failed response. The virtual SECC answers with it too.
  */
-export function buildCertificateFailureRes(kind: 'CertificateInstallationRes' | 'CertificateUpdateRes', input: FailureResponseInput): BuiltCertificateResponse {
+export function certificateFailureBody(kind: 'CertificateInstallationRes' | 'CertificateUpdateRes', input: Omit<FailureResponseInput, 'sessionId'>): BodyType {
   if (!input.responseCode.startsWith('FAILED')) throw new CertificateMessageError(`a failure response needs a FAILED* code, got ${input.responseCode}`);
   const empty = new Uint8Array(0);
   const body = {
@@ -374,13 +360,14 @@ export function buildCertificateFailureRes(kind: 'CertificateInstallationRes' | 
     DHpublickey: { Id: 'ID3', CONTENT: empty },
     eMAID: { Id: 'ID4', CONTENT: FAILURE_PLACEHOLDER_EMAID },
   };
-  const message: V2G_MessageType = {
-    Header: { SessionID: input.sessionId },
-    Body:
-      kind === 'CertificateInstallationRes'
-        ? { CertificateInstallationRes: body }
-        : { CertificateUpdateRes: { ...body, ...(input.retryCounter !== undefined ? { RetryCounter: input.retryCounter } : {}) } },
-  };
+  return kind === 'CertificateInstallationRes'
+    ? { CertificateInstallationRes: body }
+    : { CertificateUpdateRes: { ...body, ...(input.retryCounter !== undefined ? { RetryCounter: input.retryCounter } : {}) } };
+}
+
+/** A refusing CertificateInstallationRes / CertificateUpdateRes (`certificateFailureBody`) with the request's SessionID, unsigned. */
+export function buildCertificateFailureRes(kind: 'CertificateInstallationRes' | 'CertificateUpdateRes', input: FailureResponseInput): BuiltCertificateResponse {
+  const message: V2G_MessageType = { Header: { SessionID: input.sessionId }, Body: certificateFailureBody(kind, input) };
   const exi = encodeV2GMessage(message);
   return { message, exi, exiBase64: toBase64(exi), warnings: [], responseCode: input.responseCode };
 }
@@ -421,8 +408,6 @@ export interface AssessOptions {
   oemTrust?: OemTrustStore;
 }
 
-const CHECK_ORDER: readonly CertificateRequestCheckName[] = ['oem-validity', 'oem-chain', 'contract-validity', 'contract-chain', 'signature', 'emaid', 'root'];
-
 function chainChecks(prefix: 'oem' | 'contract', r: ChainValidationResult | undefined, chainErrorCode: responseCodeType, whose: string): CertificateRequestCheck[] {
   if (!r) {
     const what = prefix === 'oem' ? 'no OEM trust anchors configured' : 'no contract trust anchors configured';
@@ -449,7 +434,7 @@ function describeId(id: RootCertificateId): string {
 }
 
 function rootCheck(request: ParsedCertificateRequest, offered: readonly CpsSigner[]): { check: CertificateRequestCheck; cps: CpsSigner | undefined; matched: RootCertificateId[] } {
-  const withRoot = offered.map((c, i) => ({ c, root: c.root === undefined ? undefined : certOf(c.root, `cps[${i}].root`) })).filter((x): x is { c: CpsSigner; root: PkiCert } => x.root !== undefined);
+  const withRoot = offered.flatMap((c) => (c.root === undefined ? [] : [{ c, root: c.root }]));
   if (withRoot.length === 0) {
     return {
       check: { name: 'root', outcome: 'skipped', detail: `ListOfRootCertificateIDs (${request.rootCertificateIds.map(describeId).join(', ')}) not checked: no CPS root configured` },
@@ -502,8 +487,7 @@ export function assessCertificateRequest(request: ParsedCertificateRequest, opts
   const offered = Array.isArray(opts.cps) ? (opts.cps as readonly CpsSigner[]) : [opts.cps as CpsSigner];
   if (offered.length === 0) throw new CertificateMessageError('cps: no CPS chain given');
   const root = rootCheck(request, offered);
-  checks.push(root.check);
-  checks.sort((a, b) => CHECK_ORDER.indexOf(a.name) - CHECK_ORDER.indexOf(b.name));
+  checks.push(root.check); // pushed in the order of CertificateRequestCheckName
   const first = checks.find((c) => c.outcome === 'fail');
   return {
     ok: first === undefined,

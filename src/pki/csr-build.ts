@@ -12,13 +12,11 @@ import { PkiInputError } from './errors.ts';
 import { signP256Der, spkiDer, type P256KeyPair } from './keys.ts';
 import { encodeName, OID, type NameSpec } from './x509.ts';
 
-/** Subject attributes of a CSR: at least one; values 1..64 characters; C two upper-case letters. */
-export type CsrSubject = Pick<NameSpec, 'CN' | 'O' | 'OU' | 'L' | 'ST' | 'C' | 'DC' | 'serialNumber'>;
-
 const MAX_ATTRIBUTE_CHARS = 64;
 
-function checkSubject(subject: CsrSubject): void {
-  const entries = Object.entries(subject).filter(([, v]) => v !== undefined) as [keyof CsrSubject, string][];
+/** Subject attributes of a CSR: at least one; values 1..64 characters; C two upper-case letters; DC printable ASCII. */
+function checkSubject(subject: NameSpec): void {
+  const entries = Object.entries(subject).filter(([, v]) => v !== undefined) as [keyof NameSpec, string][];
   if (entries.length === 0) throw new PkiInputError('csr.subject', 'needs at least one attribute (CN, O, C, DC, ...)');
   for (const [k, v] of entries) {
     if (typeof v !== 'string' || v.length === 0) throw new PkiInputError(`csr.subject.${k}`, 'must be a non-empty string');
@@ -29,7 +27,7 @@ function checkSubject(subject: CsrSubject): void {
 }
 
 /** DER of a PKCS#10 request for `key` with `subject`, signed ecdsa-with-SHA256 (RFC 6979). */
-export function buildCsrDer(key: P256KeyPair, subject: CsrSubject): Uint8Array {
+export function buildCsrDer(key: P256KeyPair, subject: NameSpec): Uint8Array {
   if (key?.type !== 'ec-p256') throw new PkiInputError('csr.key', 'must be a P-256 key pair (generateP256KeyPair)');
   checkSubject(subject);
   const info = seq(
@@ -43,6 +41,6 @@ export function buildCsrDer(key: P256KeyPair, subject: CsrSubject): Uint8Array {
 }
 
 /** PEM ("CERTIFICATE REQUEST") of `buildCsrDer`, as OCPP SignCertificate.csr carries it. */
-export function buildCsrPem(key: P256KeyPair, subject: CsrSubject): string {
+export function buildCsrPem(key: P256KeyPair, subject: NameSpec): string {
   return derToPem(buildCsrDer(key, subject), 'CERTIFICATE REQUEST');
 }

@@ -36,8 +36,10 @@ export {
   encodeName,
   formatName,
   parseDistinguishedNameString,
+  formatDistinguishedNameString,
   namesMatch,
   matchesIssuerSerial,
+  issuerSerialOf,
   type IssuerSerial,
   type NameSpec,
   type NameAttribute,
@@ -49,7 +51,7 @@ export { BenchPki, generatePki, MAX_OCSP_URL_CHARS, MAX_ORGANIZATION_CHARS, reso
 export { writePkiDir, loadPkiDir, readManifest, MANIFEST_FILE, type PkiManifest, type ManifestEntry } from './store.ts';
 export { issueContractCertificate, issueDeterministicContract, cpsSigner, type ContractIssueOptions, type ContractBundle, type CpsSigner } from './contract.ts';
 export { signCsr, CSR_REJECT_CODES, type CsrProfile, type CsrRejectCode, type CsrSignOptions, type CsrSignResult } from './csr.ts';
-export { buildCsrDer, buildCsrPem, type CsrSubject } from './csr-build.ts';
+export { buildCsrDer, buildCsrPem } from './csr-build.ts';
 export {
   certificateHashData,
   ocspRequestData,

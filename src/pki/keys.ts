@@ -52,7 +52,7 @@ export function isValidP256Scalar(scalar: Uint8Array): boolean {
 }
 
 export function p256KeyPairFromPrivate(privateKey: Uint8Array): P256KeyPair {
-  if (privateKey.length !== 32 || !p256.utils.isValidSecretKey(privateKey)) throw new PkiInputError('privateKey', 'not a valid 32-byte P-256 private scalar');
+  if (!isValidP256Scalar(privateKey)) throw new PkiInputError('privateKey', 'not a valid 32-byte P-256 private scalar');
   return { type: 'ec-p256', privateKey: Uint8Array.from(privateKey), publicKey: p256.getPublicKey(privateKey, false) };
 }
 

@@ -120,19 +120,25 @@ export function buildPath(chain: readonly PkiCert[], trustAnchors: readonly PkiC
   return { path, error: 'chain longer than 10 certificates' };
 }
 
-/** The ISO 15118 branches whose leaf chains the bench validates: contracts (MO) and OEM provisioning certificates. */
-export type ChainDomain = 'MO' | 'OEM';
+/** The ISO 15118 branches whose leaf chains the bench validates: contracts (MO), OEM provisioning certificates, the CPS chain of a CertificateInstallationRes (checked by the EV), the SECC chain of a CertificateSigned (checked by the charger). */
+export type ChainDomain = 'MO' | 'OEM' | 'CPS' | 'SECC';
 
-const LEAF_WHAT: Readonly<Record<ChainDomain, { leaf: string; issues: string }>> = {
-  MO: { leaf: 'a contract leaf', issues: 'only MO Sub-CAs issue contract certificates' },
-  OEM: { leaf: 'an OEM provisioning certificate', issues: 'only OEM Sub-CAs issue provisioning certificates' },
+const LEAF_WHAT: Readonly<Record<ChainDomain, { leaf: string; issues: string; profile: string }>> = {
+  MO: { leaf: 'a contract leaf', issues: 'only MO Sub-CAs issue contract certificates', profile: 'V2G contract profile' },
+  OEM: { leaf: 'an OEM provisioning certificate', issues: 'only OEM Sub-CAs issue provisioning certificates', profile: 'V2G OEM provisioning profile' },
+  CPS: { leaf: 'a CPS leaf', issues: 'only CPS Sub-CAs issue CPS leaf certificates', profile: 'V2G CPS profile' },
+  SECC: { leaf: 'an SECC leaf', issues: 'only CPO Sub-CAs (DC=V2G) issue SECC certificates', profile: 'V2G SECC profile' },
 };
+
+/** Branches whose leaf and sub-CAs carry other DCs than the branch's name: an SECC leaf has DC=CPO, its CPO Sub-CAs DC=V2G. */
+const BRANCH_DC: Readonly<Partial<Record<ChainDomain, { leaf: string; ca: string }>>> = { SECC: { leaf: 'CPO', ca: 'V2G' } };
 
 function profileProblems(path: readonly PkiCert[], anchored: boolean, domain: ChainDomain): string[] {
   const problems: string[] = [];
   const n = path.length;
   const subCas = anchored ? n - 2 : n - 1;
   const what = LEAF_WHAT[domain];
+  const dcs = BRANCH_DC[domain] ?? { leaf: domain, ca: domain };
   if (subCas > MAX_SUB_CAS) problems.push(`chain has ${subCas} sub-CAs; ISO 15118 allows at most ${MAX_SUB_CAS}`);
   path.forEach((c, i) => {
     const isLeaf = i === 0;
@@ -148,14 +154,14 @@ function profileProblems(path: readonly PkiCert[], anchored: boolean, domain: Ch
         if (!c.keyUsage.usages.includes('digitalSignature')) problems.push(`${d} keyUsage lacks digitalSignature`);
       }
       const dc = c.subjectField('DC');
-      if (!dc.includes(domain)) problems.push(`${d} subject DC is ${dc.length ? dc.join('/') : 'absent'}, expected ${domain}`);
+      if (!dc.includes(dcs.leaf)) problems.push(`${d} subject DC is ${dc.length ? dc.join('/') : 'absent'}, expected ${dcs.leaf}`);
       if (c.keyAlgorithm !== OID.ecPublicKey || c.keyCurve !== OID.prime256v1) problems.push(`${d} key is not EC P-256`);
       return;
     }
     if (isAnchor) return; // trust anchors are trusted as configured
     // Only the branch's own CAs issue its leaves: e.g. a CPO or CPS Sub-CA under the V2G root must not issue contracts.
     const caDc = c.subjectField('DC');
-    if (!caDc.includes(domain)) problems.push(`${d} subject DC is ${caDc.length ? caDc.join('/') : 'absent'}: ${what.issues}`);
+    if (!caDc.includes(dcs.ca)) problems.push(`${d} subject DC is ${caDc.length ? caDc.join('/') : 'absent'}: ${what.issues}`);
     if (!c.basicConstraints?.ca) problems.push(`${d} issues ${certDesc(path[i - 1] as PkiCert)} but is not a CA (basicConstraints CA:false or absent)`);
     if (!c.keyUsage) problems.push(`${d} has no keyUsage extension`);
     else if (!c.keyUsage.usages.includes('keyCertSign')) problems.push(`${d} keyUsage lacks keyCertSign`);
@@ -187,7 +193,7 @@ export interface ChainValidationOptions {
   trustAnchors: readonly PkiCert[];
   /** Sub-CAs known locally, used when the chain leaves them out (an EV sends only its OEM provisioning certificate). */
   intermediates?: readonly PkiCert[];
-  /** The branch: DC the leaf and its sub-CAs must carry. */
+  /** The branch: DC the leaf and its sub-CAs must carry (SECC: leaf DC=CPO, sub-CAs DC=V2G). */
   domain: ChainDomain;
   now?: Date;
 }
@@ -234,7 +240,7 @@ export function validateCertificateChain(opts: ChainValidationOptions): ChainVal
   checks.push(expired.length ? { name: 'validity', ok: false, detail: expired.join('; ') } : { name: 'validity', ok: true, detail: `valid at ${now.toISOString()}` });
 
   const problems = profileProblems(path, anchored, opts.domain);
-  checks.push(problems.length ? { name: 'profile', ok: false, detail: problems.join('; ') } : { name: 'profile', ok: true, detail: opts.domain === 'MO' ? 'V2G contract profile' : 'V2G OEM provisioning profile' });
+  checks.push(problems.length ? { name: 'profile', ok: false, detail: problems.join('; ') } : { name: 'profile', ok: true, detail: LEAF_WHAT[opts.domain].profile });
   return { ok: checks.every((c) => c.ok), path, anchored, checks };
 }
 

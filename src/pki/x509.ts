@@ -137,10 +137,9 @@ export function formatName(attrs: readonly NameAttribute[]): string {
   return attrs.map((a) => `${a.type}=${a.value}`).join(', ');
 }
 
-/** Attribute type names an RFC 4514 / RFC 2253 string may use, by their upper-case spelling. */
+/** Attribute type names an RFC 4514 / RFC 2253 string may use, by their upper-case spelling (dotted OIDs: NAME_BY_OID). */
 const DN_STRING_TYPES: ReadonlyMap<string, string> = new Map([
   ...Object.keys(NAME_OIDS).map((k) => [k.toUpperCase(), k] as [string, string]),
-  ...Object.entries(NAME_OIDS).map(([k, oid]) => [oid, k] as [string, string]),
   ['COMMONNAME', 'CN'],
   ['ORGANIZATIONNAME', 'O'],
   ['ORGANIZATIONALUNITNAME', 'OU'],
@@ -149,8 +148,17 @@ const DN_STRING_TYPES: ReadonlyMap<string, string> = new Map([
   ['COUNTRYNAME', 'C'],
   ['DOMAINCOMPONENT', 'DC'],
   ['S', 'ST'],
-  ['SERIALNUMBER', 'serialNumber'],
 ]);
+
+/**
+ * The RFC 4514 string of a name given in DER order, as an EV writes X509IssuerName: last RDN first,
+ * `type=value` joined by `,` without spaces, `, + " \ < > ; =` and a leading `#` or space and a
+ * trailing space escaped with `\`. `parseDistinguishedNameString` reads it back (in written order).
+ */
+export function formatDistinguishedNameString(attrs: readonly NameAttribute[]): string {
+  const esc = (v: string): string => v.replace(/[,+"\\<>;=]|^[ #]| $/g, (c) => `\\${c}`);
+  return [...attrs].reverse().map((a) => `${a.type}=${esc(a.value)}`).join(',');
+}
 
 /**
  * Parses a distinguished name written as a string, e.g. the X509IssuerName of an ISO 15118
@@ -245,6 +253,11 @@ export function namesMatch(a: readonly NameAttribute[], b: readonly NameAttribut
 export interface IssuerSerial {
   issuerName: string;
   serialNumber: bigint;
+}
+
+/** The X509IssuerSerial naming `cert` (an ISO 15118 RootCertificateID for a root): RFC 4514 issuer string and the signed serial. */
+export function issuerSerialOf(cert: PkiCert): IssuerSerial {
+  return { issuerName: formatDistinguishedNameString(cert.issuerAttributes), serialNumber: cert.serialNumber };
 }
 
 /**

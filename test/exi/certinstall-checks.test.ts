@@ -29,6 +29,7 @@ import {
   generateP256KeyPair,
   generatePki,
   issueContractCertificate,
+  issuerSerialOf,
   randomSerial,
   type BenchPki,
   type P256KeyPair,
@@ -47,17 +48,10 @@ beforeAll(() => {
   other = generatePki({ seed: 'exi-checks-other', notBefore: new Date('2026-01-01T00:00:00Z') });
 });
 
-/** RFC 4514 form (last RDN first, no spaces), as an EV writes X509IssuerName. */
-function rfc4514(cert: PkiCert): string {
-  return [...cert.issuerAttributes]
-    .reverse()
-    .map((a) => `${a.type}=${a.value}`)
-    .join(',');
-}
-
+/** The bench V2G root as an EV names it in ListOfRootCertificateIDs (X509IssuerName in RFC 4514 form). */
 function rootId(p: BenchPki): { X509IssuerName: string; X509SerialNumber: bigint } {
-  const root = p.cert('v2g-root');
-  return { X509IssuerName: rfc4514(root), X509SerialNumber: root.serialNumber };
+  const id = issuerSerialOf(p.cert('v2g-root'));
+  return { X509IssuerName: id.issuerName, X509SerialNumber: id.serialNumber };
 }
 
 async function installRequest(oemCert: PkiCert, oemKey: P256KeyPair, roots = [rootId(pki)]): Promise<string> {
@@ -138,7 +132,7 @@ describe('CertificateInstallationReq: OEM provisioning certificate and EV roots'
     const { request, response, assessment } = await answerGet15118EVCertificate(await installRequest(oem.cert, oem.key), o);
     expect(assessment.checks.map((c) => `${c.name}:${c.outcome}`)).toEqual(['oem-validity:pass', 'oem-chain:pass', 'signature:pass', 'root:pass']);
     expect(assessment.checks.find((c) => c.name === 'oem-chain')?.detail).toMatch(/"OEMProvCert" → "OEMSubCA2" → "OEMSubCA1" → "OEMRootCA"/);
-    expect(assessment.matchedRootIds).toEqual([{ issuerName: rfc4514(pki.cert('v2g-root')), serialNumber: pki.cert('v2g-root').serialNumber }]);
+    expect(assessment.matchedRootIds).toEqual([{ issuerName: 'DC=V2G,C=DE,O=pnc-bench,CN=V2GRootCA', serialNumber: pki.cert('v2g-root').serialNumber }]);
     expect(request.kind === 'CertificateInstallationReq' && request.oemChain?.ok).toBe(true);
     expect(response.warnings).toEqual([]);
     expect(o.issued.length).toBe(1);
@@ -218,7 +212,7 @@ describe('CertificateInstallationReq: OEM provisioning certificate and EV roots'
     const o = options();
     const { response, assessment } = await answerGet15118EVCertificate(await installRequest(oem.cert, oem.key, [rootId(other)]), o);
     expect(assessment.responseCode).toBe('FAILED_NoCertificateAvailable');
-    expect(assessment.reason).toContain(`none of the EV's ListOfRootCertificateIDs ("${rfc4514(other.cert('v2g-root'))}" #${other.cert('v2g-root').serialNumber})`);
+    expect(assessment.reason).toContain(`none of the EV's ListOfRootCertificateIDs ("DC=V2G,C=DE,O=pnc-bench,CN=V2GRootCA" #${other.cert('v2g-root').serialNumber})`);
     expect(o.issued.length).toBe(0);
     expectRefusal(response.exiBase64, 'CertificateInstallationRes', 'FAILED_NoCertificateAvailable');
     // right name, wrong serial: still not our root

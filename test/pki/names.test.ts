@@ -5,7 +5,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeV2GMessage } from '../../src/exi/index.ts';
-import { generatePki, matchesIssuerSerial, namesMatch, parseCertificateDer, parseDistinguishedNameString, PkiInputError } from '../../src/pki/index.ts';
+import {
+  formatDistinguishedNameString,
+  generatePki,
+  issuerSerialOf,
+  matchesIssuerSerial,
+  namesMatch,
+  parseCertificateDer,
+  parseDistinguishedNameString,
+  PkiCert,
+  PkiInputError,
+} from '../../src/pki/index.ts';
 
 const VECTORS = path.resolve(import.meta.dirname, '../../../shared/vectors/iso15118-2');
 
@@ -31,6 +41,21 @@ describe('parseDistinguishedNameString', () => {
     ]);
   });
 
+  it('formatDistinguishedNameString writes RFC 4514 (last RDN first, escapes) and reads back as written', () => {
+    const der = [
+      { type: 'CN', value: 'A, B+C' },
+      { type: 'O', value: '#1 "x" <y>; z=\\ ' },
+      { type: 'OU', value: ' lead' },
+      { type: 'serialNumber', value: '42' },
+      { type: 'DC', value: 'V2G' },
+    ];
+    const s = formatDistinguishedNameString(der);
+    expect(s).toBe('DC=V2G,serialNumber=42,OU=\\ lead,O=\\#1 \\"x\\" \\<y\\>\\; z\\=\\\\\\ ,CN=A\\, B\\+C');
+    expect(parseDistinguishedNameString(s)).toEqual([...der].reverse());
+    expect(formatDistinguishedNameString([{ type: 'CN', value: ' ' }])).toBe('CN=\\ ');
+    expect(parseDistinguishedNameString('CN=\\ ')).toEqual([{ type: 'CN', value: ' ' }]);
+  });
+
   it('rejects what is not a name, saying where', () => {
     expect(() => parseDistinguishedNameString('', 'X509IssuerName')).toThrow(PkiInputError);
     expect(() => parseDistinguishedNameString('just text', 'X509IssuerName')).toThrow(/X509IssuerName: "just text" is not a distinguished name: attribute without "="/);
@@ -52,12 +77,26 @@ describe('namesMatch / matchesIssuerSerial', () => {
 
   it('a bench root matches its RFC 4514 issuer string and serial, not another serial or a malformed string', () => {
     const root = generatePki({ seed: 'names' }).cert('v2g-root');
-    const rfc = [...root.issuerAttributes].reverse().map((a) => `${a.type}=${a.value}`).join(',');
+    const rfc = formatDistinguishedNameString(root.issuerAttributes);
+    expect(rfc).toBe('DC=V2G,C=DE,O=pnc-bench,CN=V2GRootCA');
+    expect(issuerSerialOf(root)).toEqual({ issuerName: rfc, serialNumber: root.serialNumber });
     expect(matchesIssuerSerial(root, { issuerName: rfc, serialNumber: root.serialNumber })).toBe(true);
     expect(matchesIssuerSerial(root, { issuerName: root.issuer, serialNumber: root.serialNumber })).toBe(true); // DER order with ", "
     expect(matchesIssuerSerial(root, { issuerName: rfc, serialNumber: root.serialNumber + 1n })).toBe(false);
     expect(matchesIssuerSerial(root, { issuerName: 'not a name', serialNumber: root.serialNumber })).toBe(false);
     expect(root.serialNumber).toBe(BigInt(`0x${root.serialHex}`));
+  });
+
+  it('issuerSerialOf names a certificate so that matchesIssuerSerial finds it, also with a negative (non-conforming) serial', () => {
+    // the root's serial INTEGER with the sign bit set: X509SerialNumber (xs:integer) is then negative, not the unsigned reading
+    const der = Uint8Array.from(generatePki({ seed: 'names' }).cert('v2g-root').der);
+    const at = Buffer.from(der).indexOf(Buffer.from(new PkiCert(der).serialBytes));
+    der[at] = der[at]! | 0x80;
+    const negative = new PkiCert(der);
+    expect(negative.serialNumber < 0n).toBe(true);
+    expect(issuerSerialOf(negative).serialNumber).toBe(negative.serialNumber);
+    expect(matchesIssuerSerial(negative, issuerSerialOf(negative))).toBe(true);
+    expect(matchesIssuerSerial(negative, { ...issuerSerialOf(negative), serialNumber: BigInt(`0x${negative.serialHex}`) })).toBe(false);
   });
 
   it('real data: the dSPACE EV names the V2G root that issued the dSPACE CPS Sub-CA 1', () => {

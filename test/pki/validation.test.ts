@@ -301,4 +301,14 @@ describe('validateCertificateChain (the static checks, per ISO 15118 branch)', (
     expect(alone.anchored).toBe(false);
     expect(alone.checks[0]).toEqual({ name: 'path', ok: false, detail: `issuer "${pki.cert('oem-sub2').subject}" of "OEMProvCert" is neither in the chain nor a trusted root` });
   });
+
+  it('CPS: the SAProvisioningCertificateChain an EV checks against its V2G root; an SECC chain under the same root is not a CPS chain', () => {
+    const r = validateCertificateChain({ chain: pki.chain('cps-leaf'), trustAnchors: [pki.cert('v2g-root')], domain: 'CPS' });
+    expect(r.ok).toBe(true);
+    expect(r.path.map((c) => c.commonName)).toEqual(['CPSLeaf', 'CPSSubCA2', 'CPSSubCA1', 'V2GRootCA']);
+    expect(r.checks.find((c) => c.name === 'profile')?.detail).toBe('V2G CPS profile');
+    const secc = validateCertificateChain({ chain: pki.chain('secc-leaf'), trustAnchors: [pki.cert('v2g-root')], domain: 'CPS' });
+    expect(secc.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['profile']);
+    expect(secc.checks.find((c) => c.name === 'profile')?.detail).toMatch(/"SECCCert" subject DC is CPO, expected CPS.*"CPOSubCA2" subject DC is V2G: only CPS Sub-CAs issue CPS leaf certificates/);
+  });
 });

@@ -6,13 +6,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolViolation } from '../../drivers/capabilities.ts';
 import { EverestCarSim, type EverestCarSimDriver } from '../../drivers/ev/everest.ts';
+import { startBroker } from '../../rigs/virtual/broker.ts';
 import { SeccServer } from '../../rigs/virtual/charger/secc.ts';
 import { parseCommands, VirtualEv } from '../../rigs/virtual/ev/index.ts';
 import { PowerBus } from '../../rigs/virtual/physics.ts';
 import { generatePki } from '../../src/pki/index.ts';
 import { ResourceSchema } from '../../src/rig/resources.ts';
 import { Transcript } from '../../src/rig/transcript.ts';
-import { evCredentials, FakeBackend, Observer, startBroker } from './v2g-fixtures.ts';
+import { evCredentials, FakeBackend, Observer } from './v2g-fixtures.ts';
 
 const pki = generatePki({ seed: 'ev-carsim-test' });
 const signal = (): AbortSignal => AbortSignal.timeout(15_000);
@@ -20,7 +21,7 @@ const INSTALL_SCRIPT = 'iso_wait_slac_matched;iso_start_v2g_session {mode},contr
 
 let broker: { url: string; stop: () => Promise<void> };
 beforeAll(async () => {
-  broker = await startBroker();
+  broker = await startBroker({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
   await broker.stop();

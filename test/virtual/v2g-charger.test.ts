@@ -4,12 +4,13 @@
 // CertificateInstallationRes from the CSMS's PKI, DataTransfer Authorize, StartTransaction with the
 // eMAID, power on the bus, StopTransaction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker } from '../../rigs/virtual/broker.ts';
 import { VirtualCharger } from '../../rigs/virtual/charger/index.ts';
 import { VirtualEv } from '../../rigs/virtual/ev/index.ts';
 import { PowerBus } from '../../rigs/virtual/physics.ts';
 import { MockCsms } from '../../src/csms/index.ts';
 import { generatePki, pemToDer, privateKeyPem } from '../../src/pki/index.ts';
-import { evCredentials, Observer, startBroker } from './v2g-fixtures.ts';
+import { evCredentials, Observer } from './v2g-fixtures.ts';
 
 const CP = 'VIRTUAL-CP1';
 const sig = (): AbortSignal => AbortSignal.timeout(15_000);
@@ -26,7 +27,7 @@ describe('virtual EV ↔ simulated charger ↔ MockCsms', () => {
   const consoleLines: string[] = [];
 
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await startBroker({ host: '127.0.0.1', port: 0 });
     csms = new MockCsms({ host: '127.0.0.1', port: 0, pki, pingIntervalMs: 0 });
     await csms.listen();
     charger = new VirtualCharger({

@@ -1,10 +1,9 @@
-// Shared fixtures of the virtual-rig ISO 15118 tests (v2g-session, ev-carsim): an in-process aedes
-// MQTT broker on an ephemeral loopback port, a fake charge-point controller behind the SECC
-// (SeccBackend) that answers the certificate exchange with a REAL CertificateInstallationRes made
-// by src/exi answerGet15118EVCertificate from the bench PKI, and an MQTT observer that records the
-// EV's module variables and sends car-simulator commands.
-import net from 'node:net';
-import { Aedes } from 'aedes';
+// Shared fixtures of the virtual-rig ISO 15118 tests (v2g-session, ev-carsim): a fake charge-point
+// controller behind the SECC (SeccBackend) that answers the certificate exchange with a REAL
+// CertificateInstallationRes made by src/exi answerGet15118EVCertificate with the bench PKI as the
+// CPS (benchAnswerOptions: the EV's ListOfRootCertificateIDs, OEM chain and signature are checked),
+// and an MQTT observer that records the EV's module variables and sends car-simulator commands. The
+// broker is the virtual rig's own (rigs/virtual/broker.ts startBroker).
 import { connect, type MqttClient } from 'mqtt';
 import type {
   CertificateExchangeRequest,
@@ -15,8 +14,16 @@ import type {
   PncAuthorizationStatus,
   SeccBackend,
 } from '../../rigs/virtual/charger/backend.ts';
-import { answerGet15118EVCertificate, buildCertificateInstallationRes, decodeV2GMessage, encodeV2GMessage, parseCertificateInstallationReq } from '../../src/exi/index.ts';
-import { cpsSigner, generateP256KeyPair, issueContractCertificate, signP256Raw, type BenchPki, type P256KeyPair } from '../../src/pki/index.ts';
+import {
+  answerGet15118EVCertificate,
+  benchAnswerOptions,
+  buildCertificateInstallationRes,
+  decodeV2GMessage,
+  encodeV2GMessage,
+  parseCertificateInstallationReq,
+  type ContractCredentials,
+} from '../../src/exi/index.ts';
+import { generateP256KeyPair, issueContractCertificate, type BenchPki, type P256KeyPair } from '../../src/pki/index.ts';
 
 /** What the virtual EV holds from the bench PKI: the OEM provisioning chain and key, the V2G root. */
 export function evCredentials(pki: BenchPki): { oemProvisioning: { chainDer: Buffer[]; privateKey: Uint8Array }; v2gRootsDer: Buffer[] } {
@@ -26,29 +33,12 @@ export function evCredentials(pki: BenchPki): { oemProvisioning: { chainDer: Buf
   };
 }
 
-
-export async function startBroker(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const broker = await Aedes.createBroker();
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    broker.handle(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    stop: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-      await new Promise<void>((r) => broker.close(() => r()));
-    },
-  };
-}
-
-/** real: a correct response; session-id: its SessionID changed; wrong-key: the contract key encrypted for another key; none / failed-empty: no response */
-export type ExchangeMode = 'real' | 'none' | 'session-id' | 'failed-empty' | 'wrong-key';
+/**
+ * real: a correct response; session-id: its SessionID changed; wrong-key: the contract key encrypted
+ * for another key; cps-leaf-only: SAProvisioningCertificateChain without the CPS sub-CAs;
+ * not-base64: the real response with a character base64 does not have; none / failed-empty: no response
+ */
+export type ExchangeMode = 'real' | 'none' | 'session-id' | 'failed-empty' | 'wrong-key' | 'cps-leaf-only' | 'not-base64';
 
 export class FakeBackend implements SeccBackend {
   exchangeMode: ExchangeMode = 'real';
@@ -58,7 +48,6 @@ export class FakeBackend implements SeccBackend {
   readonly authorizations: ContractChain[] = [];
   readonly started: ChargingSessionInfo[] = [];
   readonly stopped: string[] = [];
-  readonly lines: string[] = [];
   issuedEmaid = '';
   constructor(private readonly pki: BenchPki) {}
 
@@ -66,27 +55,19 @@ export class FakeBackend implements SeccBackend {
     this.exchanges.push(req);
     if (this.exchangeMode === 'none') return { kind: 'none', reason: 'the CSMS did not answer (test)' };
     if (this.exchangeMode === 'failed-empty') return { kind: 'answer', status: 'Failed', exiResponse: '' };
-    const s = cpsSigner(this.pki);
-    const cps = { certificateChain: [s.cert.der, ...s.subCertificates.map((c) => c.der)], sign: (d: Uint8Array) => signP256Raw(s.key, d) };
+    const bench = benchAnswerOptions(this.pki);
+    const issueContract = (): ContractCredentials => {
+      const b = issueContractCertificate(this.pki, { emaid: this.pki.emaid });
+      this.issuedEmaid = b.emaid;
+      return { certificateChain: b.chain.map((c) => c.der), privateKey: b.key.privateKey };
+    };
     if (this.exchangeMode === 'wrong-key') {
       const parsed = parseCertificateInstallationReq(req.exiRequest);
-      const b = issueContractCertificate(this.pki, { emaid: this.pki.emaid });
-      const res = await buildCertificateInstallationRes({
-        sessionId: parsed.sessionId,
-        cps,
-        contract: { certificateChain: b.chain.map((c) => c.der), privateKey: b.key.privateKey },
-        recipientPublicKey: generateP256KeyPair().publicKey,
-      });
+      const res = await buildCertificateInstallationRes({ sessionId: parsed.sessionId, cps: bench.cps, contract: issueContract(), recipientPublicKey: generateP256KeyPair().publicKey });
       return { kind: 'answer', status: 'Accepted', exiResponse: res.exiBase64 };
     }
-    const { response } = await answerGet15118EVCertificate(req.exiRequest, {
-      cps,
-      issueContract: () => {
-        const b = issueContractCertificate(this.pki, { emaid: this.pki.emaid });
-        this.issuedEmaid = b.emaid;
-        return { certificateChain: b.chain.map((c) => c.der), privateKey: b.key.privateKey };
-      },
-    });
+    const cps = this.exchangeMode === 'cps-leaf-only' ? { ...bench.cps, certificateChain: bench.cps.certificateChain.slice(0, 1) } : bench.cps;
+    const { response } = await answerGet15118EVCertificate(req.exiRequest, { ...bench, cps, issueContract });
     let exi = response.exi;
     if (this.exchangeMode === 'session-id') {
       const m = decodeV2GMessage(exi);
@@ -94,7 +75,9 @@ export class FakeBackend implements SeccBackend {
       id[0] = id[0]! ^ 0xff;
       exi = encodeV2GMessage({ ...m, Header: { ...m.Header, SessionID: id } });
     }
-    return { kind: 'answer', status: 'Accepted', exiResponse: Buffer.from(exi).toString('base64') };
+    const exiResponse = Buffer.from(exi).toString('base64');
+    // Node's base64 decoder skips the '*': a charger that does not check would forward the intact response
+    return { kind: 'answer', status: 'Accepted', exiResponse: this.exchangeMode === 'not-base64' ? `${exiResponse.slice(0, 40)}*${exiResponse.slice(40)}` : exiResponse };
   }
 
   async authorizeContract(chain: ContractChain, _signal: AbortSignal): Promise<PncAuthorizationResult> {
@@ -109,14 +92,6 @@ export class FakeBackend implements SeccBackend {
 
   async stopCharging(reason: 'EVDisconnected' | 'Local' | 'Remote' | 'Other'): Promise<void> {
     this.stopped.push(reason);
-  }
-
-  seccCertificateChain(): Buffer[] | undefined {
-    return undefined;
-  }
-
-  log(line: string): void {
-    this.lines.push(line);
   }
 }
 

@@ -7,6 +7,7 @@
 // session, signature, corrupt EXI).
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker } from '../../rigs/virtual/broker.ts';
 import { SeccServer } from '../../rigs/virtual/charger/secc.ts';
 import { VirtualEv } from '../../rigs/virtual/ev/index.ts';
 import { PowerBus } from '../../rigs/virtual/physics.ts';
@@ -17,13 +18,14 @@ import {
   ecdsaSignP256,
   encodeAppHandshake,
   encodeV2GMessage,
+  FAILURE_PLACEHOLDER_EMAID,
   ISO2_NAMESPACE,
   signV2GMessage,
   type BodyType,
   type V2GMessage,
 } from '../../src/exi/index.ts';
-import { generatePki, issueContractCertificate, type P256KeyPair } from '../../src/pki/index.ts';
-import { evCredentials, FakeBackend, Observer, startBroker } from './v2g-fixtures.ts';
+import { generatePki, issueCertificate, issueContractCertificate, type P256KeyPair } from '../../src/pki/index.ts';
+import { evCredentials, FakeBackend, Observer } from './v2g-fixtures.ts';
 
 const pki = generatePki({ seed: 'v2g-session-test' });
 const oemKey = (pki.get('oem-prov').key as P256KeyPair).privateKey;
@@ -31,7 +33,7 @@ const credentials = evCredentials(pki);
 
 let broker: { url: string; stop: () => Promise<void> };
 beforeAll(async () => {
-  broker = await startBroker();
+  broker = await startBroker({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
   await broker.stop();
@@ -225,12 +227,57 @@ describe('SECC and virtual EV over V2GTP/TCP', () => {
     expect(obs.messages(i).slice(-3)).toEqual(['<CertificateInstallationRes OK', '>SessionStopReq', '<SessionStopRes OK']);
   });
 
-  it('a CPS chain that does not reach one of the EV V2G roots: ContractInstallFailed signature', async () => {
-    const { obs, evLog } = await rig({ credentials: { ...credentials, v2gRootsDer: [Buffer.from(pki.cert('mo-root').der)] } });
+  it('an EV that names no V2G root of the CPS: the CPS answers FAILED_NoCertificateAvailable (ContractInstallFailed response-code)', async () => {
+    const { obs, backend } = await rig({ credentials: { ...credentials, v2gRootsDer: [Buffer.from(pki.cert('mo-root').der)] } });
+    const i = obs.vars.length;
+    await obs.cmd('execute_charging_session', INSTALL);
+    expect((await obs.waitFor('ContractInstallFailed', i)).data).toBe('response-code:FAILED_NoCertificateAvailable');
+    const req = decodeV2GMessage(Buffer.from(backend.exchanges[0]!.exiRequest, 'base64')).Body.CertificateInstallationReq!;
+    expect(req.ListOfRootCertificateIDs.RootCertificateID).toEqual([{ X509IssuerName: 'DC=MO,C=DE,O=pnc-bench,CN=MORootCA', X509SerialNumber: pki.cert('mo-root').serialNumber }]);
+    expect(backend.issuedEmaid).toBe('');
+  });
+
+  it('a CPS chain that does not reach one of the EV V2G roots: ContractInstallFailed signature, naming the failed check', async () => {
+    const { backend, obs, evLog } = await rig();
+    backend.exchangeMode = 'cps-leaf-only';
     const i = obs.vars.length;
     await obs.cmd('execute_charging_session', INSTALL);
     expect((await obs.waitFor('ContractInstallFailed', i)).data).toBe('signature');
-    expect(evLog.some((l) => /contract installation failed \(signature\): SAProvisioningCertificateChain: .* does not chain to any of the EV's 1 V2G root\(s\)$/.test(l))).toBe(true);
+    expect(evLog).toContain(
+      '[EVCC] contract installation failed (signature): SAProvisioningCertificateChain: path: issuer "CN=CPSSubCA2, O=pnc-bench, C=DE, DC=CPS" of "CPSLeaf" is neither in the chain nor a trusted root',
+    );
+  });
+
+  it('an expired V2G root in the EV: the CPS chain is refused (the root validity counts too)', async () => {
+    // the same root (name, serial, key) but valid only in 2000: the CPS picks it by issuer and serial, the EV must not trust it
+    const root = pki.get('v2g-root');
+    const expired = issueCertificate({
+      subject: root.cert.subjectDer,
+      subjectKey: root.key,
+      issuer: { self: root.key as P256KeyPair },
+      serialNumber: root.cert.serialBytes,
+      notBefore: new Date('2000-01-01T00:00:00Z'),
+      notAfter: new Date('2001-01-01T00:00:00Z'),
+      ca: true,
+      keyUsage: ['keyCertSign', 'crlSign'],
+    });
+    const { obs, evLog, ev } = await rig({ credentials: { ...credentials, v2gRootsDer: [Buffer.from(expired.der)] } });
+    const i = obs.vars.length;
+    await obs.cmd('execute_charging_session', INSTALL);
+    expect((await obs.waitFor('ContractInstallFailed', i)).data).toBe('signature');
+    expect(evLog).toContain('[EVCC] contract installation failed (signature): SAProvisioningCertificateChain: validity: "V2GRootCA" expired at 2001-01-01T00:00:00.000Z');
+    expect(ev.installedContract).toBeUndefined();
+  });
+
+  it('an exiResponse that is not base64: the SECC answers FAILED instead of forwarding what Node would make of it', async () => {
+    const { backend, obs, ev, seccLog } = await rig();
+    backend.exchangeMode = 'not-base64';
+    const i = obs.vars.length;
+    await obs.cmd('execute_charging_session', INSTALL);
+    expect((await obs.waitFor('ContractInstallFailed', i)).data).toBe('response-code:FAILED');
+    await obs.waitFor('V2G_Session_Finished', i);
+    expect(ev.installedContract).toBeUndefined();
+    expect(seccLog.some((l) => /^CertificateInstallationReq: exiResponse is not base64 \(\d+ characters, CSMS status Accepted\); nothing can be forwarded → FAILED$/.test(l))).toBe(true);
   });
 
   it('certupdate replaces the installed contract through CertificateUpdateReq/Res', async () => {
@@ -442,6 +489,8 @@ describe('SECC rules', () => {
       const r = await ev.req(body);
       const resName = name.replace(/Req$/, 'Res');
       expect([Object.keys(r.Body)[0], (Object.values(r.Body)[0] as { ResponseCode: string }).ResponseCode]).toEqual([resName, 'FAILED_SequenceError']);
+      const cert = r.Body.CertificateInstallationRes ?? r.Body.CertificateUpdateRes;
+      if (cert) expect(cert.eMAID.CONTENT).toBe(FAILURE_PLACEHOLDER_EMAID); // the same placeholders as the CPS's refusals (src/exi)
       expect(await ev.waitClosed()).toBe(true);
     }
   });
@@ -478,6 +527,17 @@ describe('SECC rules', () => {
     expect(ok.Body.AuthorizationRes).toEqual({ ResponseCode: 'OK', EVSEProcessing: 'Finished' });
     expect(backend.authorizations.at(-1)?.emaid).toBe(contract.emaid);
     ev2.destroy();
+
+    // a certificate OpenSSL would read (a trailing byte after the DER) but src/pki, and so the charger's controller, would not
+    const ev4 = await RawEv.open(secc.port);
+    await ev4.setup();
+    await ev4.req({ ServiceDiscoveryReq: {} });
+    await ev4.req({ PaymentServiceSelectionReq: { SelectedPaymentOption: 'Contract', SelectedServiceList: { SelectedService: [{ ServiceID: 1 }] } } });
+    const from = log.length;
+    const trailing = await ev4.req({ PaymentDetailsReq: { eMAID: contract.emaid, ContractSignatureCertChain: { Certificate: Uint8Array.from([...contract.cert.der, 0]) } } });
+    expect(trailing.Body.PaymentDetailsRes?.ResponseCode).toBe('FAILED_CertChainError');
+    expect(log.slice(from)).toContain('PaymentDetailsReq: certificate 0 of ContractSignatureCertChain: not a DER X.509 certificate (Certificate: 1 trailing byte(s)) → FAILED_CertChainError');
+    ev4.destroy();
 
     const ev3 = await RawEv.open(secc.port);
     await ev3.setup();

@@ -2,14 +2,13 @@
 // possible boundary and several messages in one chunk, and the errors for a bad version, inverse
 // version, payload type and length; the PhysicalValueType helpers both ends use.
 import { describe, expect, it } from 'vitest';
-import { encodeV2gtp, physicalNumber, physicalValue, V2GTP_PAYLOAD, V2gtpDecoder, V2gtpError } from '../../rigs/virtual/v2gtp.ts';
+import { encodeV2gtp, physicalNumber, physicalValue, V2gtpDecoder, V2gtpError } from '../../rigs/virtual/v2gtp.ts';
 
 describe('V2GTP framing', () => {
   it('writes the 8-byte header: 01 FE, payload type, big-endian length', () => {
     const f = encodeV2gtp(Uint8Array.of(0x80, 0x98, 0x02));
     expect(f.toString('hex')).toBe('01fe800100000003809802');
-    expect(encodeV2gtp(new Uint8Array(0), V2GTP_PAYLOAD.sdpRequest).toString('hex')).toBe('01fe900000000000');
-    expect(() => encodeV2gtp(new Uint8Array(1), 0x1_0000)).toThrow('V2GTP payload type 65536 is not a 16-bit value');
+    expect(encodeV2gtp(new Uint8Array(0)).toString('hex')).toBe('01fe800100000000');
   });
 
   it('reassembles messages split at every byte boundary and several in one chunk', () => {
@@ -20,7 +19,7 @@ describe('V2GTP framing', () => {
       const d = new V2gtpDecoder();
       const got = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))];
       expect(got.map((m) => Buffer.from(m.payload).toString('hex'))).toEqual([Buffer.from(a).toString('hex'), '8000', '']);
-      expect(d.pendingBytes).toBe(0);
+      expect(d.push(encodeV2gtp(b)).map((m) => Buffer.from(m.payload).toString('hex'))).toEqual(['8000']); // nothing left over
     }
     const d = new V2gtpDecoder();
     const out = [];
@@ -41,14 +40,12 @@ describe('V2GTP framing', () => {
     })();
     expect(e).toBeInstanceOf(V2gtpError);
     expect((e as V2gtpError).message).toBe('V2GTP header at byte 11: version 02 fd, expected 01 fe');
-    expect((e as V2gtpError).offset).toBe(11);
     expect(() => d.push(good)).toThrow('version 02 fd');
     expect(() => new V2gtpDecoder().push(Uint8Array.of(0x01, 0xff))).toThrow('V2GTP header at byte 0: version 01 ff, expected 01 fe');
   });
 
   it('rejects an unexpected payload type and a length above the maximum before the payload arrives', () => {
-    expect(() => new V2gtpDecoder().push(Buffer.from('01fe900000000002', 'hex'))).toThrow('V2GTP header at byte 0: payload type 0x9000 is not 0x8001');
-    expect(new V2gtpDecoder({ payloadTypes: [0x9000] }).push(Buffer.from('01fe9000000000021000', 'hex'))[0]?.payloadType).toBe(0x9000);
+    expect(() => new V2gtpDecoder().push(Buffer.from('01fe900000000002', 'hex'))).toThrow('V2GTP header at byte 0: payload type 0x9000 is not 0x8001 (EXI)');
     expect(() => new V2gtpDecoder({ maxPayloadBytes: 100 }).push(Buffer.from('01fe800100000065', 'hex'))).toThrow('V2GTP header at byte 0: payload length 101 exceeds the maximum of 100 bytes');
     expect(() => new V2gtpDecoder().push(Buffer.from('01fe8001ffffffff', 'hex'))).toThrow('payload length 4294967295 exceeds the maximum of 65536 bytes');
   });

@@ -16,11 +16,13 @@
 // PaymentDetailsReq; a corrupt EXI stream or V2GTP header is logged (with the bit offset) and the
 // connection closed. The certificate exchange is forwarded verbatim (app note / catalogue §2.3):
 // an exiResponse is sent to the EV unchanged, no answer (`none`) sends nothing (the EV times out),
-// status Failed without exiResponse is answered with a FAILED CertificateInstallationRes/UpdateRes.
-import { randomBytes, X509Certificate } from 'node:crypto';
+// status Failed without exiResponse, or an exiResponse that is not base64, is answered with a FAILED
+// CertificateInstallationRes/UpdateRes (src/exi certificateFailureBody).
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import {
   bodyElementName,
+  certificateFailureBody,
   decodeAppHandshake,
   decodeV2GMessage,
   encodeAppHandshake,
@@ -35,6 +37,7 @@ import {
   type responseCodeType,
   type V2GMessage,
 } from '../../../src/exi/index.ts';
+import { bytesEqual, parseBase64, parseCertificateDer, toBase64 } from '../../../src/pki/index.ts';
 import type { PowerBus } from '../physics.ts';
 import { encodeV2gtp, physicalNumber, physicalValue, V2gtpDecoder, V2gtpError } from '../v2gtp.ts';
 import type { CertificateExchangeResult, ContractChain, PncAuthorizationResult, SeccBackend } from './backend.ts';
@@ -91,8 +94,24 @@ type Phase =
   | 'failed'
   | 'stopped';
 
-const NEXT: Readonly<Record<Phase, readonly string[]>> = {
-  setup: ['SessionSetupReq'],
+/** The requests of a session after SessionSetupReq (SessionSetupReq and SessionStopReq are handled before the table). */
+type SessionRequest =
+  | 'ServiceDiscoveryReq'
+  | 'ServiceDetailReq'
+  | 'PaymentServiceSelectionReq'
+  | 'CertificateInstallationReq'
+  | 'CertificateUpdateReq'
+  | 'PaymentDetailsReq'
+  | 'AuthorizationReq'
+  | 'ChargeParameterDiscoveryReq'
+  | 'CableCheckReq'
+  | 'PreChargeReq'
+  | 'PowerDeliveryReq'
+  | 'CurrentDemandReq'
+  | 'WeldingDetectionReq';
+
+const NEXT: Readonly<Record<Phase, readonly SessionRequest[]>> = {
+  setup: [], // only SessionSetupReq
   session: ['ServiceDiscoveryReq'],
   discovered: ['ServiceDetailReq', 'PaymentServiceSelectionReq'],
   'payment-selected': [], // depends on the payment option, see Connection.allowed()
@@ -114,7 +133,7 @@ const CERTIFICATE_SERVICE_ID = 2;
 const SA_SCHEDULE_TUPLE_ID = 1;
 const ZERO_SESSION = new Uint8Array(8);
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const isOneOf = <T extends string>(list: readonly T[], x: string): x is T => (list as readonly string[]).includes(x);
 
 /** The response element of a request: `SessionSetupReq` → `SessionSetupRes`. */
 const resName = (req: string): string => req.replace(/Req$/, 'Res');
@@ -313,12 +332,13 @@ class Connection {
       return this.sessionSetup(msg);
     }
     if (this.phase === 'setup') return this.fail(name, 'FAILED_SequenceError', `${name} before SessionSetupReq`, true);
-    if (!sameBytes(msg.Header.SessionID, this.sessionId)) {
+    if (!bytesEqual(msg.Header.SessionID, this.sessionId)) {
       return this.fail(name, 'FAILED_UnknownSession', `SessionID ${toHex(msg.Header.SessionID)} is not the session's ${toHex(this.sessionId)}`, true);
     }
     if (name === 'SessionStopReq' && this.phase !== 'stopped') return this.sessionStop(msg);
-    if (!this.allowed().includes(name)) {
-      return this.fail(name, 'FAILED_SequenceError', `${name} is not expected in phase ${this.phase} (expected ${[...this.allowed(), 'SessionStopReq'].join(', ')})`, true);
+    const allowed = this.allowed();
+    if (!isOneOf(allowed, name)) {
+      return this.fail(name, 'FAILED_SequenceError', `${name} is not expected in phase ${this.phase} (expected ${[...allowed, 'SessionStopReq'].join(', ')})`, true);
     }
     switch (name) {
       case 'ServiceDiscoveryReq':
@@ -347,12 +367,14 @@ class Connection {
         return this.currentDemand(msg);
       case 'WeldingDetectionReq':
         return this.weldingDetection();
-      default:
-        return this.fail(name, 'FAILED_SequenceError', `${name} is not supported by this SECC`, true);
+      default: {
+        const unhandled: never = name;
+        throw new Error(`${String(unhandled)} is in the sequence table but has no handler`);
+      }
     }
   }
 
-  private allowed(): readonly string[] {
+  private allowed(): readonly SessionRequest[] {
     if (this.phase === 'payment-selected') return this.payment === 'Contract' ? ['CertificateInstallationReq', 'CertificateUpdateReq', 'PaymentDetailsReq'] : ['AuthorizationReq'];
     return NEXT[this.phase];
   }
@@ -413,7 +435,8 @@ class Connection {
     const ResponseCode = code;
     const DC_EVSEStatus = this.evseStatus();
     const V = physicalValue(0, 'V');
-    switch (resName(req)) {
+    const res = resName(req);
+    switch (res) {
       case 'SessionSetupRes':
         return { SessionSetupRes: { ResponseCode, EVSEID: this.secc.evseId } };
       case 'ServiceDiscoveryRes':
@@ -445,24 +468,11 @@ class Connection {
       case 'MeteringReceiptRes':
         return { MeteringReceiptRes: { ResponseCode, DC_EVSEStatus } };
       case 'CertificateInstallationRes':
-        return { CertificateInstallationRes: this.failedCertificateBody(code) };
       case 'CertificateUpdateRes':
-        return { CertificateUpdateRes: this.failedCertificateBody(code) };
+        return certificateFailureBody(res, { responseCode: code });
       default:
         return undefined;
     }
-  }
-
-  /** CertificateInstallationRes/UpdateRes content for a FAILED answer: no certificates, empty keys. */
-  private failedCertificateBody(code: responseCodeType) {
-    return {
-      ResponseCode: code,
-      SAProvisioningCertificateChain: { Certificate: new Uint8Array(0) },
-      ContractSignatureCertChain: { Id: 'ID1', Certificate: new Uint8Array(0) },
-      ContractSignatureEncryptedPrivateKey: { Id: 'ID2', CONTENT: new Uint8Array(0) },
-      DHpublickey: { Id: 'ID3', CONTENT: new Uint8Array(0) },
-      eMAID: { Id: 'ID4', CONTENT: '00000000000000' }, // schema minimum 14 characters; meaningless in a FAILED answer
-    };
   }
 
   private chargeService() {
@@ -546,7 +556,7 @@ class Connection {
     const requested = msg.Header.SessionID;
     const paused = this.secc.pausedSessionId;
     let code: responseCodeType;
-    if (paused && !sameBytes(requested, ZERO_SESSION) && sameBytes(requested, paused)) {
+    if (paused && !bytesEqual(requested, ZERO_SESSION) && bytesEqual(requested, paused)) {
       this.sessionId = paused;
       code = 'OK_OldSessionJoined';
     } else {
@@ -610,7 +620,7 @@ class Connection {
     const req = action === 'Install' ? 'CertificateInstallationReq' : 'CertificateUpdateReq';
     const ms = this.secc.timing.certificateExchangeTimeoutMs;
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(ms)]);
-    const exiRequest = Buffer.from(payload).toString('base64');
+    const exiRequest = toBase64(payload);
     this.secc.log(`${req}: asking the charge-point controller (Get15118EVCertificate ${action}, ${exiRequest.length} base64 characters)`);
     let r: CertificateExchangeResult;
     try {
@@ -631,7 +641,11 @@ class Connection {
       this.secc.log(`${req}: the CSMS answered Accepted without exiResponse; nothing to forward, the EV times out`);
       return;
     }
-    const exi = new Uint8Array(Buffer.from(r.exiResponse, 'base64'));
+    const exi = parseBase64(r.exiResponse);
+    if (!exi) {
+      await this.fail(req, 'FAILED', `exiResponse is not base64 (${r.exiResponse.length} characters, CSMS status ${r.status}); nothing can be forwarded`, false);
+      return;
+    }
     let note = `(${exi.length} bytes forwarded unchanged, CSMS status ${r.status})`;
     let ok = true;
     try {
@@ -640,7 +654,7 @@ class Connection {
       const code = body?.ResponseCode ?? `no ${resName(req)} in the Body`;
       ok = code.startsWith('OK');
       note = `${code} ${note}`;
-      if (!sameBytes(res.Header.SessionID, this.sessionId)) note += ` — its SessionID ${toHex(res.Header.SessionID)} is not the session's ${toHex(this.sessionId)}`;
+      if (!bytesEqual(res.Header.SessionID, this.sessionId)) note += ` — its SessionID ${toHex(res.Header.SessionID)} is not the session's ${toHex(this.sessionId)}`;
     } catch (e) {
       note += ` — does not decode: ${(e as Error).message}`;
     }
@@ -654,9 +668,9 @@ class Connection {
     const chain = [req.ContractSignatureCertChain.Certificate, ...(req.ContractSignatureCertChain.SubCertificates?.Certificate ?? [])];
     for (const [i, der] of chain.entries()) {
       try {
-        new X509Certificate(der);
+        parseCertificateDer(der, `certificate ${i} of ContractSignatureCertChain`);
       } catch (e) {
-        return this.fail('PaymentDetailsReq', 'FAILED_CertChainError', `certificate ${i} of ContractSignatureCertChain does not parse: ${(e as Error).message}`, false);
+        return this.fail('PaymentDetailsReq', 'FAILED_CertChainError', (e as Error).message, false);
       }
     }
     this.contract = { emaid: req.eMAID, certificatesDer: chain.map((c) => Buffer.from(c)) };
@@ -675,7 +689,7 @@ class Connection {
     // the first request must carry the signed challenge; later ones (while Ongoing) are checked when they do
     if (!this.auth || req.GenChallenge !== undefined || msg.Header.Signature !== undefined) {
       if (req.GenChallenge === undefined || req.Id === undefined) return this.fail('AuthorizationReq', 'FAILED_ChallengeInvalid', 'no GenChallenge/Id in a Contract AuthorizationReq', false);
-      if (!sameBytes(req.GenChallenge, this.genChallenge!)) return this.fail('AuthorizationReq', 'FAILED_ChallengeInvalid', `GenChallenge ${toHex(req.GenChallenge)} is not the one sent (${toHex(this.genChallenge!)})`, false);
+      if (!bytesEqual(req.GenChallenge, this.genChallenge!)) return this.fail('AuthorizationReq', 'FAILED_ChallengeInvalid', `GenChallenge ${toHex(req.GenChallenge)} is not the one sent (${toHex(this.genChallenge!)})`, false);
       let check;
       try {
         check = verifyV2GSignature(msg, publicKeyFromCertificate(contract.certificatesDer[0]!), [req.Id]);

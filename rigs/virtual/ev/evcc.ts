@@ -6,15 +6,16 @@
 // PowerDelivery Start, the CurrentDemand loop, PowerDelivery Stop, WeldingDetection, SessionStop.
 // Every response is awaited with the ISO 15118-2 EVCC timeouts (Tables 109/111; options so tests
 // can shorten them). The CertificateInstallationRes is checked like a car does: SessionID, CPS
-// chain up to one of the car's V2G roots, the signature over the four signed elements, the
-// decrypted contract key matching the contract certificate. VirtualEv (index.ts) owns the session
-// and publishes what it reports through the hooks.
+// chain up to one of the car's V2G roots (src/pki validateCertificateChain: path, signatures,
+// validity of every certificate and the root, CPS profile), the signature over the four signed
+// elements, the decrypted contract key matching the contract certificate. VirtualEv (index.ts)
+// owns the session and publishes what it reports through the hooks.
 //
 //   const s = new EvccSession({ secc: { host, port }, payment: 'Contract', timing, credentials, battery, bus, hooks });
 //   const outcome = await s.run();     // never throws: { result: 'charged' | 'installed' | 'failed' | …, reason }
 //   s.requestStop();                    // EV-initiated stop (iso_stop_charging)
 //   s.abort('unplugged');               // the cable is pulled: the TCP connection is cut
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import {
   APP_PROTOCOL_NAMESPACE,
@@ -36,7 +37,7 @@ import {
   type DC_EVStatusType,
   type V2GMessage,
 } from '../../../src/exi/index.ts';
-import { parseCertificateDer } from '../../../src/pki/index.ts';
+import { bytesEqual, emaidEquals, issuerSerialOf, parseCertificateDer, validateCertificateChain, type PkiCert } from '../../../src/pki/index.ts';
 import type { PowerBus } from '../physics.ts';
 import { encodeV2gtp, physicalNumber, physicalValue, V2gtpDecoder } from '../v2gtp.ts';
 
@@ -272,41 +273,9 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done, { once: true });
   });
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-
-/** RFC 4514 string of a DER Name given as attributes in DER order (most significant first). */
-function rfc4514(attrs: readonly { type: string; value: string }[]): string {
-  const esc = (v: string): string => v.replace(/([,+"\\<>;=])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
-  return [...attrs].reverse().map((a) => `${a.type}=${esc(a.value)}`).join(',');
-}
-
-/** X509IssuerSerial of a (self-signed) root: what ListOfRootCertificateIDs carries. */
-export function rootCertificateId(der: Uint8Array): { X509IssuerName: string; X509SerialNumber: bigint } {
-  const c = parseCertificateDer(der, 'v2gRoot');
-  const serial = BigInt(`0x${Buffer.from(c.serialBytes).toString('hex') || '0'}`);
-  return { X509IssuerName: rfc4514(c.issuerAttributes), X509SerialNumber: serial };
-}
-
-/** Checks leaf → sub-CAs → one of the roots: names, signatures and validity. Returns a problem or undefined. */
-export function verifyChainToRoots(chainDer: readonly Uint8Array[], rootsDer: readonly Uint8Array[], now = new Date()): string | undefined {
-  let certs: X509Certificate[];
-  let roots: X509Certificate[];
-  try {
-    certs = chainDer.map((d) => new X509Certificate(d));
-    roots = rootsDer.map((d) => new X509Certificate(d));
-  } catch (e) {
-    return `a certificate does not parse: ${(e as Error).message}`;
-  }
-  if (certs.length === 0) return 'the chain is empty';
-  for (const [i, c] of certs.entries()) {
-    if (now < new Date(c.validFrom) || now > new Date(c.validTo)) return `${c.subject.replace(/\n/g, ', ')} is not valid now (${c.validFrom} – ${c.validTo})`;
-    const issuer = certs[i + 1];
-    if (issuer && !(c.checkIssued(issuer) && c.verify(issuer.publicKey))) return `${c.subject.replace(/\n/g, ', ')} is not issued by ${issuer.subject.replace(/\n/g, ', ')}`;
-  }
-  const top = certs[certs.length - 1]!;
-  const root = roots.find((r) => top.checkIssued(r) && top.verify(r.publicKey));
-  if (!root) return `${top.subject.replace(/\n/g, ', ')} does not chain to any of the EV's ${roots.length} V2G root(s)`;
-  return undefined;
+/** What VirtualEv publishes for an error that ended a step (ContractInstallFailed, AuthorizationFailed, the session result). */
+function reasonOf(e: unknown): string {
+  return e instanceof SessionEnd ? e.reason : e instanceof Timeout ? 'timeout' : e instanceof LinkClosed ? 'connection-closed' : 'error';
 }
 
 export class EvccSession {
@@ -370,10 +339,10 @@ export class EvccSession {
           return done('stopped', e.message);
         } catch (x) {
           this.log(`SessionStop failed: ${(x as Error).message}`);
-          return done('failed', x instanceof Timeout ? 'timeout' : 'connection-closed');
+          return done('failed', reasonOf(x));
         }
       }
-      const reason = e instanceof SessionEnd ? e.reason : e instanceof Timeout ? 'timeout' : e instanceof LinkClosed ? 'connection-closed' : 'error';
+      const reason = reasonOf(e);
       this.log(`session ended: ${(e as Error).message}`);
       if (e instanceof SessionEnd && e.sayStop) await this.sessionStop('Terminate').catch(() => undefined);
       return done('failed', reason);
@@ -422,7 +391,7 @@ export class EvccSession {
   /** exchange + SessionID check + ResponseCode OK*; a FAILED code ends the session with SessionStop. */
   private async request(body: BodyType, expect: string, timeoutMs: number, sign?: { ids: string[]; key: Uint8Array }): Promise<V2GMessage> {
     const r = await this.exchange(body, expect, timeoutMs, sign);
-    if (!sameBytes(r.msg.Header.SessionID, this.sessionId)) throw new SessionEnd('session-id', `${expect} has SessionID ${toHex(r.msg.Header.SessionID)}, the session is ${toHex(this.sessionId)}`);
+    if (!bytesEqual(r.msg.Header.SessionID, this.sessionId)) throw new SessionEnd('session-id', `${expect} has SessionID ${toHex(r.msg.Header.SessionID)}, the session is ${toHex(this.sessionId)}`);
     if (!r.code.startsWith('OK')) throw new SessionEnd(`response-code:${r.code}`, `${expect} ${r.code}`, true);
     return r.msg;
   }
@@ -671,24 +640,16 @@ export class EvccSession {
     const t = this.o.timing;
     const deadline = Date.now() + t.ongoingTimeoutMs;
     for (;;) {
-      let r;
+      let res;
       try {
-        r = pnc
-          ? await this.exchange({ AuthorizationReq: { Id: 'ID1', GenChallenge: pnc.GenChallenge } }, 'AuthorizationRes', t.msgTimeoutMs, { ids: ['ID1'], key: pnc.key })
-          : await this.exchange({ AuthorizationReq: {} }, 'AuthorizationRes', t.msgTimeoutMs);
+        res = pnc
+          ? await this.request({ AuthorizationReq: { Id: 'ID1', GenChallenge: pnc.GenChallenge } }, 'AuthorizationRes', t.msgTimeoutMs, { ids: ['ID1'], key: pnc.key })
+          : await this.request({ AuthorizationReq: {} }, 'AuthorizationRes', t.msgTimeoutMs);
       } catch (e) {
-        if (!this.aborted) this.o.hooks.emit('AuthorizationFailed', e instanceof Timeout ? 'timeout' : e instanceof SessionEnd ? e.reason : 'connection-closed');
+        if (!this.aborted) this.o.hooks.emit('AuthorizationFailed', reasonOf(e));
         throw e;
       }
-      if (!sameBytes(r.msg.Header.SessionID, this.sessionId)) {
-        this.o.hooks.emit('AuthorizationFailed', 'session-id');
-        throw new SessionEnd('session-id', `AuthorizationRes has SessionID ${toHex(r.msg.Header.SessionID)}`);
-      }
-      if (!r.code.startsWith('OK')) {
-        this.o.hooks.emit('AuthorizationFailed', `response-code:${r.code}`);
-        throw new SessionEnd(`response-code:${r.code}`, `AuthorizationRes ${r.code}`, true);
-      }
-      if (r.msg.Body.AuthorizationRes!.EVSEProcessing === 'Finished') {
+      if (res.Body.AuthorizationRes!.EVSEProcessing === 'Finished') {
         this.log(`authorized${this.emaid ? ` (eMAID ${this.emaid})` : ''}`);
         this.o.hooks.emit('Authorized', this.emaid || null);
         return;
@@ -705,12 +666,17 @@ export class EvccSession {
   /** CertificateInstallation (OEM provisioning key) or CertificateUpdate (current contract key). */
   private async certificateExchange(kind: 'install' | 'update', current?: EvContract): Promise<void> {
     const o = this.o;
-    const fail = (reason: string, why: string, sayStop = false): SessionEnd => {
+    const report = (reason: string, why: string): void => {
       this.log(`contract ${kind === 'install' ? 'installation' : 'update'} failed (${reason}): ${why}`);
       o.hooks.emit('ContractInstallFailed', reason);
-      return new SessionEnd(reason, why, sayStop);
     };
-    const roots = { RootCertificateID: o.credentials.v2gRootsDer.map((d) => rootCertificateId(d)) };
+    const fail = (reason: string, why: string): SessionEnd => {
+      report(reason, why);
+      return new SessionEnd(reason, why, true);
+    };
+    // the car's V2G roots, parsed once: named in ListOfRootCertificateIDs, then the CPS chain must end at one
+    const v2gRoots = o.credentials.v2gRootsDer.map((d, i) => parseCertificateDer(d, `v2gRootsDer[${i}]`));
+    const roots = { RootCertificateID: v2gRoots.map(issuerSerialOf).map((id) => ({ X509IssuerName: id.issuerName, X509SerialNumber: id.serialNumber })) };
     const oem = o.credentials.oemProvisioning;
     let body: BodyType;
     let key: Uint8Array;
@@ -726,32 +692,34 @@ export class EvccSession {
       expect = 'CertificateInstallationRes';
     }
     this.log(`${Object.keys(body)[0]} with ${roots.RootCertificateID.length} V2G root id(s): ${roots.RootCertificateID.map((r) => r.X509IssuerName).join(' | ')}`);
-    let r;
+    let msg: V2GMessage;
     try {
-      r = await this.exchange(body, expect, o.timing.longMsgTimeoutMs, { ids: ['ID1'], key });
+      msg = await this.request(body, expect, o.timing.longMsgTimeoutMs, { ids: ['ID1'], key });
     } catch (e) {
-      if (e instanceof Timeout) throw fail('timeout', e.message);
-      if (e instanceof LinkClosed && !this.aborted) throw fail('connection-closed', e.message);
-      if (e instanceof SessionEnd) throw fail(e.reason, e.message);
+      if (!this.aborted) report(reasonOf(e), (e as Error).message);
       throw e;
     }
-    const res = r.msg.Body.CertificateInstallationRes ?? r.msg.Body.CertificateUpdateRes!;
-    if (!sameBytes(r.msg.Header.SessionID, this.sessionId)) throw fail('session-id', `${expect} has SessionID ${toHex(r.msg.Header.SessionID)}, the session is ${toHex(this.sessionId)}`);
-    if (!r.code.startsWith('OK')) throw fail(`response-code:${r.code}`, `${expect} ${r.code}`, true);
-    const cpsChain = [res.SAProvisioningCertificateChain.Certificate, ...(res.SAProvisioningCertificateChain.SubCertificates?.Certificate ?? [])];
-    const chainProblem = verifyChainToRoots(cpsChain, o.credentials.v2gRootsDer);
-    if (chainProblem) throw fail('signature', `SAProvisioningCertificateChain: ${chainProblem}`, true);
+    const res = msg.Body.CertificateInstallationRes ?? msg.Body.CertificateUpdateRes!;
+    let cpsChain: PkiCert[];
+    try {
+      const der = [res.SAProvisioningCertificateChain.Certificate, ...(res.SAProvisioningCertificateChain.SubCertificates?.Certificate ?? [])];
+      cpsChain = der.map((d, i) => parseCertificateDer(d, `SAProvisioningCertificateChain certificate ${i}`));
+    } catch (e) {
+      throw fail('signature', (e as Error).message);
+    }
+    const failed = validateCertificateChain({ chain: cpsChain, trustAnchors: v2gRoots, domain: 'CPS' }).checks.filter((c) => !c.ok);
+    if (failed.length) throw fail('signature', `SAProvisioningCertificateChain: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`);
     const ids = [res.ContractSignatureCertChain.Id, res.ContractSignatureEncryptedPrivateKey.Id, res.DHpublickey.Id, res.eMAID.Id].filter((x): x is string => typeof x === 'string');
-    if (ids.length !== 4) throw fail('signature', 'a signed element of the response has no Id', true);
-    const check = verifyV2GSignature(r.msg, publicKeyFromCertificate(cpsChain[0]!), ids);
-    if (!check.valid) throw fail('signature', `signature with the CPS leaf: ${check.problems.join('; ')}`, true);
+    if (ids.length !== 4) throw fail('signature', 'a signed element of the response has no Id');
+    const check = verifyV2GSignature(msg, cpsChain[0]!.p256PublicKey('CPS leaf'), ids);
+    if (!check.valid) throw fail('signature', `signature with the CPS leaf: ${check.problems.join('; ')}`);
     const contractChain = [res.ContractSignatureCertChain.Certificate, ...(res.ContractSignatureCertChain.SubCertificates?.Certificate ?? [])];
     let privateKey: Uint8Array;
     try {
       privateKey = decryptContractPrivateKey({ encryptedPrivateKey: res.ContractSignatureEncryptedPrivateKey.CONTENT, dhPublicKey: res.DHpublickey.CONTENT, recipientPrivateKey: key });
-      if (!sameBytes(publicKeyFromPrivate(privateKey), publicKeyFromCertificate(contractChain[0]!))) throw new Error('the decrypted key does not belong to the contract certificate');
+      if (!bytesEqual(publicKeyFromPrivate(privateKey), publicKeyFromCertificate(contractChain[0]!))) throw new Error('the decrypted key does not belong to the contract certificate');
     } catch (e) {
-      throw fail('decrypt', (e as Error).message, true);
+      throw fail('decrypt', (e as Error).message);
     }
     const emaid = res.eMAID.CONTENT;
     let cn = '';
@@ -760,7 +728,7 @@ export class EvccSession {
     } catch {
       // the check below reports it
     }
-    if (cn !== emaid.toUpperCase()) this.log(`warning: eMAID ${emaid} is not the contract certificate's CN (${cn || 'none'})`);
+    if (!emaidEquals(emaid, cn)) this.log(`warning: eMAID ${emaid} is not the contract certificate's CN (${cn || 'none'})`);
     o.hooks.setContract({ emaid, chainDer: contractChain.map((c) => Buffer.from(c)), privateKey });
     this.log(`contract installed: eMAID ${emaid}, ${contractChain.length} certificate(s)`);
     o.hooks.emit('ContractInstalled', emaid);

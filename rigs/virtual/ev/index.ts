@@ -20,6 +20,7 @@
 import { connect, type MqttClient } from 'mqtt';
 import type { PowerBus } from '../physics.ts';
 import { DEFAULT_EVCC_TIMING, EvccSession, randomEvccId, type Battery, type EvccTiming, type EvContract, type SessionOutcome, type V2gDirection } from './evcc.ts';
+import { settleWithin } from '../settle.ts';
 
 export type { EvContract, EvccTiming } from './evcc.ts';
 
@@ -222,10 +223,10 @@ export class VirtualEv {
     clearInterval(this.timer);
     this.timer = undefined;
     this.session?.abort('the EV emulator stops');
-    if (this.sessionDone) await Promise.race([this.sessionDone, new Promise((r) => setTimeout(r, 1000))]);
+    if (this.sessionDone) await settleWithin(this.sessionDone, 1000);
     const client = this.client;
     this.client = undefined;
-    if (client) await Promise.race([client.endAsync(false), new Promise((r) => setTimeout(r, 1000))]).finally(() => client.end(true));
+    if (client) await settleWithin(client.endAsync(false), 1000).finally(() => client.end(true));
   }
 
   // ------------------------------------------------------------------ MQTT

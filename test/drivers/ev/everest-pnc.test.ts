@@ -4,34 +4,29 @@
 // plain MQTT client on a real aedes broker, so the mapping is tested apart from any simulator.
 // updateCertificate (M02) exists only with scripts.updateCertificate: without it NotSupportedError and
 // nothing on the wire; with it the filled script on modify_charging_session.
-import net from 'node:net';
-import { Aedes } from 'aedes';
 import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotSupportedError, ProtocolViolation } from '../../../drivers/capabilities.ts';
 import { EverestCarSim, type EverestCarSimDriver } from '../../../drivers/ev/everest.ts';
+import { startBroker, type RunningBroker } from '../../../rigs/virtual/broker.ts';
 import { ResourceSchema } from '../../../src/rig/resources.ts';
 import { Transcript } from '../../../src/rig/transcript.ts';
 
 const signal = (): AbortSignal => AbortSignal.timeout(5000);
 
 describe('EverestCarSim PnC variables', () => {
-  let broker: Aedes;
-  let server: net.Server;
+  let broker: RunningBroker;
   let url = '';
   let pub: MqttClient;
   beforeAll(async () => {
-    broker = await Aedes.createBroker();
-    server = net.createServer((s) => broker.handle(s));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    url = `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    broker = await startBroker({ host: '127.0.0.1', port: 0 });
+    url = broker.url;
     pub = connect(url);
     await new Promise<void>((r) => pub.once('connect', () => r()));
   });
   afterAll(async () => {
     await pub.endAsync(true);
-    await new Promise<void>((r) => server.close(() => r()));
-    await new Promise<void>((r) => broker.close(() => r()));
+    await broker.stop();
   });
 
   it('maps the PnC outcomes to states with detail and keeps V2G_Messages out of the states', async () => {
