@@ -7,7 +7,7 @@
 //   await broker.stop();
 import net from 'node:net';
 import { Aedes } from 'aedes';
-import { settleWithin } from './pty.ts';
+import { settleWithin } from './settle.ts';
 
 export class AedesBroker {
   private broker: Aedes | undefined;

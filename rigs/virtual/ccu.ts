@@ -47,7 +47,6 @@ export async function startCcu(o: CcuOptions): Promise<RunningCcu> {
   const can = new VirtualBus();
   can.keepLog = false;
   const module = new InfyModule(can, o.moduleAddress ?? 0, o.watchdogMs ?? 10_000, { power: o.bus, ...(o.log ? { log: o.log } : {}) });
-  module.keepLog = false;
   let pty: PtyPair | undefined;
   let adapter: SlcanAdapter | undefined;
   let server: SocketcandServer | undefined;

@@ -4,17 +4,15 @@
 // do. When a log line comes while the prompt is showing, the prompt's line is ended first so the log
 // line starts a line of its own. Output the bench does not read is dropped beyond 64 KiB (a UART
 // does not wait for its listener). `startConsole` is the virtual rig's console: the charger writes
-// its log with `writeLine`, and sees what the bench types through `onLine`.
+// its log with `writeLine`; its `status` command prints what the `status` option returns (the virtual
+// rig: the charger's state).
 //
-//   const con = await startConsole();          // the bench's SeccConsole driver opens con.path
+//   const con = await startConsole({ status: () => charger.statusLines() });  // the bench's SeccConsole driver opens con.path
 //   con.writeLine('[  12.345] ocpp: BootNotification Accepted');
-//   const off = con.onLine((line) => { if (line === 'reboot') { …; return true; } });  // true: handled
 //   await con.stop();
 import { SerialPort } from 'serialport';
-import { ptyPair, settleWithin, type PtyPair } from './pty.ts';
-
-/** A command handler: return true when the line was a command it handled (no "unknown command"). */
-export type LineHandler = (line: string) => boolean | void;
+import { ptyPair, type PtyPair } from './pty.ts';
+import { settleWithin } from './settle.ts';
 
 /** Bytes waiting for the bench beyond which console output is dropped. */
 const MAX_BACKLOG_BYTES = 64 * 1024;
@@ -24,7 +22,6 @@ export class SerialConsole {
   private buf = '';
   private lastWasCr = false;
   private promptShowing = false;
-  private readonly handlers = new Set<LineHandler>();
   echo = true;
   prompt = 'secc> ';
   /** command lines typed by the bench, while `keepLog` */
@@ -85,12 +82,6 @@ export class SerialConsole {
     this.write(this.promptShowing ? `\r\n${text}` : text);
   }
 
-  /** Lines typed by the bench (every one, before the shell answers it). Returns an unsubscribe function. */
-  onLine(fn: LineHandler): () => void {
-    this.handlers.add(fn);
-    return () => this.handlers.delete(fn);
-  }
-
   private showPrompt(): void {
     this.write(this.prompt);
     this.promptShowing = this.prompt !== '' && !this.prompt.endsWith('\n');
@@ -118,31 +109,21 @@ export class SerialConsole {
     if (this.keepLog) this.received.push(cmd);
     if (this.echo) this.write(`${cmd}\r\n`);
     if (cmd !== '') this.commands += 1;
-    let handled = false;
-    for (const h of [...this.handlers]) {
+    const answer = this.answers.get(cmd);
+    if (answer) {
       try {
-        if (h(cmd) === true) handled = true;
+        for (const l of typeof answer === 'function' ? answer() : answer) this.log(l);
       } catch (e) {
         this.log(`error: ${(e as Error).message}`);
-        handled = true;
       }
-    }
-    const answer = this.answers.get(cmd);
-    if (answer) for (const l of typeof answer === 'function' ? answer() : answer) this.log(l);
-    else if (cmd !== '' && !handled) this.log(`unknown command: ${cmd}`);
+    } else if (cmd !== '') this.log(`unknown command: ${cmd}`);
     this.showPrompt();
   }
 }
 
 export interface ConsoleOptions {
-  /** the UART's baud rate (a pty ignores it; the bench's SerialPort resource should say the same), default 115200 */
-  baud?: number;
-  /** the firmware version `version` prints */
-  version?: string;
-  /** lines `status` prints (e.g. the charger's state); default: firmware and uptime */
+  /** lines `status` prints (the virtual rig: the charger's state); default: firmware and uptime */
   status?: () => string[];
-  /** the shell prompt, default `secc> ` */
-  prompt?: string;
 }
 
 export interface RunningConsole {
@@ -150,27 +131,25 @@ export interface RunningConsole {
   path: string;
   /** a firmware log line, sent with CRLF like a real UART console */
   writeLine(line: string): void;
-  /** lines the bench types; return true from `fn` for a command it handled. Returns an unsubscribe function. */
-  onLine(fn: LineHandler): () => void;
   readonly console: SerialConsole;
   stop(): Promise<void>;
   snapshot(): Record<string, unknown>;
 }
 
+/** The UART's baud rate (a pty ignores it; rigs/virtual.yaml's SerialPort resource says the same). */
+const BAUD = 115200;
+const VERSION = 'pnc-bench virtual charger fw 1.0.0 (build 1)';
+
 export async function startConsole(o: ConsoleOptions = {}): Promise<RunningConsole> {
-  const baud = o.baud ?? 115200;
-  if (!Number.isInteger(baud) || baud <= 0) throw new RangeError(`startConsole: baud must be a positive integer, got ${baud}`);
-  const version = o.version ?? 'pnc-bench virtual charger fw 1.0.0 (build 1)';
   const startedAt = Date.now();
   const uptime = (): string => `uptime: ${Math.floor((Date.now() - startedAt) / 1000)} s`;
   const pty: PtyPair = await ptyPair();
-  const con = new SerialConsole(pty.b, baud);
+  const con = new SerialConsole(pty.b, BAUD);
   con.keepLog = false;
-  if (o.prompt !== undefined) con.prompt = o.prompt;
   con.answers.clear();
   con.answers.set('help', ['commands:', '  help     this list', '  version  firmware version', '  status   charger state']);
-  con.answers.set('version', [version]);
-  con.answers.set('status', () => (o.status ? o.status() : [`fw: ${version}`, uptime()]));
+  con.answers.set('version', [VERSION]);
+  con.answers.set('status', () => (o.status ? o.status() : [`fw: ${VERSION}`, uptime()]));
   try {
     await con.start();
   } catch (e) {
@@ -181,13 +160,12 @@ export async function startConsole(o: ConsoleOptions = {}): Promise<RunningConso
   return {
     path: pty.a,
     writeLine: (line) => con.log(line),
-    onLine: (fn) => con.onLine(fn),
     console: con,
     stop: () =>
       (stopped ??= (async () => {
         await con.stop();
         await pty.close();
       })()),
-    snapshot: () => ({ path: pty.a, baud, linesWritten: con.linesWritten, commands: con.commands, droppedBytes: con.droppedBytes }),
+    snapshot: () => ({ path: pty.a, baud: BAUD, linesWritten: con.linesWritten, commands: con.commands, droppedBytes: con.droppedBytes }),
   };
 }

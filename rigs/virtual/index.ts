@@ -12,25 +12,31 @@ import { defineSimulator, type RunningSimulator } from '../../src/rig/simulator.
 import { startBroker } from './broker.ts';
 import { startCcu } from './ccu.ts';
 import { VirtualCharger } from './charger/index.ts';
-import { FAULT_NAMES } from './charger/faults.ts';
+import { FAULT_NAMES, type FaultName } from './charger/faults.ts';
 import { startConsole } from './console.ts';
 import { VirtualEv } from './ev/index.ts';
 import { startMeter } from './meter.ts';
 import { PowerBus } from './physics.ts';
+import { settleWithin } from './settle.ts';
 
 const HOST = '127.0.0.1';
 
-/** JSON-safe state for the record (local type: this folder is hardware and imports nothing from drivers/). */
-type JsonObject = Record<string, unknown>;
+/** JSON-safe state for the record. */
+type JsonObject = ReturnType<RunningSimulator['snapshot']>;
 
 export const VirtualRigOptions = z
   .object({
     faults: z
-      .array(z.enum(FAULT_NAMES as unknown as [string, ...string[]]))
+      .array(z.enum(FAULT_NAMES as unknown as [FaultName, ...FaultName[]]))
       .default([])
       .describe('Named misbehaviours of the simulated charger (rigs/virtual/README.md, "Fault injections")'),
     pkiSeed: z.string().min(1).default('pnc-bench-virtual').describe('Seed of the bench PKI the CSMS, charger and EV share'),
-    chargePointId: z.string().min(1).default('VIRTUAL-CP1').describe('OCPP charge point id of the simulated charger'),
+    chargePointId: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,48}$/, 'must be 1..48 printable characters')
+      .refine((s) => !s.includes('/'), 'must not contain "/" (it is the last segment of the CSMS URL)')
+      .default('VIRTUAL-CP1')
+      .describe('OCPP charge point id of the simulated charger'),
     password: z.string().min(1).optional().describe('Basic-auth AuthorizationKey of the charger (security profile 1); none by default'),
     chargerConfig: z.record(z.string(), z.string()).default({}).describe('Factory values of the charger\'s configuration keys (README table)'),
     renewalCheckDelayMs: z.number().int().nonnegative().default(1_000).describe('Delay after BootNotification Accepted before the SECC leaf renewal check (A03)'),
@@ -114,26 +120,22 @@ export default defineSimulator({
     HIL_VIRTUAL_METER_PTY: 'path',
     HIL_VIRTUAL_MQTT_URL: 'url',
   },
-  async start({ options: o, log }): Promise<RunningSimulator> {
+  async start({ options: o, signal, log }): Promise<RunningSimulator> {
     const stops: { name: string; stop: () => Promise<void> }[] = [];
     const stopAll = async (deadlineMs: number): Promise<void> => {
       // one deadline for all: each stop races the time left, so the whole settles within deadlineMs
       const endAt = performance.now() + deadlineMs;
-      const timer = (ms: number) => new Promise<'late'>((r) => setTimeout(() => r('late'), Math.max(0, ms)).unref());
       // last started first: the charger and EV go before the links they use
       const list = stops.reverse().splice(0);
       for (const s of list) {
         const leftMs = endAt - performance.now();
-        if (leftMs <= 0) {
-          // out of time: start the rest without waiting for them
-          s.stop().catch((e: unknown) => log('warn', `${s.name}: stop failed: ${e instanceof Error ? e.message : String(e)}`));
-          log('warn', `${s.name}: stop started after the ${deadlineMs} ms deadline, not awaited`);
-          continue;
-        }
-        const r = await Promise.race([s.stop().catch((e: unknown) => log('warn', `${s.name}: stop failed: ${e instanceof Error ? e.message : String(e)}`)), timer(leftMs)]);
-        if (r === 'late') log('warn', `${s.name}: stop did not settle within the time left of the ${deadlineMs} ms deadline`);
+        const stopping = s.stop().catch((e: unknown) => log('warn', `${s.name}: stop failed: ${e instanceof Error ? e.message : String(e)}`));
+        if (leftMs <= 0) log('warn', `${s.name}: stop started after the ${deadlineMs} ms deadline, not awaited`); // out of time: start the rest without waiting
+        else if ((await settleWithin(stopping, leftMs)) === 'timeout') log('warn', `${s.name}: stop did not settle within the time left of the ${deadlineMs} ms deadline`);
       }
     };
+    // start-up ends at once when the run gives up (timeouts.openMs, SIGINT): the catch below stops what started
+    const started = (): void => signal.throwIfAborted();
     try {
       const pkiDir = mkdtempSync(path.join(os.tmpdir(), 'pnc-bench-virtual-pki-'));
       stops.push({ name: 'pki', stop: async () => rmSync(pkiDir, { recursive: true, force: true }) });
@@ -141,16 +143,22 @@ export default defineSimulator({
       const pki = generatePki({ seed: o.pkiSeed, ocspUrl: 'http://127.0.0.1/ocsp' });
       writePkiDir(pki, pkiDir, { force: true });
       log('info', `bench PKI (seed ${o.pkiSeed}) in ${pkiDir}`);
+      started();
 
       const bus = new PowerBus();
       const broker = await startBroker({ host: HOST, port: 0 });
       stops.push({ name: 'mqtt broker', stop: () => broker.stop() });
+      started();
       const ccu = await startCcu({ bus, slcan: true, socketcand: { host: HOST, port: 0, iface: o.socketcandIface }, log: (l) => log('debug', `ccu: ${l}`) });
       stops.push({ name: 'ccu', stop: () => ccu.stop() });
+      started();
       const meter = await startMeter({ bus, tcp: { host: HOST, port: 0 }, rtu: true, map: 'SDM630' });
       stops.push({ name: 'meter', stop: () => meter.stop() });
-      const console = await startConsole();
+      started();
+      let chargerForStatus: VirtualCharger | undefined; // made after the console, which it logs to
+      const console = await startConsole({ status: () => chargerForStatus?.statusLines() ?? ['charger: starting'] });
       stops.push({ name: 'console', stop: () => console.stop() });
+      started();
 
       const csmsPort = await csmsPortCandidate();
       const der = (c: { der: Uint8Array }) => Buffer.from(c.der);
@@ -168,8 +176,10 @@ export default defineSimulator({
         renewalCheckDelayMs: o.renewalCheckDelayMs,
         reconnect: { minMs: 100, maxMs: 500 },
       });
+      chargerForStatus = charger;
       await charger.start();
       stops.push({ name: 'charger', stop: () => charger.stop(2_000) });
+      started();
 
       const oemKey = pki.get('oem-prov').key as P256KeyPair;
       const ev = new VirtualEv({
@@ -182,6 +192,7 @@ export default defineSimulator({
       });
       await ev.start();
       stops.push({ name: 'ev', stop: () => ev.stop() });
+      started();
 
       const env: Record<string, string> = {
         HIL_VIRTUAL_CSMS_PORT: String(csmsPort),

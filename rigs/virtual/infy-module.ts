@@ -49,12 +49,6 @@ export class InfyModule implements BusNode {
   mute = false;
   /** command → error code put in the reply id */
   readonly errorFor = new Map<number, number>();
-  /** frames addressed to this module while `keepLog` is true */
-  readonly received: BusFrame[] = [];
-  keepLog = true;
-  /** frames addressed to this module / replies sent */
-  framesIn = 0;
-  framesOut = 0;
   readonly ratings: InfyRatings;
   private local = { on: false, setMv: 0, setMa: 0 };
   private onByCan = false;
@@ -120,12 +114,6 @@ export class InfyModule implements BusNode {
     }
     return this.local.on ? { voltageV: this.local.setMv / 1000, currentA: Math.min(this.local.setMa / 1000, this.loadA) } : { voltageV: 0, currentA: 0 };
   }
-  get outputV(): number {
-    return this.output().voltageV;
-  }
-  get outputA(): number {
-    return this.output().currentA;
-  }
 
   private checkWatchdog(): void {
     if (!this.on) {
@@ -149,12 +137,9 @@ export class InfyModule implements BusNode {
     const src = f.id & 0xff;
     if (device !== DEVICE_SINGLE || dst !== this.address) return;
     this.lastFrameAt = Date.now();
-    this.framesIn += 1;
-    if (this.keepLog) this.received.push(f);
     if (this.mute) return;
     const reply = (data: Buffer, error = this.errorFor.get(cmd) ?? 0): void => {
       const id = ((error & 7) << 26) | (DEVICE_SINGLE << 22) | (cmd << 16) | (src << 8) | this.address;
-      this.framesOut += 1;
       setImmediate(() => this.bus.transmit(this, { id, ext: true, rtr: false, dlc: 8, data }));
     };
     const payload = Buffer.alloc(8);

@@ -10,7 +10,7 @@
 //   const slave = new ModbusSlave(image, 1);  await slave.serveTcp(0);  await slave.serveRtu(pty.b);  …  await slave.stop();
 import net from 'node:net';
 import { SerialPort } from 'serialport';
-import { settleWithin } from './pty.ts';
+import { settleWithin } from './settle.ts';
 
 /** CRC-16/MODBUS: poly 0xA001 reflected, init 0xFFFF; sent low byte first. */
 export function crc16(buf: Uint8Array): number {

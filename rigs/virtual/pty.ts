@@ -93,10 +93,3 @@ export async function ptyPair(): Promise<PtyPair> {
     },
   };
 }
-
-/** Resolves when `p` settles or after `ms`, whichever comes first (stop() paths that must not hang). */
-export async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-}

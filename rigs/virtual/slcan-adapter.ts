@@ -10,7 +10,7 @@
 //   const adapter = new SlcanAdapter(pty.b, bus);  await adapter.start();   // the bench opens pty.a
 import { SerialPort } from 'serialport';
 import type { BusFrame, BusNode, VirtualBus } from './can-bus.ts';
-import { settleWithin } from './pty.ts';
+import { settleWithin } from './settle.ts';
 
 export interface SlcanAdapterOptions {
   /** Lawicel/CANUSB style: answer `z`/`Z` CR to transmitted frames instead of a bare CR. */

@@ -7,7 +7,7 @@
 //   const server = new SocketcandServer(bus, 'can0');  const port = await server.start();   // port 0 = ephemeral
 import net from 'node:net';
 import type { BusFrame, BusNode, VirtualBus } from './can-bus.ts';
-import { settleWithin } from './pty.ts';
+import { settleWithin } from './settle.ts';
 
 class Client implements BusNode {
   raw = false;

@@ -224,6 +224,10 @@ describe('local list, cache, reset and remote control', () => {
     await expect(h.cp.callAny('FooBar', {}, { signal: sig(), unchecked: true })).rejects.toBeInstanceOf(OcppCallError);
     await expect(h.cp.callAny('FooBar', {}, { signal: sig(), unchecked: true })).rejects.toMatchObject({ errorCode: 'NotImplemented' });
     await expect(h.cp.callAny('ChangeConfiguration', { key: 'HeartbeatInterval' }, { signal: sig(), unchecked: true })).rejects.toMatchObject({ errorCode: 'OccurenceConstraintViolation' });
+    // the whole official schema applies, with the CALLERROR code it gives a violation
+    await expect(h.cp.callAny('TriggerMessage', { requestedMessage: 'Heartbeat', connectorId: '1' }, { signal: sig(), unchecked: true })).rejects.toMatchObject({ errorCode: 'TypeConstraintViolation' });
+    await expect(h.cp.callAny('UnlockConnector', { connectorId: 1, force: true }, { signal: sig(), unchecked: true })).rejects.toMatchObject({ errorCode: 'PropertyConstraintViolation' });
+    await expect(h.cp.callAny('ChangeConfiguration', { key: 'K'.repeat(51), value: '1' }, { signal: sig(), unchecked: true })).rejects.toMatchObject({ errorCode: 'PropertyConstraintViolation' });
     h.cp.assertNoViolations();
   });
 });
@@ -276,6 +280,7 @@ describe('transactions and the offline queue', () => {
     const order: string[] = [];
     const seen = (c: { action: string }) => order.push(c.action);
     h.csms.on('call', seen);
+    const backOnline = Date.now();
     h.cp.goOnline();
     const start = await h.cp.expectCall('StartTransaction', { timeoutMs: 5_000, signal: sig() });
     const stop = await h.cp.expectCall('StopTransaction', { timeoutMs: 5_000, signal: sig() });
@@ -284,6 +289,8 @@ describe('transactions and the offline queue', () => {
     expect(stop.payload.transactionId).toBe(id);
     expect(stop.payload.reason).toBe('Local');
     expect(Date.parse(stop.payload.timestamp as string)).toBeGreaterThan(Date.parse(start.payload.timestamp as string));
+    // the time the transaction stopped (offline), not the time the queued message went out
+    expect(Date.parse(stop.payload.timestamp as string)).toBeLessThan(backOnline);
     expect(stop.t - start.t).toBeGreaterThanOrEqual(750);
     const mvs = h.csms.chargePoint(CP_ID).state.transactions.get(id);
     expect(mvs?.meterValues).toBe(2);

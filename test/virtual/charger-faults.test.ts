@@ -1,13 +1,12 @@
 // Every fault injection of the simulated charger's OCPP side (rigs/virtual/charger/faults.ts) makes the
 // misbehaviour it names happen, seen from the real MockCsms (or from what the SECC is handed); the clean
-// behaviour of the same step is covered in charger-core / charger-pnc / charger-auth. Also: the fault
-// names equal the README table, and an unknown name is a clear error listing the valid ones.
-import { readFileSync } from 'node:fs';
+// behaviour of the same step is covered in charger-core / charger-pnc / charger-auth. (That the README
+// table names every fault is checked by fault-matrix.test.ts; an unknown name by charger-index.test.ts.)
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeV2GMessage, toJson } from '../../src/exi/index.ts';
 import { certificateHashData, generatePki, issueContractCertificate, ocspRequestData, signCsr, type BenchPki, type ContractBundle } from '../../src/pki/index.ts';
-import { FAULT_NAMES, parseFaults } from '../../rigs/virtual/charger/faults.ts';
-import { cleanup, contractChain, CP_ID, der, evInstallRequest, flow, sig, sleep, startRig, until, type Rig } from './charger-helpers.ts';
+import type { FaultName } from '../../rigs/virtual/charger/faults.ts';
+import { cleanup, contractChain, CP_ID, der, evInstallRequest, flow, seccChainDer, sig, sleep, startRig, until, type Rig } from './charger-helpers.ts';
 
 let pki: BenchPki;
 let foreign: BenchPki;
@@ -20,7 +19,7 @@ beforeAll(() => {
 afterEach(cleanup);
 afterAll(cleanup);
 
-const booted = async (faults: string[], o: Parameters<typeof startRig>[1] = {}): Promise<Rig> => {
+const booted = async (faults: FaultName[], o: Parameters<typeof startRig>[1] = {}): Promise<Rig> => {
   const h = await startRig(pki, { ...o, faults });
   await h.booted();
   return h;
@@ -30,17 +29,6 @@ const authorizeCall = async (h: Rig) => {
   const [r, call] = await Promise.all([h.charger.authorizeContract(contractChain(contract), sig()), h.cp.expectCall('DataTransfer.Authorize', { timeoutMs: 5_000, signal: sig() })]);
   return { r, call };
 };
-
-describe('fault names', () => {
-  it('FAULT_NAMES is the README fault table; an unknown name lists the valid ones', () => {
-    const readme = readFileSync(new URL('../../rigs/virtual/README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('## Fault injections'), readme.indexOf('\n## ', readme.indexOf('## Fault injections') + 5));
-    const names = [...section.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map((m) => m[1]);
-    expect(names).toEqual([...FAULT_NAMES]);
-    expect(() => parseFaults(['no-backoff', 'typo'])).toThrow(/faults\[1\]: unknown fault "typo"; valid: regular-authorize-for-pnc, .*meter-stop-mismatch/);
-    expect([...parseFaults(['no-backoff', 'no-backoff'])]).toEqual(['no-backoff']);
-  });
-});
 
 describe('each fault makes its misbehaviour happen', () => {
   it('regular-authorize-for-pnc: OCPP 1.6 Authorize with idTag = eMAID instead of DataTransfer Authorize', async () => {
@@ -66,7 +54,7 @@ describe('each fault makes its misbehaviour happen', () => {
     const wrong = await signCsr(foreign, sc.payload.csr as string, { profile: 'secc' });
     if (!wrong.ok) throw new Error(wrong.reason);
     expect((await pnc(h, 'CertificateSigned', { certificateChain: wrong.chainPem })).response).toEqual({ status: 'Accepted' });
-    expect(h.charger.seccCertificateChain()?.[0]).toEqual(der(wrong.cert));
+    expect(seccChainDer(h.charger)?.[0]).toEqual(der(wrong.cert));
     await expect(h.cp.expectCall('SecurityEventNotification', { timeoutMs: 300, signal: sig() })).rejects.toThrow();
   });
 
@@ -144,9 +132,10 @@ describe('each fault makes its misbehaviour happen', () => {
   it('central-validation-ignored: the certificate is sent although CentralContractValidationAllowed is false (the CSMS records it)', async () => {
     const h = await booted(['central-validation-ignored'], { trust: { v2gRootsDer: [der(pki.cert('v2g-root'))], moRootsDer: [] } });
     await h.csms.call(CP_ID, 'GetConfiguration', { key: ['CentralContractValidationAllowed'] }, { signal: sig() });
-    const call = await Promise.all([h.charger.authorizeContract(contractChain(contract), sig()), h.cp.expectCall('DataTransfer.Authorize', { timeoutMs: 5_000, signal: sig() }).catch((e: unknown) => e)]);
+    const [r, call] = await Promise.all([h.charger.authorizeContract(contractChain(contract), sig()), h.cp.expectCall('DataTransfer.Authorize', { timeoutMs: 5_000, signal: sig() })]);
+    expect(call.payload).toEqual({ idToken: { idToken: contract.emaid, type: 'eMAID' }, certificate: contract.chain.map((c) => c.pem).join('') });
     expect(h.cp.violations().map((v) => v.rule)).toContain('pnc.C07.central-not-allowed');
-    expect(call[0].decidedBy).toBe('csms');
+    expect(r.decidedBy).toBe('csms');
   });
 
   it('installed-ids-omitted-type-notfound: GetInstalledCertificateIds without certificateType → NotFound', async () => {

@@ -13,7 +13,7 @@ import { PowerBus } from '../../rigs/virtual/physics.ts';
 import { CertificateStores } from '../../rigs/virtual/charger/certstore.ts';
 import { ChargePointController } from '../../rigs/virtual/charger/chargepoint.ts';
 import { ConfigStore } from '../../rigs/virtual/charger/config.ts';
-import { parseFaults } from '../../rigs/virtual/charger/faults.ts';
+import type { FaultName } from '../../rigs/virtual/charger/faults.ts';
 import { ConsoleLog } from '../../rigs/virtual/charger/log.ts';
 
 export const CP_ID = 'VIRTUAL-CP1';
@@ -29,7 +29,7 @@ export async function cleanup(): Promise<void> {
 }
 
 export interface RigOptions {
-  faults?: string[];
+  faults?: FaultName[];
   config?: Record<string, string>;
   csms?: MockCsmsOptions;
   /** factory SECC certificate (default: the PKI's secc-leaf chain); null = none */
@@ -55,8 +55,14 @@ export interface Rig {
   booted(timeoutMs?: number): Promise<void>;
 }
 
-export function factorySecc(pki: BenchPki): { chainDer: Buffer[]; privateKeyPkcs8Der: Buffer } {
-  return { chainDer: pki.chain('secc-leaf').map(der), privateKeyPkcs8Der: Buffer.from(pemToDer(privateKeyPem(pki.get('secc-leaf').key), 'PRIVATE KEY', 'key')) };
+/** SECC credentials as the charger takes them: the bench PKI's secc-leaf, or `from` (e.g. a negativeMaterial SECC chain and its key). */
+export function factorySecc(pki: BenchPki, from: { chain: readonly { der: Uint8Array }[]; key: P256KeyPair } = { chain: pki.chain('secc-leaf'), key: pki.get('secc-leaf').key as P256KeyPair }): { chainDer: Buffer[]; privateKeyPkcs8Der: Buffer } {
+  return { chainDer: from.chain.map(der), privateKeyPkcs8Der: Buffer.from(pemToDer(privateKeyPem(from.key), 'PRIVATE KEY', 'key')) };
+}
+
+/** The charger's installed SECC chain (leaf first, DER), undefined when it has none. */
+export function seccChainDer(charger: ChargePointController): Buffer[] | undefined {
+  return charger.certs.secc?.chain.map(der);
 }
 
 export async function startRig(pki: BenchPki, o: RigOptions = {}): Promise<Rig> {
@@ -81,7 +87,7 @@ export async function startRig(pki: BenchPki, o: RigOptions = {}): Promise<Rig> 
     csmsUrl: csms.url,
     chargePointId: CP_ID,
     ...(o.password !== undefined ? { password: o.password } : {}),
-    faults: parseFaults(o.faults ?? []),
+    faults: new Set(o.faults),
     config: new ConfigStore(o.config ?? {}),
     certs: new CertificateStores(o.trust ?? { v2gRootsDer: [der(pki.cert('v2g-root'))], moRootsDer: [der(pki.cert('mo-root'))] }, o.seccLeaf === null ? undefined : (o.seccLeaf ?? factorySecc(pki))),
     bus,

@@ -1,11 +1,13 @@
 // VirtualCharger (rigs/virtual/charger/index.ts), the public face the rig's simulator module uses: the
 // SECC listens on an ephemeral loopback port, the controller boots against the real MockCsms, snapshot()
-// shows it, stop() settles within its deadline; bad options are clear errors naming the option.
+// and the console's status lines show it, stop() settles within its deadline; bad options are clear
+// errors naming the option (those of the rig file from its schema, VirtualRigOptions).
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockCsms } from '../../src/csms/index.ts';
 import { generatePki, type BenchPki } from '../../src/pki/index.ts';
 import { VirtualCharger, type VirtualChargerOptions } from '../../rigs/virtual/charger/index.ts';
+import { VirtualRigOptions } from '../../rigs/virtual/index.ts';
 import { PowerBus } from '../../rigs/virtual/physics.ts';
 import { der, factorySecc, sig, until } from './charger-helpers.ts';
 
@@ -47,18 +49,21 @@ describe('VirtualCharger', () => {
     expect((snap.config as Record<string, string>).CertSigningWaitMinimum).toBe('5');
     expect((snap.config as Record<string, string>).SecurityProfile).toBe('0');
     expect((snap.certificates as { seccLeaf: { subject: string } }).seccLeaf.subject).toBe(pki.cert('secc-leaf').subject);
+    expect(charger.statusLines()).toEqual(['ocpp: online boot=Accepted', 'connector 1: Available (Operative)', 'transaction: none', 'queue: 0 message(s)']);
     const t0 = Date.now();
     await charger.stop(2_000);
     expect(Date.now() - t0).toBeLessThan(2_100);
     expect(lines.some((l) => /sys: power off/.test(l))).toBe(true);
   });
 
-  it('bad options are errors naming the option (faults listing the valid names, config keys, URL, reconnect)', () => {
+  it('bad options are errors naming the option (faults listing the valid names, chargePointId, config keys, URL, reconnect)', () => {
+    const rigError = (o: Record<string, unknown>) => VirtualRigOptions.safeParse(o).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(rigError({ faults: ['no-backoff', 'bogus'] })).toEqual([expect.stringMatching(/^faults\.1: .*"regular-authorize-for-pnc"\|"offline-charging-without-validation".*"meter-stop-mismatch"/)]);
+    expect(rigError({ chargePointId: 'a/b' })).toEqual(['chargePointId: must not contain "/" (it is the last segment of the CSMS URL)']);
+    expect(rigError({ chargePointId: 'x'.repeat(49) })).toEqual(['chargePointId: must be 1..48 printable characters']);
     const lines: string[] = [];
-    expect(() => new VirtualCharger(options(lines, { faults: ['no-backoff', 'bogus'] }))).toThrow(/faults\[1\]: unknown fault "bogus"; valid: regular-authorize-for-pnc, offline-charging-without-validation/);
     expect(() => new VirtualCharger(options(lines, { config: { HeartbeatInterval: 'often' } }))).toThrow(/virtual charger: config\.HeartbeatInterval: "often" is not an integer/);
     expect(() => new VirtualCharger(options(lines, { csmsUrl: 'http://127.0.0.1:1' }))).toThrow(/virtual charger: csmsUrl: "http:\/\/127\.0\.0\.1:1" is not a ws:\/\/ or wss:\/\/ URL/);
-    expect(() => new VirtualCharger(options(lines, { chargePointId: 'a/b' }))).toThrow(/chargePointId/);
     expect(() => new VirtualCharger(options(lines, { reconnect: { minMs: 500, maxMs: 100 } }))).toThrow(/reconnect: need 0 < minMs <= maxMs/);
     expect(() => new VirtualCharger(options(lines, { trust: { v2gRootsDer: [der(pki.cert('cpo-sub1'))], moRootsDer: [] } }))).toThrow(/trust\.v2gRootsDer\[0\]: .* is not a self-signed CA certificate/);
   });

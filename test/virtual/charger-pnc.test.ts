@@ -7,8 +7,8 @@
 // PnC DataTransfer routing answers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PNC_VENDOR_ID, type PncCallResult } from '../../src/csms/index.ts';
-import { buildOcspRequest, certificateHashData, generatePki, negativeMaterial, ocspRequestData, parseOcspResponse, signCsr, type BenchPki } from '../../src/pki/index.ts';
-import { cleanup, CP_ID, der, sig, sleep, startRig, until, type Rig } from './charger-helpers.ts';
+import { buildOcspRequest, certificateHashData, generatePki, negativeMaterial, ocspRequestData, parseOcspResponse, pemToDer, signCsr, type BenchPki } from '../../src/pki/index.ts';
+import { cleanup, CP_ID, der, factorySecc, seccChainDer, sig, sleep, startRig, until, type Rig } from './charger-helpers.ts';
 
 let pki: BenchPki;
 let foreign: BenchPki;
@@ -37,11 +37,11 @@ describe('A02: TriggerMessage → SignCertificate → CertificateSigned', () => 
     expect(sc.payload.csr as string).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n/);
     expect((await sc.answered).inner).toEqual({ status: 'Accepted' });
     await h.line(/cert: certificate installed type=V2GCertificateChain subject="CN=DEPNB1VIRTUAL1, O=PNCBENCH, C=DE, DC=CPO" serial=[0-9a-f]+/);
-    const chain = h.charger.seccCertificateChain();
+    const chain = seccChainDer(h.charger);
     expect(chain).toHaveLength(3);
     const leafPem = h.cp.state.certificates.pnc.list().find((c) => c.certificateType === 'V2GCertificate')?.pem;
     expect(leafPem).toBeDefined();
-    expect(Buffer.from(chain?.[0] ?? [])).toEqual(Buffer.from((await import('../../src/pki/index.ts')).pemToDer(leafPem as string, 'CERTIFICATE', 'leaf')));
+    expect(Buffer.from(chain?.[0] ?? [])).toEqual(Buffer.from(pemToDer(leafPem as string, 'CERTIFICATE', 'leaf')));
     expect(chain?.[1]).toEqual(der(pki.cert('cpo-sub2')));
     expect(h.charger.certs.secc?.privateKeyPkcs8Der.length).toBeGreaterThan(100);
     // the stored chain is listed (M03) with its sub-CAs as children
@@ -66,7 +66,7 @@ describe('A02: TriggerMessage → SignCertificate → CertificateSigned', () => 
     expect(ev.payload.type).toBe('InvalidChargePointCertificate');
     expect(ev.payload.techInfo as string).toMatch(/does not lead to an installed V2G root/);
     await h.line(/cert: CertificateSigned rejected: chain does not lead to an installed V2G root/);
-    expect(h.charger.seccCertificateChain()).toBeUndefined();
+    expect(seccChainDer(h.charger)).toBeUndefined();
     // another charger's certificate (not the CSR's key) is rejected too
     const other = await pnc(h, 'CertificateSigned', { certificateChain: pki.chain('secc-leaf').map((c) => c.pem).join('') });
     expect(other.response).toEqual({ status: 'Rejected' });
@@ -78,7 +78,7 @@ describe('A02: TriggerMessage → SignCertificate → CertificateSigned', () => 
     const right = await signCsr(pki, csr, { profile: 'secc' });
     if (!right.ok) throw new Error(right.reason);
     expect((await pnc(h, 'CertificateSigned', { certificateChain: right.chainPem, certificateType: 'V2GCertificate' })).response).toEqual({ status: 'Accepted' });
-    expect(h.charger.seccCertificateChain()?.[0]).toEqual(der(right.cert));
+    expect(seccChainDer(h.charger)?.[0]).toEqual(der(right.cert));
     h.cp.assertNoViolations();
   });
 
@@ -209,8 +209,7 @@ describe('A03: renewal check', () => {
 
   it('an SECC certificate expiring within 30 days is renewed; a fresh one is not', async () => {
     const expired = negativeMaterial(pki, 'expired', { branch: 'secc' });
-    const { pemToDer, privateKeyPem } = await import('../../src/pki/index.ts');
-    const h = await startRig(pki, { seccLeaf: { chainDer: expired.chain.map(der), privateKeyPkcs8Der: Buffer.from(pemToDer(privateKeyPem(expired.key), 'PRIVATE KEY', 'k')) }, renewalCheckDelayMs: 100 });
+    const h = await startRig(pki, { seccLeaf: factorySecc(pki, expired), renewalCheckDelayMs: 100 });
     await h.booted();
     await h.line(/renewal check: SECC certificate expires .* \(< 30 days\) → SignCertificate/);
     await h.line(/certificate installed/);
@@ -278,7 +277,7 @@ describe('M03 / M04 / M05 and PnC routing', () => {
     expect(h.charger.certs.v2gRoots).toHaveLength(1);
     const leaf = certificateHashData(pki.cert('secc-leaf'), pki.cert('cpo-sub2'));
     expect((await pnc(h, 'DeleteCertificate', { certificateHashData: { ...leaf, serialNumber: `00${leaf.serialNumber}` } })).response).toEqual({ status: 'Accepted' });
-    expect(h.charger.seccCertificateChain()).toBeUndefined();
+    expect(seccChainDer(h.charger)).toBeUndefined();
     expect((await pnc(h, 'DeleteCertificate', { certificateHashData: { ...v2g, hashAlgorithm: 'SHA1' } }, true)).status).toBe('Rejected');
     h.cp.assertNoViolations();
   });
@@ -288,6 +287,9 @@ describe('M03 / M04 / M05 and PnC routing', () => {
     await h.booted();
     expect((await pnc(h, 'TriggerMessage', { requestedMessage: 'BootNotification' })).response).toEqual({ status: 'Rejected' });
     expect((await pnc(h, 'TriggerMessage', { requestedMessage: 'SignCertificate' }, true)).status).toBe('Rejected');
+    // the whole 2.0.1 request schema applies: an evse without its required id, an unknown property
+    expect((await pnc(h, 'TriggerMessage', { requestedMessage: 'SignV2GCertificate', evse: { connectorId: 1 } }, true)).status).toBe('Rejected');
+    expect((await pnc(h, 'GetInstalledCertificateIds', { certificateType: ['V2GRootCertificate'], limit: 1 }, true)).status).toBe('Rejected');
     expect((await pnc(h, 'NoSuchMessage', {}, true)).status).toBe('UnknownMessageId');
     const raw = await h.cp.callAny('DataTransfer', { vendorId: PNC_VENDOR_ID, messageId: 'InstallCertificate', data: '{not json' }, { signal: sig() });
     expect(raw.response).toEqual({ status: 'Rejected' });

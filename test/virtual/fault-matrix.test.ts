@@ -1,28 +1,27 @@
 // The fault matrix of the virtual rig: for every fault in rigs/virtual/README.md's "Fault
 // injections" table, a copy of rigs/virtual.yaml with `simulator.options.faults: [<fault>]` runs the
 // suite named in that row through the real `pnc-bench run` command, and the suite must FAIL with a
-// phase whose error names the row's rule (a ProtocolViolation). One run of every PnC suite on the
-// unmodified charger must PASS with no phase SKIPPED. Every run starts its own simulated rig; they go
-// LANES at a time, longest first.
+// phase whose error names the row's rule (a ProtocolViolation). (That every suite PASSes on the
+// unmodified charger with no phase SKIPPED is the main job's acceptance test, test/cli/influx.test.ts.)
+// Every run starts its own simulated rig; they go LANES at a time, longest first.
 //
 // Speed without weakening (about 80 s on a shared 2-core machine instead of 3 minutes; each run costs
 // some 3 s of CPU just to start — module loading, schema compilation, the bench PKI — so the number
 // of runs matters as much as their length):
 //   - bench/limits/pnc.yaml `models: virtual-charger` shortens the windows that only watch for
 //     something that must not happen (the virtual charger answers in milliseconds) — for every run,
-//     the main job included;
+//     the main job too;
 //   - rigs/virtual.yaml itself lets the virtual EV draw 250 A (the module's rating; the EV emulator's
 //     own default is 100 A), so the 50 Wh a charging session needs (a 5 % meterStop error must exceed
 //     the deviation limit) flow in under 2 s — the rig copies keep that;
 //   - a cert-installation run for any fault but `no-backoff` gets a rig limit file with
-//     CertSigningRepeatTimes 1 (one resend instead of two: 3 s instead of 7 s); the clean run and the
-//     `no-backoff` run keep the full back-off check.
+//     CertSigningRepeatTimes 1 (one resend instead of two: 3 s instead of 7 s); the `no-backoff` run
+//     (and the main job) keep the full back-off check.
 // One cert-installation fault run also drops the EV driver's `scripts.updateCertificate`: M02 must then
 // be SKIPPED with the driver's reason instead of failing.
 // `pnc-bench run` runs the health suites first (bench/health); three lanes on a shared 2-core host make
 // timers late, so every rig copy raises the host-health timer-lateness limits (HOST_LOAD_LIMITS): the
-// matrix judges rule names, not latencies, and a late timer must not turn a run INFRA. Every other
-// health check keeps its limit and must PASS in the clean run.
+// matrix judges rule names, not latencies, and a late timer must not turn a run INFRA.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -152,20 +151,17 @@ function explain(r: RunOutcome | undefined): string {
 }
 
 function jobs(): Job[] {
-  const list: Job[] = [
-    { key: 'clean', faults: [], suites: Object.keys(SUITE_DIRS), weight: Object.values(WEIGHT).reduce((a, b) => a + b, 0) },
-    ...ROWS.map((r): Job => {
-      const fastBackoff = r.suite === 'cert-installation' && r.fault !== BACKOFF_FAULT;
-      return {
-        key: r.fault,
-        faults: [r.fault],
-        suites: [r.suite],
-        ...(fastBackoff ? { limits: { 'pnc.backoff.repeat_times': 1 } } : {}),
-        ...(r.fault === NO_UPDATE_SCRIPT_FAULT ? { noUpdateScript: true } : {}),
-        weight: (WEIGHT[r.suite] as number) - (fastBackoff ? 4 : 0),
-      };
-    }),
-  ];
+  const list = ROWS.map((r): Job => {
+    const fastBackoff = r.suite === 'cert-installation' && r.fault !== BACKOFF_FAULT;
+    return {
+      key: r.fault,
+      faults: [r.fault],
+      suites: [r.suite],
+      ...(fastBackoff ? { limits: { 'pnc.backoff.repeat_times': 1 } } : {}),
+      ...(r.fault === NO_UPDATE_SCRIPT_FAULT ? { noUpdateScript: true } : {}),
+      weight: (WEIGHT[r.suite] as number) - (fastBackoff ? 4 : 0),
+    };
+  });
   return list.sort((a, b) => b.weight - a.weight);
 }
 
@@ -187,21 +183,7 @@ afterAll(() => {
 describe('virtual rig fault matrix', () => {
   it('the README table names every fault the charger implements, each with a suite and a rule', () => {
     expect(ROWS.map((r) => r.fault).sort()).toEqual([...FAULT_NAMES].sort());
-    expect(ROWS.length).toBeGreaterThanOrEqual(10);
     for (const r of ROWS) expect(Object.keys(SUITE_DIRS)).toContain(r.suite);
-  });
-
-  it('the clean charger passes every PnC suite, every phase run (none SKIPPED)', () => {
-    const r = results.get('clean');
-    expect(r?.record?.outcome, explain(r)).toBe('PASS');
-    expect(r?.cli.code).toBe(0);
-    // the health suites run first and pass too; then every PnC suite
-    const names = r?.record?.suites.map((s) => s.name) ?? [];
-    expect(names.filter((n) => n in SUITE_DIRS).sort()).toEqual(Object.keys(SUITE_DIRS).sort());
-    const notPassed = r?.record?.suites.filter((s) => s.outcome !== 'PASS').map((s) => `${s.name} ${s.outcome}`);
-    expect(notPassed, explain(r)).toEqual([]);
-    const skipped = r?.record?.suites.flatMap((s) => s.phases.filter((p) => p.outcome === 'SKIPPED').map((p) => `${s.name}/${p.name}: ${p.reason ?? ''}`));
-    expect(skipped, explain(r)).toEqual([]);
   });
 
   for (const row of ROWS) {

@@ -14,17 +14,32 @@
 //
 //   const r = await authorizeContract(host, localAuth, { emaid, certificatesDer }, signal);
 //   r.status  // 'Accepted' | 'Invalid' | ... ; r.decidedBy: 'csms' | 'local-list' | 'cache' | 'offline-rule' | ...
+import { isPlainObject } from '../../../src/csms/frames.ts';
+import type { AuthorizationStatus201 } from '../../../src/csms/messages.ts';
 import { buildPath, ocspRequestData, parseCertificateDer, validateContract, type OcspRequestData, type PkiCert } from '../../../src/pki/index.ts';
-import type { ContractChain, PncAuthorizationResult, PncAuthorizationStatus } from './backend.ts';
+import type { ContractChain, PncAuthorizationResult } from './backend.ts';
 import { effectiveStatus, type IdTagInfo, type LocalAuth } from './localauth.ts';
 import { q } from './log.ts';
 import type { PncHost } from './pnc.ts';
 import type { JsonObject } from './rpc.ts';
 
-const STATUSES: readonly PncAuthorizationStatus[] = ['Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown'];
+/** Every AuthorizationStatus201 value (the type keeps the list complete). */
+const STATUSES: Readonly<Record<AuthorizationStatus201, true>> = {
+  Accepted: true,
+  Blocked: true,
+  ConcurrentTx: true,
+  Expired: true,
+  Invalid: true,
+  NoCredit: true,
+  NotAllowedTypeEVSE: true,
+  NotAtThisLocation: true,
+  NotAtThisTime: true,
+  Unknown: true,
+};
 
-function asStatus(v: unknown): PncAuthorizationStatus {
-  return typeof v === 'string' && (STATUSES as readonly string[]).includes(v) ? (v as PncAuthorizationStatus) : 'Unknown';
+/** A status from the CSMS (or the cache it filled), 'Unknown' when it is not one. */
+function asStatus(v: unknown): AuthorizationStatus201 {
+  return typeof v === 'string' && Object.hasOwn(STATUSES, v) ? (v as AuthorizationStatus201) : 'Unknown';
 }
 
 /** Hash data as the charger sends it, with the hash-format faults applied. */
@@ -90,9 +105,10 @@ export async function authorizeContract(host: PncHost, local: LocalAuth, chain: 
   if (host.faults.has('regular-authorize-for-pnc')) {
     try {
       const conf = await host.sendCore('Authorize', { idTag: chain.emaid.slice(0, 20) }, { signal });
-      const info = (conf.idTagInfo ?? {}) as IdTagInfo;
-      cacheResult(host, local, chain.emaid, info);
-      return done({ status: asStatus(info.status), decidedBy: 'csms' }, `OCPP Authorize answered ${String(info.status)}`);
+      const info = (isPlainObject(conf.idTagInfo) ? conf.idTagInfo : {}) as Partial<IdTagInfo>;
+      const status = asStatus(info.status);
+      if (typeof info.status === 'string') cacheResult(host, local, chain.emaid, { ...info, status });
+      return done({ status, decidedBy: 'csms' }, `OCPP Authorize answered ${String(info.status)}`);
     } catch (e) {
       return done({ status: 'Unknown', decidedBy: 'csms-error' }, e instanceof Error ? e.message : String(e));
     }
@@ -101,12 +117,12 @@ export async function authorizeContract(host: PncHost, local: LocalAuth, chain: 
   try {
     const a = await host.sendPnc('Authorize', request, { signal });
     const info = a.data?.idTokenInfo;
-    if (a.status !== 'Accepted' || !a.data || typeof info !== 'object' || info === null) {
+    if (a.status !== 'Accepted' || !a.data || !isPlainObject(info)) {
       return done({ status: 'Unknown', decidedBy: 'csms-error' }, `DataTransfer Authorize answered ${a.status}${a.data ? '' : ' without data'}`);
     }
-    const status = asStatus((info as JsonObject).status);
+    const status = asStatus(info.status);
     const certificateStatus = typeof a.data.certificateStatus === 'string' ? a.data.certificateStatus : undefined;
-    const exp = (info as JsonObject).cacheExpiryDateTime;
+    const exp = info.cacheExpiryDateTime;
     cacheResult(host, local, chain.emaid, { status, ...(typeof exp === 'string' ? { expiryDate: exp } : {}) });
     return done({ status, ...(certificateStatus ? { certificateStatus } : {}), decidedBy: 'csms' }, reason);
   } catch (e) {
@@ -115,7 +131,7 @@ export async function authorizeContract(host: PncHost, local: LocalAuth, chain: 
 }
 
 function cacheResult(host: PncHost, local: LocalAuth, emaid: string, info: IdTagInfo): void {
-  if (host.config.bool('AuthorizationCacheEnabled') && typeof info.status === 'string') local.updateCache(emaid, info);
+  if (host.config.bool('AuthorizationCacheEnabled')) local.updateCache(emaid, info);
 }
 
 async function offline(

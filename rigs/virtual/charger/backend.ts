@@ -3,6 +3,7 @@
 // charger this is the EVSE manager's internal API; here the SECC calls it and the controller
 // implements it. Both halves stay testable alone: a test gives the SECC a fake backend, or the
 // controller a fake SECC.
+import type { AuthorizationStatus201 } from '../../../src/csms/messages.ts';
 
 /** A PEM chain as the EV sent it in PaymentDetailsReq: contract leaf first, then its sub-CAs. */
 export interface ContractChain {
@@ -11,17 +12,8 @@ export interface ContractChain {
   certificatesDer: Buffer[];
 }
 
-export type PncAuthorizationStatus =
-  | 'Accepted'
-  | 'Blocked'
-  | 'ConcurrentTx'
-  | 'Expired'
-  | 'Invalid'
-  | 'NoCredit'
-  | 'NotAllowedTypeEVSE'
-  | 'NotAtThisLocation'
-  | 'NotAtThisTime'
-  | 'Unknown';
+/** OCPP 2.0.1 AuthorizationStatusEnumType, what a PnC Authorize decides. */
+export type PncAuthorizationStatus = AuthorizationStatus201;
 
 export interface PncAuthorizationResult {
   status: PncAuthorizationStatus;
@@ -60,8 +52,4 @@ export interface SeccBackend {
   startCharging(session: ChargingSessionInfo): Promise<void>;
   /** The session ended (PowerDelivery Stop / SessionStop / link loss): StopTransaction with meterStop. */
   stopCharging(reason: 'EVDisconnected' | 'Local' | 'Remote' | 'Other'): Promise<void>;
-  /** The SECC's own certificate chain (leaf first, DER) if the charger has one (installed through A02). */
-  seccCertificateChain(): Buffer[] | undefined;
-  /** Firmware-like log line to the charger's serial console. */
-  log(line: string): void;
 }

@@ -20,8 +20,12 @@
 //   cp.start();                        // connects, boots
 //   await cp.authorizeContract({ emaid, certificatesDer }, signal);   // what the SECC calls
 //   await cp.stop();
+import { isPlainObject } from '../../../src/csms/frames.ts';
+import type { Ocpp16Calls } from '../../../src/csms/messages.ts';
+import { CSMS_ACTIONS, OcppSchemas, PNC_VENDOR_ID, type CsmsAction } from '../../../src/csms/schemas.ts';
 import { decodeV2GMessage, encodeV2GMessage } from '../../../src/exi/index.ts';
 import type { PowerBus } from '../physics.ts';
+import { settleWithin } from '../settle.ts';
 import { authorizeContract } from './authorize.ts';
 import type {
   CertificateExchangeRequest,
@@ -37,7 +41,7 @@ import type { FaultName } from './faults.ts';
 import { LocalAuth, type IdTagInfo } from './localauth.ts';
 import { q, type ConsoleLog, type LogTag } from './log.ts';
 import { OcspCache } from './ocsp.ts';
-import { CertSigning, PNC_VENDOR_ID, PncMessages, WRONG_PNC_VENDOR_ID, type PncAnswer, type PncHost } from './pnc.ts';
+import { CertSigning, PncMessages, WRONG_PNC_VENDOR_ID, type PncAnswer, type PncHost } from './pnc.ts';
 import { CallTimeoutError, NotConnectedError, OcppClient, OcppRpcError, type JsonObject } from './rpc.ts';
 
 export interface ChargePointOptions {
@@ -84,45 +88,27 @@ interface QueueItem {
 
 const RENEWAL_THRESHOLD_MS = 30 * 86_400_000;
 const MAX_QUEUE = 1_000;
-const CORE_NOT_SUPPORTED = new Set([
-  'CancelReservation',
-  'ClearChargingProfile',
-  'GetCompositeSchedule',
-  'GetDiagnostics',
-  'ReserveNow',
-  'SetChargingProfile',
-  'UpdateFirmware',
-  // 1.6 security extension (the charger runs security profile 0/1 without these)
-  'CertificateSigned',
-  'DeleteCertificate',
-  'ExtendedTriggerMessage',
-  'GetInstalledCertificateIds',
-  'GetLog',
-  'InstallCertificate',
-  'SignedUpdateFirmware',
-]);
-
-// ------------------------------------------------------------------ payload checks (as far as a charger checks)
-
-const isObj = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function need(p: JsonObject, key: string, type: 'string' | 'integer' | 'array' | 'object' | 'boolean', optional = false): unknown {
-  const v = p[key];
-  if (v === undefined) {
-    if (optional) return undefined;
-    throw new OcppRpcError('OccurenceConstraintViolation', `${key} is required`);
-  }
-  const ok = type === 'integer' ? Number.isInteger(v) : type === 'array' ? Array.isArray(v) : type === 'object' ? isObj(v) : typeof v === type;
-  if (!ok) throw new OcppRpcError('TypeConstraintViolation', `${key} must be ${type === 'integer' ? 'an integer' : `a ${type}`}`);
-  return v;
-}
-
-function oneOf<T extends string>(p: JsonObject, key: string, values: readonly T[], optional = false): T | undefined {
-  const v = need(p, key, 'string', optional) as string | undefined;
-  if (v === undefined) return undefined;
-  if (!(values as readonly string[]).includes(v)) throw new OcppRpcError('PropertyConstraintViolation', `${key} "${v}" is not one of ${values.join(', ')}`);
-  return v as T;
-}
+/**
+ * The CSMS-initiated 1.6 actions this charge point handles; the rest of CSMS_ACTIONS (reservations,
+ * smart charging, diagnostics, firmware, and the 1.6 security extension — the charger runs security
+ * profile 0/1 without it) is answered NotSupported.
+ */
+const HANDLED_CALLS = [
+  'GetConfiguration',
+  'ChangeConfiguration',
+  'ClearCache',
+  'GetLocalListVersion',
+  'SendLocalList',
+  'Reset',
+  'RemoteStartTransaction',
+  'RemoteStopTransaction',
+  'ChangeAvailability',
+  'UnlockConnector',
+  'TriggerMessage',
+  'DataTransfer',
+] as const satisfies readonly CsmsAction[];
+type HandledCall = (typeof HANDLED_CALLS)[number];
+type Req<A extends HandledCall> = Ocpp16Calls[A]['req'];
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -212,11 +198,6 @@ export class ChargePointController implements SeccBackend, PncHost {
 
   logLine(tag: LogTag, text: string): void {
     this.consoleLog.line(tag, text);
-  }
-
-  /** SeccBackend: the SECC's own console lines. */
-  log(line: string): void {
-    this.consoleLog.line('secc', line.replace(/^secc:\s*/, ''));
   }
 
   online(): boolean {
@@ -359,7 +340,7 @@ export class ChargePointController implements SeccBackend, PncHost {
     if (typeof conf.data === 'string') {
       try {
         const parsed: unknown = JSON.parse(conf.data);
-        if (isObj(parsed)) data = parsed;
+        if (isPlainObject(parsed)) data = parsed;
       } catch {
         this.logLine('pnc', `${messageId}: answer data is not JSON`);
       }
@@ -459,14 +440,14 @@ export class ChargePointController implements SeccBackend, PncHost {
       build: () => ({ connectorId, idTag, meterStart: meterStartWh, timestamp: tx.startedAt.toISOString() }),
       onConf: (conf) => {
         const id = conf.transactionId;
-        const info = (isObj(conf.idTagInfo) ? conf.idTagInfo : {}) as unknown as IdTagInfo;
+        const info = (isPlainObject(conf.idTagInfo) ? conf.idTagInfo : {}) as Partial<IdTagInfo>;
         if (!Number.isInteger(id)) {
           this.logLine('tx', `StartTransaction answer without transactionId for local=${tx.localId}`);
           return;
         }
         this.txIds.set(tx.localId, id as number);
         this.logLine('tx', `transaction id assigned local=${tx.localId} transactionId=${String(id)} idTagInfo=${String(info.status)}`);
-        if (this.config.bool('AuthorizationCacheEnabled') && typeof info.status === 'string') this.localAuth.updateCache(idTag, info);
+        if (this.config.bool('AuthorizationCacheEnabled') && typeof info.status === 'string') this.localAuth.updateCache(idTag, info as IdTagInfo);
         if (info.status !== 'Accepted' && this.tx === tx && this.config.bool('StopTransactionOnInvalidId')) {
           this.logLine('tx', `StartTransaction idTagInfo ${String(info.status)}: stopping transaction ${String(id)}`);
           this.haltPower();
@@ -503,6 +484,7 @@ export class ChargePointController implements SeccBackend, PncHost {
   private stopTransaction(reason: StopReason): Promise<void> {
     const tx = this.tx;
     if (!tx) return Promise.resolve();
+    const stoppedAt = new Date(); // the StopTransaction carries it also when it waits in the offline queue
     this.tx = undefined;
     clearTimeout(this.meterTimer);
     const energyWh = this.meterReading().energyWh;
@@ -513,11 +495,11 @@ export class ChargePointController implements SeccBackend, PncHost {
       localId: tx.localId,
       build: () => {
         const id = this.txIds.get(tx.localId);
-        return id === undefined ? undefined : { transactionId: id, idTag: tx.idTag, meterStop: meterStopWh, timestamp: new Date().toISOString(), reason };
+        return id === undefined ? undefined : { transactionId: id, idTag: tx.idTag, meterStop: meterStopWh, timestamp: stoppedAt.toISOString(), reason };
       },
       onConf: (conf) => {
-        const info = isObj(conf.idTagInfo) ? (conf.idTagInfo as unknown as IdTagInfo) : undefined;
-        if (info && this.config.bool('AuthorizationCacheEnabled') && typeof info.status === 'string') this.localAuth.updateCache(tx.idTag, info);
+        const info = isPlainObject(conf.idTagInfo) ? (conf.idTagInfo as Partial<IdTagInfo>) : undefined;
+        if (info && this.config.bool('AuthorizationCacheEnabled') && typeof info.status === 'string') this.localAuth.updateCache(tx.idTag, info as IdTagInfo);
       },
     });
     if (this.pendingInoperative) {
@@ -544,10 +526,7 @@ export class ChargePointController implements SeccBackend, PncHost {
    * the queue, not the EV.
    */
   private async deliveredOrLater(p: Promise<void>): Promise<void> {
-    if (!this.online()) return;
-    let t: NodeJS.Timeout | undefined;
-    await Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, Math.min(2_000, this.o.callTimeoutMs ?? 30_000))))]);
-    clearTimeout(t);
+    if (this.online()) await settleWithin(p, Math.min(2_000, this.o.callTimeoutMs ?? 30_000));
   }
 
   // ------------------------------------------------------------------ SeccBackend
@@ -602,30 +581,32 @@ export class ChargePointController implements SeccBackend, PncHost {
     await this.deliveredOrLater(this.stopTransaction(reason));
   }
 
-  seccCertificateChain(): Buffer[] | undefined {
-    return this.certs.secc?.chain.map((c) => Buffer.from(c.der));
-  }
-
-  seccPrivateKeyPkcs8Der(): Buffer | undefined {
-    return this.certs.secc?.privateKeyPkcs8Der;
-  }
-
   // ------------------------------------------------------------------ CSMS-initiated CALLs
 
   private async handleCall(action: string, p: JsonObject): Promise<JsonObject> {
     if (this.bootStatus === 'Rejected') throw new OcppRpcError('SecurityError', 'BootNotification was rejected');
+    if (!(HANDLED_CALLS as readonly string[]).includes(action)) {
+      if ((CSMS_ACTIONS as readonly string[]).includes(action)) throw new OcppRpcError('NotSupported', `${action} is not supported by this charge point`);
+      throw new OcppRpcError('NotImplemented', `unknown action ${action}`);
+    }
+    // the official 1.6 schema decides what is well-formed, and which CALLERROR a violation gets
+    const bad = OcppSchemas.shared().validate16(action, 'req', p);
+    if (bad) throw new OcppRpcError(bad.code, `${action}: ${bad.message}`);
+    return this.dispatch(action as HandledCall, p);
+  }
+
+  /** `p`: the payload of `action`, valid per its 1.6 schema. */
+  private async dispatch(action: HandledCall, p: JsonObject): Promise<JsonObject> {
     switch (action) {
       case 'GetConfiguration': {
-        const keys = need(p, 'key', 'array', true) as unknown[] | undefined;
-        if (keys?.some((k) => typeof k !== 'string')) throw new OcppRpcError('TypeConstraintViolation', 'key must be a list of strings');
+        const { key: keys } = p as Req<'GetConfiguration'>;
         const max = this.config.int('GetConfigurationMaxKeys');
         if (keys && keys.length > max) throw new OcppRpcError('OccurenceConstraintViolation', `at most ${max} keys (GetConfigurationMaxKeys)`);
-        const r = this.config.read(keys as string[] | undefined);
-        return { configurationKey: r.configurationKey as unknown as JsonObject[], ...(r.unknownKey.length ? { unknownKey: r.unknownKey } : {}) };
+        const r = this.config.read(keys);
+        return { configurationKey: r.configurationKey, ...(r.unknownKey.length ? { unknownKey: r.unknownKey } : {}) };
       }
       case 'ChangeConfiguration': {
-        const key = need(p, 'key', 'string') as string;
-        const value = need(p, 'value', 'string') as string;
+        const { key, value } = p as Req<'ChangeConfiguration'>;
         const status = this.config.change(key, value);
         this.logLine('ocpp', `ChangeConfiguration ${key}=${q(value)} → ${status}`);
         return { status };
@@ -638,31 +619,19 @@ export class ChargePointController implements SeccBackend, PncHost {
       case 'GetLocalListVersion':
         return { listVersion: this.config.bool('LocalAuthListEnabled') ? this.localAuth.listVersion : -1 };
       case 'SendLocalList': {
-        const listVersion = need(p, 'listVersion', 'integer') as number;
-        const updateType = oneOf(p, 'updateType', ['Differential', 'Full'] as const) as 'Differential' | 'Full';
-        const list = need(p, 'localAuthorizationList', 'array', true) as unknown[] | undefined;
-        for (const e of list ?? []) {
-          if (!isObj(e) || typeof e.idTag !== 'string') throw new OcppRpcError('TypeConstraintViolation', 'localAuthorizationList entries need an idTag string');
-          if (e.idTag.length > 20) throw new OcppRpcError('PropertyConstraintViolation', `idTag "${e.idTag}" longer than 20`);
-          if (e.idTagInfo !== undefined && (!isObj(e.idTagInfo) || typeof e.idTagInfo.status !== 'string')) throw new OcppRpcError('TypeConstraintViolation', 'idTagInfo needs a status');
-        }
-        const r = this.localAuth.sendLocalList(
-          { listVersion, updateType, ...(list ? { localAuthorizationList: list as { idTag: string; idTagInfo?: IdTagInfo }[] } : {}) },
-          { enabled: this.config.bool('LocalAuthListEnabled'), maxSend: this.config.int('SendLocalListMaxLength'), maxLength: this.config.int('LocalAuthListMaxLength') },
-        );
-        this.logLine('ocpp', `SendLocalList ${updateType} version=${listVersion} → ${r.status} (${r.reason})`);
+        const req = p as Req<'SendLocalList'>;
+        const r = this.localAuth.sendLocalList(req, { enabled: this.config.bool('LocalAuthListEnabled'), maxSend: this.config.int('SendLocalListMaxLength'), maxLength: this.config.int('LocalAuthListMaxLength') });
+        this.logLine('ocpp', `SendLocalList ${req.updateType} version=${req.listVersion} → ${r.status} (${r.reason})`);
         return { status: r.status };
       }
       case 'Reset': {
-        const type = oneOf(p, 'type', ['Hard', 'Soft'] as const) as 'Hard' | 'Soft';
+        const { type } = p as Req<'Reset'>;
         this.logLine('sys', `Reset ${type} → Accepted`);
         setTimeout(() => void this.reset(type), 0);
         return { status: 'Accepted' };
       }
       case 'RemoteStartTransaction': {
-        const idTag = need(p, 'idTag', 'string') as string;
-        if (idTag.length > 20) throw new OcppRpcError('PropertyConstraintViolation', 'idTag longer than 20');
-        const connectorId = (need(p, 'connectorId', 'integer', true) as number | undefined) ?? 1;
+        const { idTag, connectorId = 1 } = p as Req<'RemoteStartTransaction'>;
         if (connectorId !== 1 || this.tx || this.availability === 'Inoperative') {
           this.logLine('ocpp', `RemoteStartTransaction idTag=${idTag} connector=${connectorId} → Rejected`);
           return { status: 'Rejected' };
@@ -672,7 +641,7 @@ export class ChargePointController implements SeccBackend, PncHost {
         return { status: 'Accepted' };
       }
       case 'RemoteStopTransaction': {
-        const id = need(p, 'transactionId', 'integer') as number;
+        const { transactionId: id } = p as Req<'RemoteStopTransaction'>;
         if (!this.tx || this.txIds.get(this.tx.localId) !== id) {
           this.logLine('ocpp', `RemoteStopTransaction transactionId=${id} → Rejected`);
           return { status: 'Rejected' };
@@ -685,8 +654,7 @@ export class ChargePointController implements SeccBackend, PncHost {
         return { status: 'Accepted' };
       }
       case 'ChangeAvailability': {
-        const connectorId = need(p, 'connectorId', 'integer') as number;
-        const type = oneOf(p, 'type', ['Inoperative', 'Operative'] as const) as 'Inoperative' | 'Operative';
+        const { connectorId, type } = p as Req<'ChangeAvailability'>;
         if (connectorId !== 0 && connectorId !== 1) return { status: 'Rejected' };
         if (type === 'Inoperative' && this.tx) {
           this.pendingInoperative = true;
@@ -703,7 +671,7 @@ export class ChargePointController implements SeccBackend, PncHost {
         return { status: 'Accepted' };
       }
       case 'UnlockConnector': {
-        const connectorId = need(p, 'connectorId', 'integer') as number;
+        const { connectorId } = p as Req<'UnlockConnector'>;
         if (connectorId !== 1) return { status: 'NotSupported' };
         if (this.tx) {
           setTimeout(() => {
@@ -715,31 +683,24 @@ export class ChargePointController implements SeccBackend, PncHost {
         return { status: 'Unlocked' };
       }
       case 'TriggerMessage':
-        return this.triggerMessage(p);
+        return this.triggerMessage(p as Req<'TriggerMessage'>);
       case 'DataTransfer': {
-        const vendorId = need(p, 'vendorId', 'string') as string;
-        need(p, 'messageId', 'string', true);
-        need(p, 'data', 'string', true);
-        if (vendorId !== PNC_VENDOR_ID) {
-          this.logLine('ocpp', `DataTransfer vendorId=${vendorId} → UnknownVendorId`);
+        const req = p as Req<'DataTransfer'>;
+        if (req.vendorId !== PNC_VENDOR_ID) {
+          this.logLine('ocpp', `DataTransfer vendorId=${req.vendorId} → UnknownVendorId`);
           return { status: 'UnknownVendorId' };
         }
-        return this.pncMessages.handle(p);
+        return this.pncMessages.handle(req);
       }
-      default:
-        if (CORE_NOT_SUPPORTED.has(action)) throw new OcppRpcError('NotSupported', `${action} is not supported by this charge point`);
-        throw new OcppRpcError('NotImplemented', `unknown action ${action}`);
     }
   }
 
-  private triggerMessage(p: JsonObject): JsonObject {
-    const what = oneOf(p, 'requestedMessage', ['BootNotification', 'DiagnosticsStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'StatusNotification'] as const);
-    const connectorId = need(p, 'connectorId', 'integer', true) as number | undefined;
+  private triggerMessage({ requestedMessage: what, connectorId }: Req<'TriggerMessage'>): JsonObject {
     if (connectorId !== undefined && connectorId !== 0 && connectorId !== 1) {
-      this.logLine('ocpp', `TriggerMessage ${String(what)} connector=${connectorId} → Rejected`);
+      this.logLine('ocpp', `TriggerMessage ${what} connector=${connectorId} → Rejected`);
       return { status: 'Rejected' };
     }
-    this.logLine('ocpp', `TriggerMessage ${String(what)} → Accepted`);
+    this.logLine('ocpp', `TriggerMessage ${what} → Accepted`);
     setTimeout(() => {
       switch (what) {
         case 'BootNotification':
@@ -772,16 +733,24 @@ export class ChargePointController implements SeccBackend, PncHost {
   private async reset(type: 'Hard' | 'Soft'): Promise<void> {
     if (this.tx) {
       this.haltPower();
-      const p = this.stopTransaction(type === 'Hard' ? 'HardReset' : 'SoftReset');
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, 2_000)))]);
-      clearTimeout(t);
+      await settleWithin(this.stopTransaction(type === 'Hard' ? 'HardReset' : 'SoftReset'), 2_000);
     }
     this.logLine('sys', `rebooting (${type} reset)`);
     this.clearTimers();
     this.signing.reset();
     this.bootStatus = 'None';
     this.rpc.reconnectNow(type === 'Hard' ? 500 : 100);
+  }
+
+  /** A few console lines of the state (the serial console's `status`). */
+  statusLines(): string[] {
+    const tx = this.tx;
+    return [
+      `ocpp: ${this.online() ? 'online' : this.rpc.connected ? 'connected' : 'offline'} boot=${this.bootStatus}`,
+      `connector 1: ${this.connectorStatus} (${this.availability})`,
+      `transaction: ${tx ? `local=${tx.localId} transactionId=${this.txIds.get(tx.localId) ?? 'pending'} idTag=${tx.idTag}` : 'none'}`,
+      `queue: ${this.queue.length} message(s)`,
+    ];
   }
 
   snapshot(): Record<string, unknown> {

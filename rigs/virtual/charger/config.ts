@@ -7,6 +7,7 @@
 //   cfg.bool('ISO15118PnCEnabled'); cfg.int('HeartbeatInterval');
 //   cfg.change('HeartbeatInterval', '60')   // 'Accepted' | 'Rejected' | 'NotSupported'
 //   cfg.onChange((key, value) => ...)
+import type { Ocpp16Calls } from '../../../src/csms/messages.ts';
 
 export type ConfigKeyType = 'bool' | 'int' | 'string' | 'list';
 
@@ -110,7 +111,7 @@ export function checkValue(key: ConfigKey, value: string): string | undefined {
   }
 }
 
-export type ChangeConfigurationStatus = 'Accepted' | 'Rejected' | 'RebootRequired' | 'NotSupported';
+export type ChangeConfigurationStatus = Ocpp16Calls['ChangeConfiguration']['conf']['status'];
 
 export interface KeyValue {
   key: string;
@@ -125,7 +126,6 @@ export class ConfigStore {
   /** `overrides`: factory values (read-only keys included); unknown keys and bad values throw ConfigError. */
   constructor(overrides: Record<string, string> = {}, field = 'config') {
     for (const k of CONFIG_KEY_NAMES) this.values.set(k, CONFIG_KEYS[k].default);
-    if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new ConfigError(`${field}: must be an object of key → string value`);
     for (const [k, v] of Object.entries(overrides)) {
       if (!isConfigKey(k)) throw new ConfigError(`${field}.${k}: unknown configuration key; known keys: ${CONFIG_KEY_NAMES.join(', ')}`);
       const why = checkValue(k, v);

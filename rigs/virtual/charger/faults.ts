@@ -1,11 +1,10 @@
 // The named fault injections of the simulated charger's OCPP side (rigs/virtual/README.md, "Fault
 // injections"): each makes the charger break exactly one rule so a bench suite can be shown to catch
-// it. A fault is off unless selected in the rig file (`simulator.options.faults`); an unknown name is a
-// clear error listing the valid ones.
+// it. A fault is off unless selected in the rig file (`simulator.options.faults`, whose schema in
+// rigs/virtual/index.ts refuses an unknown name, listing the valid ones).
 //
-//   const faults = parseFaults(['no-backoff']);   // ReadonlySet<FaultName>
+//   new VirtualCharger({ ..., faults: ['no-backoff'] });   // the charger keeps them as a ReadonlySet<FaultName>
 //   if (faults.has('no-backoff')) ...
-//   parseFaults(['typo'])                          // throws FaultNameError: unknown fault "typo"; valid: ...
 
 export const FAULT_DESCRIPTIONS = {
   'regular-authorize-for-pnc': 'sends OCPP 1.6 Authorize (idTag = eMAID) instead of DataTransfer Authorize',
@@ -28,22 +27,3 @@ export const FAULT_DESCRIPTIONS = {
 export type FaultName = keyof typeof FAULT_DESCRIPTIONS;
 
 export const FAULT_NAMES: readonly FaultName[] = Object.freeze(Object.keys(FAULT_DESCRIPTIONS) as FaultName[]);
-
-export class FaultNameError extends Error {
-  override readonly name = 'FaultNameError';
-}
-
-export function isFaultName(s: string): s is FaultName {
-  return Object.prototype.hasOwnProperty.call(FAULT_DESCRIPTIONS, s);
-}
-
-/** Validates fault names (rig file `simulator.options.faults`); duplicates are harmless. */
-export function parseFaults(names: readonly string[], field = 'faults'): ReadonlySet<FaultName> {
-  if (!Array.isArray(names)) throw new FaultNameError(`${field}: must be a list of fault names; valid: ${FAULT_NAMES.join(', ')}`);
-  const out = new Set<FaultName>();
-  names.forEach((n, i) => {
-    if (typeof n !== 'string' || !isFaultName(n)) throw new FaultNameError(`${field}[${i}]: unknown fault ${JSON.stringify(n)}; valid: ${FAULT_NAMES.join(', ')}`);
-    out.add(n);
-  });
-  return out;
-}

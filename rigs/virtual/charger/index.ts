@@ -10,10 +10,11 @@
 //   charger.snapshot();             // connection, boot, transaction, config, certificates, queue
 //   await charger.stop(2_000);
 import type { PowerBus } from '../physics.ts';
+import { settleWithin } from '../settle.ts';
 import { CertificateStores } from './certstore.ts';
 import { ChargePointController } from './chargepoint.ts';
 import { ConfigStore } from './config.ts';
-import { parseFaults } from './faults.ts';
+import type { FaultName } from './faults.ts';
 import { ConsoleLog } from './log.ts';
 import { SeccServer } from './secc.ts';
 
@@ -23,12 +24,12 @@ export { CONFIG_KEYS, CONFIG_KEY_NAMES, type ConfigKey } from './config.ts';
 export interface VirtualChargerOptions {
   /** ws://127.0.0.1:<port> — the charger connects to `${csmsUrl}/${chargePointId}` */
   csmsUrl: string;
-  /** e.g. VIRTUAL-CP1 */
+  /** e.g. VIRTUAL-CP1 (1..48 printable characters without "/", as the rig schema checks) */
   chargePointId: string;
-  /** Basic auth (security profile 1) */
+  /** Basic auth (security profile 1), non-empty */
   password?: string;
-  /** validated against FAULT_NAMES */
-  faults: readonly string[];
+  /** (the rig file's names are checked by its schema, VirtualRigOptions) */
+  faults: readonly FaultName[];
   /** factory overrides of config key defaults (validated) */
   config?: Record<string, string>;
   /** factory-installed roots */
@@ -39,8 +40,10 @@ export interface VirtualChargerOptions {
   consoleLog: (line: string) => void;
   /** SECC V2GTP listen address (port 0 = ephemeral) */
   secc: { host: string; port: number };
+  /** ms ≥ 0 */
   renewalCheckDelayMs?: number;
   renewalCheckIntervalMs?: number;
+  /** 0 < minMs ≤ maxMs (checked by the OCPP client) */
   reconnect?: { minMs: number; maxMs: number };
 }
 
@@ -60,18 +63,13 @@ export class VirtualCharger {
   private started = false;
 
   constructor(o: VirtualChargerOptions) {
+    // one check per option: what the rig file sets is checked by its schema (rigs/virtual/index.ts), the
+    // config keys by ConfigStore, the certificates by CertificateStores, reconnect by the OCPP client
     check(typeof o.csmsUrl === 'string' && /^wss?:\/\/[^/]+/.test(o.csmsUrl), 'csmsUrl', `${JSON.stringify(o.csmsUrl)} is not a ws:// or wss:// URL`);
-    check(typeof o.chargePointId === 'string' && /^[\x21-\x7e]{1,48}$/.test(o.chargePointId) && !o.chargePointId.includes('/'), 'chargePointId', `${JSON.stringify(o.chargePointId)} must be 1..48 printable characters without "/"`);
-    check(o.password === undefined || (typeof o.password === 'string' && o.password.length > 0), 'password', 'must be a non-empty string when given');
     check(typeof o.consoleLog === 'function', 'consoleLog', 'must be a function');
     check(typeof o.secc?.host === 'string' && Number.isInteger(o.secc.port) && o.secc.port >= 0 && o.secc.port <= 65_535, 'secc', 'needs host and port (0..65535)');
-    for (const k of ['renewalCheckDelayMs', 'renewalCheckIntervalMs'] as const) {
-      const v = o[k];
-      check(v === undefined || (Number.isFinite(v) && v >= 0), k, `${String(v)} must be a number ≥ 0`);
-    }
-    if (o.reconnect) check(o.reconnect.minMs > 0 && o.reconnect.maxMs >= o.reconnect.minMs, 'reconnect', `need 0 < minMs <= maxMs, got ${o.reconnect.minMs}/${o.reconnect.maxMs}`);
     this.o = o;
-    const faults = parseFaults(o.faults, 'virtual charger: faults');
+    const faults = new Set(o.faults);
     const config = new ConfigStore(o.config ?? {}, 'virtual charger: config');
     config.setInternal('SecurityProfile', o.password !== undefined ? '1' : '0');
     const certs = new CertificateStores(o.trust, o.seccLeaf);
@@ -114,13 +112,15 @@ export class VirtualCharger {
 
   /** Stops everything; settles within `deadlineMs` even if a link is wedged. */
   async stop(deadlineMs: number): Promise<void> {
-    let t: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((r) => (t = setTimeout(r, Math.max(0, deadlineMs))));
-    await Promise.race([Promise.allSettled([this.controller.stop(), this.seccServer.stop()]), deadline]);
-    clearTimeout(t);
+    await settleWithin(Promise.allSettled([this.controller.stop(), this.seccServer.stop()]), deadlineMs);
   }
 
   snapshot(): Record<string, unknown> {
     return { ...this.controller.snapshot(), seccPort: this.port, secc: `${this.o.secc.host}:${this.port}` };
+  }
+
+  /** What the serial console's `status` command prints: connection, connector, transaction, queue. */
+  statusLines(): string[] {
+    return this.controller.statusLines();
   }
 }

@@ -7,15 +7,11 @@
 //   const la = new LocalAuth();
 //   la.sendLocalList({ listVersion: 1, updateType: 'Full', localAuthorizationList: [{ idTag: 'DEPNB...', idTagInfo: { status: 'Accepted' } }] }, limits)
 //   la.lookupList('DE-PNB-...')   // { status: 'Accepted' }
+import type { AuthorizationStatus201, IdTagInfo as IdTagInfo16, Ocpp16Calls } from '../../../src/csms/messages.ts';
 import { emaidEquals } from '../../../src/pki/index.ts';
 
-export interface IdTagInfo {
-  status: string;
-  expiryDate?: string;
-  parentIdTag?: string;
-}
-
-export type SendLocalListStatus = 'Accepted' | 'Failed' | 'NotSupported' | 'VersionMismatch';
+/** An entry of the list or the cache: a 1.6 IdTagInfo whose status may also be a PnC (2.0.1) one, since the cache keeps PnC Authorize results. */
+export type IdTagInfo = Omit<IdTagInfo16, 'status'> & { status: AuthorizationStatus201 };
 
 function sameTag(a: string, b: string): boolean {
   if (a.toUpperCase() === b.toUpperCase()) return true;
@@ -34,7 +30,7 @@ function find(map: ReadonlyMap<string, IdTagInfo>, idTag: string): IdTagInfo | u
 }
 
 /** The status to use for an entry: Expired once its expiryDate has passed. */
-export function effectiveStatus(info: IdTagInfo, now = Date.now()): string {
+export function effectiveStatus(info: IdTagInfo, now = Date.now()): AuthorizationStatus201 {
   if (info.expiryDate !== undefined) {
     const t = Date.parse(info.expiryDate);
     if (Number.isFinite(t) && t < now) return 'Expired';
@@ -55,11 +51,11 @@ export class LocalAuth {
     return this.list.size;
   }
 
-  /** Applies a SendLocalList (payload already type-checked by the caller). */
+  /** Applies a SendLocalList (payload valid per its schema). */
   sendLocalList(
-    req: { listVersion: number; updateType: 'Full' | 'Differential'; localAuthorizationList?: { idTag: string; idTagInfo?: IdTagInfo }[] },
+    req: Ocpp16Calls['SendLocalList']['req'],
     limits: { enabled: boolean; maxSend: number; maxLength: number },
-  ): { status: SendLocalListStatus; reason: string } {
+  ): { status: Ocpp16Calls['SendLocalList']['conf']['status']; reason: string } {
     if (!limits.enabled) return { status: 'NotSupported', reason: 'LocalAuthListEnabled is false' };
     const entries = req.localAuthorizationList ?? [];
     if (entries.length > limits.maxSend) return { status: 'Failed', reason: `${entries.length} entries; SendLocalListMaxLength is ${limits.maxSend}` };

@@ -10,6 +10,7 @@
 //   await ocsp.refresh('certificate-signed');   // → { requested: 2, cached: 2 }
 //   ocsp.snapshot();                            // serial → status, producedAt, responderURL
 import { ocspRequestData, verifyOcspResponse, type OcspRequestData, type PkiCert } from '../../../src/pki/index.ts';
+import { seccIssuer } from './certstore.ts';
 import { q } from './log.ts';
 import type { PncHost } from './pnc.ts';
 
@@ -34,9 +35,8 @@ export interface OcspRefreshResult {
 
 /** The sub-CAs of the installed SECC chain with their issuers (an installed V2G root for the top one). */
 function subCas(host: PncHost): { cert: PkiCert; issuer: PkiCert | undefined }[] {
-  const chain = host.certs.secc?.chain ?? [];
-  const subs = chain.slice(1).filter((c) => !c.isSelfIssued);
-  return subs.map((cert) => ({ cert, issuer: host.certs.findIssuer(cert, subs.filter((s) => s !== cert)) }));
+  const secc = host.certs.secc;
+  return secc ? secc.chain.slice(1).map((cert) => ({ cert, issuer: seccIssuer(secc, cert) })) : [];
 }
 
 export class OcspCache {

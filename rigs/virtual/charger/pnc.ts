@@ -3,29 +3,21 @@
 //
 //   - `PncMessages.handle(dataTransfer)`: the CSMS-initiated messages — TriggerMessage(SignV2GCertificate),
 //     CertificateSigned, InstallCertificate, DeleteCertificate, GetInstalledCertificateIds — answered
-//     per rigs/virtual/README.md (outer DataTransfer status for routing/parse problems, inner 2.0.1
-//     status for business results);
+//     per rigs/virtual/README.md (outer DataTransfer status for routing problems and data that is not
+//     JSON or fails its official 2.0.1 request schema, inner 2.0.1 status for business results);
 //   - `CertSigning`: A02/A03 — a fresh P-256 key and a CSR (CN SeccLeafSubjectCommonName, O CpoName,
 //     C SeccLeafSubjectCountry, DC=CPO) sent in SignCertificate, resent with the back-off of
 //     CertSigningWaitMinimum / CertSigningRepeatTimes until a CertificateSigned comes, whose chain is
-//     verified before the SECC leaf and key are installed (else SecurityEventNotification
-//     InvalidChargePointCertificate); an accepted one starts the OCSP refresh of the new chain's
-//     sub-CAs (GetCertificateStatus, ocsp.ts).
+//     verified (src/pki validateCertificateChain, SECC profile) before the SECC leaf and key are
+//     installed (else SecurityEventNotification InvalidChargePointCertificate); an accepted one starts
+//     the OCSP refresh of the new chain's sub-CAs (GetCertificateStatus, ocsp.ts).
 //
 //   const signing = new CertSigning(host);  signing.start('trigger');
 //   const pnc = new PncMessages(host, signing);  const conf = await pnc.handle(payload);
-import {
-  buildCsrPem,
-  buildPath,
-  generateP256KeyPair,
-  parseCertificateChainPem,
-  pemToDer,
-  privateKeyPem,
-  spkiDer,
-  verifyCertificateSignature,
-  type P256KeyPair,
-  type PkiCert,
-} from '../../../src/pki/index.ts';
+import { isPlainObject } from '../../../src/csms/frames.ts';
+import type { PncCalls } from '../../../src/csms/messages.ts';
+import { OcppSchemas, PNC_CSMS_MESSAGES, type PncCsmsMessage } from '../../../src/csms/schemas.ts';
+import { buildCsrPem, generateP256KeyPair, parseCertificateChainPem, pemToDer, privateKeyPem, spkiDer, validateCertificateChain, type P256KeyPair, type PkiCert } from '../../../src/pki/index.ts';
 import type { CertificateStores } from './certstore.ts';
 import type { ConfigStore } from './config.ts';
 import type { FaultName } from './faults.ts';
@@ -33,7 +25,6 @@ import { q, type LogTag } from './log.ts';
 import type { OcspCache } from './ocsp.ts';
 import type { JsonObject } from './rpc.ts';
 
-export const PNC_VENDOR_ID = 'org.openchargealliance.iso15118pnc';
 /** What the `wrong-vendor-id` fault sends instead. */
 export const WRONG_PNC_VENDOR_ID = 'org.openchargealliance.iso15118';
 
@@ -58,8 +49,6 @@ export interface PncHost {
   /** a plain OCPP 1.6 CALL */
   sendCore(action: string, payload: JsonObject, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<JsonObject>;
 }
-
-const isObj = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // ------------------------------------------------------------------ A02 / A03
 
@@ -148,13 +137,13 @@ export class CertSigning {
   }
 
   /** CertificateSigned (A02/A03): verify, install, or reject with a security event. */
-  async certificateSigned(req: JsonObject): Promise<{ status: 'Accepted' | 'Rejected'; reason: string }> {
+  async certificateSigned(req: PncCalls['CertificateSigned']['req']): Promise<{ status: 'Accepted' | 'Rejected'; reason: string }> {
     this.stopRetries('CertificateSigned received');
     const s = this.state;
     const result = this.verify(req, s);
     if (result.ok && s) {
       const pkcs8 = Buffer.from(pemToDer(privateKeyPem(s.key), 'PRIVATE KEY', 'key'));
-      this.host.certs.setSecc(result.chain, pkcs8);
+      this.host.certs.setSecc(result.chain, result.path, pkcs8);
       this.state = undefined;
       const leaf = result.chain[0] as PkiCert;
       this.host.logLine('cert', `certificate installed type=V2GCertificateChain subject=${q(leaf.subject)} serial=${leaf.serialHex} notAfter=${leaf.notAfter.toISOString()}`);
@@ -169,12 +158,13 @@ export class CertSigning {
     return { status: 'Rejected', reason };
   }
 
-  private verify(req: JsonObject, s: SigningState | undefined): { ok: true; chain: PkiCert[] } | { ok: false; reason: string } {
+  /** The chain of a CertificateSigned: the outstanding CSR's key, then src/pki's SECC chain validation against the installed V2G roots. */
+  private verify(req: PncCalls['CertificateSigned']['req'], s: SigningState | undefined): { ok: true; chain: PkiCert[]; path: PkiCert[] } | { ok: false; reason: string } {
     const fail = (reason: string) => ({ ok: false as const, reason });
     if (!s) return fail('no outstanding CSR');
     const type = req.certificateType;
-    if (type !== undefined && type !== 'V2GCertificate') return fail(`certificateType ${String(type)} is not V2GCertificate`);
-    const pem = req.certificateChain as string;
+    if (type !== undefined && type !== 'V2GCertificate') return fail(`certificateType ${type} is not V2GCertificate`);
+    const pem = req.certificateChain;
     const max = this.host.config.int('CertificateSignedMaxChainSize');
     if (pem.length > max) return fail(`certificateChain is ${pem.length} characters; CertificateSignedMaxChainSize is ${max}`);
     let chain: PkiCert[];
@@ -185,26 +175,13 @@ export class CertSigning {
     }
     const leaf = chain[0] as PkiCert;
     if (Buffer.compare(Buffer.from(leaf.spki), Buffer.from(spkiDer(s.key))) !== 0) return fail(`leaf "${leaf.subject}" does not carry the public key of the outstanding CSR`);
-    if (!leaf.subjectField('DC').includes('CPO')) return fail(`leaf "${leaf.subject}" has no DC=CPO`);
-    const now = Date.now();
-    for (const c of chain) {
-      if (c.notBefore.getTime() > now + 60_000 || c.notAfter.getTime() < now) return fail(`"${c.subject}" is not valid now (${c.notBefore.toISOString()} .. ${c.notAfter.toISOString()})`);
-    }
     const withoutRoot = chain.filter((c, i) => i === 0 || !c.isSelfIssued);
-    if (!this.host.faults.has('accept-wrong-chain')) {
-      const roots = this.host.certs.v2gRoots;
-      const { path, error } = buildPath(withoutRoot, roots);
-      if (error) return fail(`chain does not lead to an installed V2G root: ${error}`);
-      for (let i = 0; i + 1 < path.length; i++) {
-        const child = path[i] as PkiCert;
-        const parent = path[i + 1] as PkiCert;
-        if (!verifyCertificateSignature(child, parent.spki)) return fail(`signature of "${child.subject}" does not verify with "${parent.subject}"`);
-        if (i > 0 && child.basicConstraints?.ca !== true) return fail(`"${child.subject}" issues a certificate but is not a CA`);
-      }
-      const root = path[path.length - 1] as PkiCert;
-      if (root.notAfter.getTime() < now) return fail(`V2G root "${root.subject}" has expired`);
-    }
-    return { ok: true, chain: withoutRoot };
+    // path to an installed V2G root, signatures, validity (root included), SECC profile (leaf DC=CPO, sub-CAs DC=V2G)
+    const v = validateCertificateChain({ chain: withoutRoot, trustAnchors: this.host.certs.v2gRoots, domain: 'SECC' });
+    const ignored = this.host.faults.has('accept-wrong-chain') ? ['path', 'signature'] : [];
+    const bad = v.checks.find((c) => !c.ok && !ignored.includes(c.name));
+    if (bad) return fail(bad.name === 'path' ? `chain does not lead to an installed V2G root: ${bad.detail}` : `${bad.name}: ${bad.detail}`);
+    return { ok: true, chain: withoutRoot, path: v.path };
   }
 
   stop(): void {
@@ -225,42 +202,7 @@ export class CertSigning {
 
 // ------------------------------------------------------------------ CSMS → charger PnC messages
 
-const CSMS_MESSAGES = ['TriggerMessage', 'CertificateSigned', 'InstallCertificate', 'DeleteCertificate', 'GetInstalledCertificateIds'] as const;
-const INSTALL_TYPES = ['V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'ManufacturerRootCertificate'];
-const GET_IDS_TYPES = ['V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate'];
-const HASH_ALGS = ['SHA256', 'SHA384', 'SHA512'];
-const TRIGGER_VALUES = [
-  'BootNotification',
-  'LogStatusNotification',
-  'FirmwareStatusNotification',
-  'Heartbeat',
-  'MeterValues',
-  'SignChargingStationCertificate',
-  'SignV2GCertificate',
-  'StatusNotification',
-  'TransactionEvent',
-  'SignCombinedCertificate',
-  'PublishFirmwareStatusNotification',
-];
-
-class BadData extends Error {}
-
-function str(o: JsonObject, k: string, maxLength: number, optional = false): string | undefined {
-  const v = o[k];
-  if (v === undefined && optional) return undefined;
-  if (typeof v !== 'string') throw new BadData(`${k} must be a string`);
-  if (v.length > maxLength) throw new BadData(`${k} longer than ${maxLength}`);
-  return v;
-}
-
-function checkHashData(v: unknown): void {
-  if (!isObj(v)) throw new BadData('certificateHashData must be an object');
-  const alg = v.hashAlgorithm;
-  if (typeof alg !== 'string' || !HASH_ALGS.includes(alg)) throw new BadData(`hashAlgorithm ${JSON.stringify(alg)} is not one of ${HASH_ALGS.join(', ')}`);
-  str(v, 'issuerNameHash', 128);
-  str(v, 'issuerKeyHash', 128);
-  str(v, 'serialNumber', 40);
-}
+type PncReq<M extends PncCsmsMessage> = PncCalls[M]['req'];
 
 export class PncMessages {
   constructor(
@@ -271,40 +213,40 @@ export class PncMessages {
   ) {}
 
   /** A CSMS DataTransfer with the PnC vendorId; returns the DataTransfer.conf payload. */
-  async handle(payload: JsonObject): Promise<JsonObject> {
-    const messageId = typeof payload.messageId === 'string' ? payload.messageId : '';
-    if (!(CSMS_MESSAGES as readonly string[]).includes(messageId)) {
+  async handle(payload: { messageId?: string; data?: string }): Promise<JsonObject> {
+    const messageId = payload.messageId ?? '';
+    if (!(PNC_CSMS_MESSAGES as readonly string[]).includes(messageId)) {
       this.host.logLine('pnc', `DataTransfer messageId=${q(messageId)} → UnknownMessageId`);
       return { status: 'UnknownMessageId' };
     }
+    const m = messageId as PncCsmsMessage;
     let inner: unknown;
     try {
-      inner = JSON.parse(typeof payload.data === 'string' ? payload.data : '');
+      inner = JSON.parse(payload.data ?? '');
     } catch {
-      this.host.logLine('pnc', `${messageId}: data is not JSON → Rejected`);
+      this.host.logLine('pnc', `${m}: data is not JSON → Rejected`);
       return { status: 'Rejected' };
     }
-    if (!isObj(inner)) {
-      this.host.logLine('pnc', `${messageId}: data is not a JSON object → Rejected`);
+    // libocpp: GetInstalledCertificateIds with an empty type list → NotFound (the 2.0.1 schema's minItems 1 would reject it)
+    if (m === 'GetInstalledCertificateIds' && isPlainObject(inner) && Array.isArray(inner.certificateType) && inner.certificateType.length === 0) {
+      this.host.logLine('cert', 'GetInstalledCertificateIds types=none → NotFound (0)');
+      return { status: 'Accepted', data: JSON.stringify({ status: 'NotFound' }) };
+    }
+    const bad = OcppSchemas.shared().validate201(m, 'req', inner);
+    if (bad) {
+      this.host.logLine('pnc', `${m}: data violates the 2.0.1 schema (${bad.message}) → Rejected`);
       return { status: 'Rejected' };
     }
-    let conf: JsonObject;
-    try {
-      conf = await this.dispatch(messageId as (typeof CSMS_MESSAGES)[number], inner);
-    } catch (e) {
-      if (!(e instanceof BadData)) throw e;
-      this.host.logLine('pnc', `${messageId}: ${e.message} → Rejected`);
-      return { status: 'Rejected' };
-    }
+    const conf = await this.dispatch(m, inner as JsonObject);
     return { status: 'Accepted', data: JSON.stringify(conf) };
   }
 
-  private async dispatch(messageId: (typeof CSMS_MESSAGES)[number], r: JsonObject): Promise<JsonObject> {
+  /** `r`: the inner request, valid per its 2.0.1 schema. */
+  private async dispatch(messageId: PncCsmsMessage, r: JsonObject): Promise<JsonObject> {
     const c = this.host.config;
     switch (messageId) {
       case 'TriggerMessage': {
-        const what = str(r, 'requestedMessage', 50) as string;
-        if (!TRIGGER_VALUES.includes(what)) throw new BadData(`requestedMessage "${what}" is not a MessageTriggerEnumType value`);
+        const { requestedMessage: what } = r as PncReq<'TriggerMessage'>;
         if (what !== 'SignV2GCertificate') {
           this.host.logLine('pnc', `TriggerMessage requestedMessage=${what} → Rejected`);
           return { status: 'Rejected' };
@@ -314,10 +256,7 @@ export class PncMessages {
         return { status: 'Accepted' };
       }
       case 'CertificateSigned': {
-        str(r, 'certificateChain', 100_000);
-        const t = str(r, 'certificateType', 50, true);
-        if (t !== undefined && t !== 'ChargingStationCertificate' && t !== 'V2GCertificate') throw new BadData(`certificateType "${t}" is not a CertificateSigningUseEnumType value`);
-        const res = await this.signing.certificateSigned(r);
+        const res = await this.signing.certificateSigned(r as PncReq<'CertificateSigned'>);
         // M06 (libocpp): a new SECC chain gets its sub-CAs' OCSP status at once, after this answer is on its way
         if (res.status === 'Accepted' && this.ocsp) {
           const ocsp = this.ocsp;
@@ -326,31 +265,26 @@ export class PncMessages {
         return { status: res.status };
       }
       case 'InstallCertificate': {
-        const type = str(r, 'certificateType', 50) as string;
-        if (!INSTALL_TYPES.includes(type)) throw new BadData(`certificateType "${type}" is not an InstallCertificateUseEnumType value`);
-        str(r, 'certificate', 5_500);
-        const res = this.host.certs.install(type, r.certificate, { maxLength: c.int('CertificateStoreMaxLength'), allowNonRoot: this.host.faults.has('accept-non-root-install') });
+        const { certificateType: type, certificate } = r as PncReq<'InstallCertificate'>;
+        const res = this.host.certs.install(type, certificate, { maxLength: c.int('CertificateStoreMaxLength'), allowNonRoot: this.host.faults.has('accept-non-root-install') });
         if (res.status === 'Accepted' && res.cert) this.host.logLine('cert', `certificate installed type=${type} subject=${q(res.cert.subject)} serial=${res.cert.serialHex}`);
         else this.host.logLine('cert', `InstallCertificate type=${type} → ${res.status}: ${res.reason}`);
         return { status: res.status };
       }
       case 'DeleteCertificate': {
-        checkHashData(r.certificateHashData);
-        const res = this.host.certs.delete(r.certificateHashData, { allowLastV2GRoot: this.host.faults.has('delete-last-root') });
+        const res = this.host.certs.delete((r as PncReq<'DeleteCertificate'>).certificateHashData, { allowLastV2GRoot: this.host.faults.has('delete-last-root') });
         this.host.logLine('cert', `DeleteCertificate → ${res.status}: ${res.reason}${res.cert ? ` subject=${q(res.cert.subject)}` : ''}`);
         return { status: res.status };
       }
       case 'GetInstalledCertificateIds': {
-        const types = r.certificateType;
-        if (types !== undefined) {
-          if (!Array.isArray(types) || types.some((t) => typeof t !== 'string' || !GET_IDS_TYPES.includes(t))) throw new BadData(`certificateType ${JSON.stringify(types)} is not a list of GetCertificateIdUseEnumType values`);
-        } else if (this.host.faults.has('installed-ids-omitted-type-notfound')) {
+        const { certificateType: types } = r as PncReq<'GetInstalledCertificateIds'>;
+        if (types === undefined && this.host.faults.has('installed-ids-omitted-type-notfound')) {
           this.host.logLine('cert', 'GetInstalledCertificateIds (type omitted) → NotFound');
           return { status: 'NotFound' };
         }
-        const res = this.host.certs.installedIds(types as string[] | undefined);
-        this.host.logLine('cert', `GetInstalledCertificateIds types=${types === undefined ? 'all' : (types as string[]).join(',') || 'none'} → ${res.status} (${res.certificateHashDataChain.length})`);
-        return res.status === 'Accepted' ? { status: 'Accepted', certificateHashDataChain: res.certificateHashDataChain as unknown as JsonObject[] } : { status: 'NotFound' };
+        const res = this.host.certs.installedIds(types);
+        this.host.logLine('cert', `GetInstalledCertificateIds types=${types === undefined ? 'all' : types.join(',')} → ${res.status} (${res.certificateHashDataChain.length})`);
+        return res.status === 'Accepted' ? { status: 'Accepted', certificateHashDataChain: res.certificateHashDataChain } : { status: 'NotFound' };
       }
     }
   }

@@ -1,29 +1,38 @@
 // The simulated charger's OCPP-J 1.6 client: a WebSocket (`ws`, subprotocol ocpp1.6) to
 // `<csmsUrl>/<chargePointId>`, HTTP Basic auth when a password is set, reconnect with exponential
 // back-off while the link is down (minMs doubling up to maxMs, reset after a successful handshake),
-// and a small RPC layer of its own: CALL / CALLRESULT / CALLERROR framing, at most one outstanding
-// CALL per direction (outgoing CALLs queue; incoming CALLs are handled one after the other), a call
-// timeout, and only as much validation of incoming frames as a real charger does (frame shape, action
-// known; payload checks are the handlers' business — they throw OcppRpcError for a CALLERROR).
+// and a small RPC layer of its own on the OCPP-J framing of src/csms/frames.ts: at most one
+// outstanding CALL per direction (outgoing CALLs queue; incoming CALLs are handled one after the
+// other), a call timeout, and only as much validation of incoming frames as a real charger does
+// (frame shape; payload checks are the handlers' business — they throw OcppRpcError for a CALLERROR).
 //
 //   const c = new OcppClient({ url, identity: 'CP1', callTimeoutMs: 30_000, reconnect: { minMs: 200, maxMs: 5_000 },
 //                              handleCall: async (action, payload) => ({ status: 'Accepted' }), onOpen, onClose });
 //   c.start();
-//   const conf = await c.call('Heartbeat', {});     // rejects NotConnectedError / CallTimeoutError / OcppRpcError
+//   const conf = await c.call('Heartbeat', {});     // rejects NotConnectedError / CallTimeoutError / CallErrorReceived
 import WebSocket from 'ws';
+import type { Ocpp16ErrorCode } from '../../../src/csms/errors.ts';
+import { callText, errorText, parseFrame, resultText, type CallFrame } from '../../../src/csms/frames.ts';
+import { settleWithin } from '../settle.ts';
 
-export type JsonObject = { [k: string]: unknown };
+/** An OCPP-J payload (a JSON object). */
+export type JsonObject = CallFrame['payload'];
 
-/** A CALLERROR, received (from a call) or to send (thrown by a handler). */
+/** A CALLERROR to send: thrown by a handler. */
 export class OcppRpcError extends Error {
   override readonly name = 'OcppRpcError';
   constructor(
-    readonly code: string,
+    readonly code: Ocpp16ErrorCode,
     readonly description: string,
     readonly details: JsonObject = {},
   ) {
     super(`${code}: ${description}`);
   }
+}
+
+/** The CSMS answered a CALL with a CALLERROR (or with a frame that is not a valid answer). */
+export class CallErrorReceived extends Error {
+  override readonly name = 'CallErrorReceived';
 }
 
 export class NotConnectedError extends Error {
@@ -47,8 +56,6 @@ export interface OcppClientOptions {
   onOpen: () => void;
   /** the link went down (or a connection attempt failed): `code`/`reason` of the close, next attempt in `retryInMs` */
   onClose: (info: { code: number; reason: string; wasOpen: boolean; retryInMs: number | undefined }) => void;
-  /** every frame in and out (text), for diagnostics */
-  onFrame?: (dir: 'in' | 'out', text: string) => void;
 }
 
 interface Pending {
@@ -78,6 +85,7 @@ export class OcppClient {
   private nextDelayOverride: number | undefined;
 
   constructor(private readonly o: OcppClientOptions) {
+    // the one check of the reconnect option (VirtualCharger passes it through)
     if (!(o.reconnect.minMs > 0) || !(o.reconnect.maxMs >= o.reconnect.minMs)) throw new RangeError(`reconnect: need 0 < minMs <= maxMs, got ${o.reconnect.minMs}/${o.reconnect.maxMs}`);
   }
 
@@ -100,7 +108,7 @@ export class OcppClient {
     if (ws && ws.readyState !== WebSocket.CLOSED) {
       const closed = new Promise<void>((r) => ws.once('close', () => r()));
       ws.terminate();
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
+      await settleWithin(closed, 500);
     }
     this.linkDown();
   }
@@ -143,7 +151,7 @@ export class OcppClient {
     const p = this.queue.shift();
     if (!p) return;
     const id = String(++this.seq);
-    const text = JSON.stringify([2, id, p.action, p.payload]);
+    const text = callText(id, p.action, p.payload);
     const timer = setTimeout(() => {
       if (this.inFlight?.id !== id) return;
       this.inFlight = undefined;
@@ -156,7 +164,6 @@ export class OcppClient {
   }
 
   private send(text: string): void {
-    this.o.onFrame?.('out', text);
     this.ws?.send(text);
   }
 
@@ -235,74 +242,57 @@ export class OcppClient {
   }
 
   private onText(text: string): void {
-    this.o.onFrame?.('in', text);
-    let frame: unknown;
-    try {
-      frame = JSON.parse(text);
-    } catch {
-      this.sendError('-1', 'FormationViolation', 'frame is not JSON');
+    const r = parseFrame(text);
+    if (!r.ok) {
+      if (r.ignore) return; // an unknown message type id is ignored (OCPP-J 1.6 §4.1.3)
+      if (r.messageType === 3 || r.messageType === 4) {
+        // a broken answer: fails the CALL it answers (a charger does not CALLERROR an answer)
+        const p = r.uniqueId === undefined ? undefined : this.answered(r.uniqueId);
+        if (p) {
+          p.reject(new CallErrorReceived(`${p.action}: the CSMS's answer is broken (${r.code}: ${r.message})`));
+          this.pump();
+        }
+        return;
+      }
+      this.sendError(r.uniqueId ?? '-1', r.code, r.message);
       return;
     }
-    if (!Array.isArray(frame) || typeof frame[0] !== 'number') {
-      this.sendError('-1', 'FormationViolation', 'frame is not an OCPP-J array');
-      return;
-    }
-    const [type, id] = frame as [number, unknown];
-    if (type === 2) {
-      if (typeof id !== 'string' || id.length === 0 || id.length > 36) {
-        this.sendError('-1', 'FormationViolation', 'uniqueId must be a string of 1..36 characters');
-        return;
-      }
-      if (frame.length < 4) {
-        this.sendError(id, 'ProtocolError', 'CALL without payload');
-        return;
-      }
-      const action = frame[2];
-      const payload = frame[3];
-      if (typeof action !== 'string') {
-        this.sendError(id, 'FormationViolation', 'action must be a string');
-        return;
-      }
-      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-        this.sendError(id, 'FormationViolation', 'payload must be a JSON object');
-        return;
-      }
+    const f = r.frame;
+    if (f.type === 2) {
       // one at a time, in order of arrival
-      this.incoming = this.incoming.then(() => this.answer(id, action, payload as JsonObject));
+      this.incoming = this.incoming.then(() => this.answer(f.uniqueId, f.action, f.payload));
       return;
     }
-    if (type === 3 || type === 4) {
-      const f = this.inFlight;
-      if (!f || f.id !== id) return; // late answer to a timed-out call, or noise: a charger ignores it
-      clearTimeout(f.timer);
-      this.inFlight = undefined;
-      this.settle(f.p);
-      if (type === 3) {
-        const payload = frame[2];
-        if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) f.p.reject(new OcppRpcError('FormationViolation', `${f.p.action}: CALLRESULT payload is not an object`));
-        else f.p.resolve(payload as JsonObject);
-      } else {
-        const details = frame[4];
-        f.p.reject(new OcppRpcError(String(frame[2]), String(frame[3] ?? ''), typeof details === 'object' && details !== null && !Array.isArray(details) ? (details as JsonObject) : {}));
-      }
-      this.pump();
-    }
-    // other message type ids are ignored (OCPP-J 1.6 §4.1.3)
+    const p = this.answered(f.uniqueId);
+    if (!p) return; // late answer to a timed-out call, or noise: a charger ignores it
+    if (f.type === 3) p.resolve(f.payload);
+    else p.reject(new CallErrorReceived(`${p.action}: the CSMS answered CALLERROR ${f.errorCode}${f.errorDescription ? ` "${f.errorDescription}"` : ''}`));
+    this.pump();
+  }
+
+  /** The outstanding CALL whose uniqueId is `id`, no longer outstanding; undefined when none has it. */
+  private answered(id: string): Pending | undefined {
+    const f = this.inFlight;
+    if (!f || f.id !== id) return undefined;
+    clearTimeout(f.timer);
+    this.inFlight = undefined;
+    this.settle(f.p);
+    return f.p;
   }
 
   private async answer(id: string, action: string, payload: JsonObject): Promise<void> {
     const ws = this.ws;
     try {
       const result = await this.o.handleCall(action, payload);
-      if (this.ws === ws && this.open) this.send(JSON.stringify([3, id, result]));
+      if (this.ws === ws && this.open) this.send(resultText(id, result));
     } catch (e) {
       const err = e instanceof OcppRpcError ? e : new OcppRpcError('InternalError', e instanceof Error ? e.message : String(e));
       if (this.ws === ws && this.open) this.sendError(id, err.code, err.description, err.details);
     }
   }
 
-  private sendError(id: string, code: string, description: string, details: JsonObject = {}): void {
+  private sendError(id: string, code: Ocpp16ErrorCode, description: string, details: JsonObject = {}): void {
     if (!this.open) return;
-    this.send(JSON.stringify([4, id, code, description.slice(0, 255), details]));
+    this.send(errorText(id, code, description, details));
   }
 }
