@@ -3,9 +3,11 @@
 // one bus; on a rig with one CCU both bind to it and it is checked once). Runs first
 // (bench/health/); a failed check ends the run INFRA (rig-checks.ts). Limits: bench/limits/health.yaml.
 import { linkThroughput, type ChargeController } from '../../drivers/capabilities.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
-import { check, distinct, driverHealth, limitMs } from './rig-checks.ts';
+import { limitNumber } from '../lib/pnc.ts';
+import { check, distinct, driverHealth } from './rig-checks.ts';
 
 const uses = { ccu: 'ChargeController', ccu_sock: 'ChargeController' } as const;
 type D = Drivers<typeof uses>;
@@ -25,7 +27,7 @@ async function busUp(ctx: PhaseContext<D>, role: (typeof ROLES)[number], ccu: Ch
   let ageMs = NaN;
   await check(ctx, role, 'controller_status', async (signal) => {
     const s = await ccu.status(signal);
-    ageMs = s.ageMs ?? Math.max(0, performance.timeOrigin + performance.now() - s.t);
+    ageMs = s.ageMs ?? Math.max(0, nowMs() - s.t);
     return { ok: true, detail: `${s.state}, ${s.voltageV.toFixed(1)} V ${s.currentA.toFixed(1)} A${s.faults.length ? `, faults: ${s.faults.join(', ')}` : ''}; status ${Math.round(ageMs)} ms old` };
   });
   return ageMs;
@@ -42,7 +44,7 @@ const bus = phase<D>(
     ],
   },
   async (ctx) => {
-    const windowMs = limitMs(ctx, 'health.can_window_ms');
+    const windowMs = limitNumber(ctx, 'health.can_window_ms');
     const roles = distinct(ctx, ROLES);
     const ages = await Promise.all(roles.map((r) => busUp(ctx, r, ctx.d[r], windowMs)));
     roles.forEach((r, i) => ctx.m.set(`${r}_status_age_ms`, Number((ages[i] as number).toFixed(1))));

@@ -6,12 +6,11 @@ import type { JsonObject } from '../../drivers/capabilities.ts';
 import { asScriptableCsms } from '../../src/csms/driver.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers } from '../../src/runner/suite.ts';
-import { check, driverHealth, limitMs } from './rig-checks.ts';
+import { limitNumber, pollUntil } from '../lib/pnc.ts';
+import { check, driverHealth } from './rig-checks.ts';
 
 const uses = { csms: 'Csms' } as const;
 type D = Drivers<typeof uses>;
-
-const nowMs = (): number => performance.timeOrigin + performance.now();
 
 const csmsListening = phase<D>(
   { name: 'csms_listening', description: 'The bench CSMS driver is open and listening.', timeoutMs: 5_000 },
@@ -27,7 +26,7 @@ const chargerBooted = phase<D>(
     timeoutMs: 60_000,
   },
   async (ctx) => {
-    const waitMs = limitMs(ctx, 'health.wait.charger_boot_ms');
+    const waitMs = limitNumber(ctx, 'health.wait.charger_boot_ms');
     await check(
       ctx,
       'csms',
@@ -41,22 +40,14 @@ const chargerBooted = phase<D>(
           await ctx.d.csms.call('GetConfiguration', { key: ['HeartbeatInterval'] }, { timeoutMs: waitMs, signal });
           return { ok: true, detail: 'the charger answered GetConfiguration (boot state not visible through this Csms driver)' };
         }
-        const end = nowMs() + waitMs;
-        for (;;) {
-          signal.throwIfAborted();
-          const cps = csms.server.chargePoints();
-          const booted = cps.find((c) => c.connected && c.state.boot?.status === 'Accepted');
-          if (booted) {
-            const b = booted.state.boot as { payload: JsonObject; status: string; t: number };
-            const vendor = [b.payload.chargePointVendor, b.payload.chargePointModel, b.payload.firmwareVersion].filter((x) => typeof x === 'string').join(' ');
-            return { ok: true, detail: `${booted.id} connected, BootNotification Accepted${vendor ? ` (${vendor})` : ''}`, reconnects: Math.max(0, booted.state.connects - 1) };
-          }
-          if (nowMs() >= end) {
-            const seen = cps.map((c) => `${c.id}: ${c.connected ? 'connected' : 'not connected'}, boot ${c.state.boot?.status ?? 'none'}`).join('; ');
-            return { ok: false, detail: `no charger connected with BootNotification Accepted within ${waitMs} ms (${seen || 'no charger has connected'})` };
-          }
-          await ctx.sleep(50);
+        const booted = await pollUntil(ctx, waitMs, () => csms.server.chargePoints().find((c) => c.connected && c.state.boot?.status === 'Accepted'), 50);
+        if (booted) {
+          const b = booted.state.boot as { payload: JsonObject; status: string; t: number };
+          const vendor = [b.payload.chargePointVendor, b.payload.chargePointModel, b.payload.firmwareVersion].filter((x) => typeof x === 'string').join(' ');
+          return { ok: true, detail: `${booted.id} connected, BootNotification Accepted${vendor ? ` (${vendor})` : ''}`, reconnects: Math.max(0, booted.state.connects - 1) };
         }
+        const seen = csms.server.chargePoints().map((c) => `${c.id}: ${c.connected ? 'connected' : 'not connected'}, boot ${c.state.boot?.status ?? 'none'}`).join('; ');
+        return { ok: false, detail: `no charger connected with BootNotification Accepted within ${waitMs} ms (${seen || 'no charger has connected'})` };
       },
       waitMs + 5_000, // the wait itself is bounded by health.wait.charger_boot_ms
     );
@@ -71,7 +62,7 @@ const chargerAnswers = phase<D>(
     measures: [measure('ocpp_round_trip_ms').unit('ms').inRange(limit('health.ocpp_round_trip_ms')).doc('GetConfiguration sent → CALLRESULT received')],
   },
   async (ctx) => {
-    const timeoutMs = limitMs(ctx, 'health.wait.call_ms');
+    const timeoutMs = limitNumber(ctx, 'health.wait.call_ms');
     let roundTripMs = NaN;
     await check(
       ctx,

@@ -10,6 +10,7 @@
 //   const drivers = distinct(ctx, ['meter', 'meter_rtu']);   // roles bound to the same driver once
 //   await check(ctx, 'meter', 'meter_answers', async (signal) => ({ ok: true, detail: '…' }));
 import { LinkError, type Lifecycle } from '../../drivers/capabilities.ts';
+import { abortable } from '../../drivers/common/abort.ts';
 import type { PhaseContext } from '../../src/runner/suite.ts';
 
 export interface CheckResult {
@@ -22,27 +23,6 @@ const text = (e: unknown): string => (e instanceof Error ? e.message : String(e)
 
 /** How long one check may take unless its caller says otherwise (a health() or status() call, a read). */
 export const CHECK_TIMEOUT_MS = 4_000; // below the shortest health phase timeout (5 s), so the check, not the phase, reports it
-
-class CheckTimeout extends Error {}
-
-/** `p`, or a CheckTimeout rejection once `bound` aborts (whether or not `p` ever settles). */
-function boundBy<T>(p: Promise<T>, bound: AbortSignal, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new CheckTimeout(`no answer within ${timeoutMs} ms`));
-    if (bound.aborted) return onAbort();
-    bound.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        bound.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        bound.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 /**
  * Runs one check and records it. `fn` gets a signal that aborts when the phase is aborted or after
@@ -60,10 +40,11 @@ export async function check<D>(
   const bound = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
   let r: CheckResult;
   try {
-    r = await boundBy(Promise.resolve().then(() => fn(bound)), bound, timeoutMs);
+    // settles at the bound even when fn never does
+    r = await abortable(Promise.resolve().then(() => fn(bound)), bound);
   } catch (e) {
     if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : e;
-    r = { ok: false, detail: e instanceof CheckTimeout || bound.aborted ? `no answer within ${timeoutMs} ms` : text(e) };
+    r = { ok: false, detail: bound.aborted ? `no answer within ${timeoutMs} ms` : text(e) };
   }
   ctx.health({ resource, check: name, ok: r.ok, detail: r.detail, ...(r.reconnects !== undefined ? { reconnects: r.reconnects } : {}) });
   if (!r.ok) throw new LinkError(resource, `${name}: ${r.detail}`);
@@ -93,11 +74,4 @@ export function distinct<D extends Record<string, unknown>>(ctx: PhaseContext<D>
 /** The driver's own health() as a check named `driver_health` (link up, last answer), bounded like every check. */
 export async function driverHealth<D>(ctx: PhaseContext<D>, resource: string, drv: Lifecycle): Promise<CheckResult> {
   return check(ctx, resource, 'driver_health', (signal) => drv.health(signal));
-}
-
-/** A number from a limit file, checked to be a finite number ≥ 0. */
-export function limitMs<D>(ctx: PhaseContext<D>, key: string): number {
-  const v = ctx.limitValue(key);
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`limit ${key} must be a number ≥ 0 (ms), got ${JSON.stringify(v)}`);
-  return v;
 }

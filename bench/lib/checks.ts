@@ -7,12 +7,6 @@
 //   analyzeBackoff([0, 1010, 3020], { waitMinimumS: 1, repeatTimes: 2, toleranceMs: 100 })
 import type { InRangeParams } from '../../src/runner/measure.ts';
 
-/** vendorId of the OCA "Using ISO 15118 Plug & Charge with OCPP 1.6" application note. */
-export const PNC_VENDOR_ID = 'org.openchargealliance.iso15118pnc';
-
-/** The PnC messages a charger sends inside DataTransfer (messageId). */
-export const PNC_CHARGER_MESSAGES = ['Authorize', 'Get15118EVCertificate', 'GetCertificateStatus', 'SignCertificate'] as const;
-
 const HASH_HEX_CHARS: Readonly<Record<string, number>> = { SHA256: 64, SHA384: 96, SHA512: 128 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -104,19 +98,22 @@ export interface ExpectedEntry {
 
 /**
  * Problems of a list that must hold exactly the `expected` entries, each once, and nothing else (order
- * free): missing ones, duplicates and entries that match none. `where` prefixes each message.
+ * free): missing ones, duplicates, entries that match none and entries that match several (so no
+ * problems means as many entries as expected). `where` prefixes each message.
  */
 export function exactEntriesProblems(entries: readonly unknown[], expected: readonly ExpectedEntry[], where: string): string[] {
   const out: string[] = [];
-  const used = new Set<number>();
+  const usedBy = new Map<number, string[]>();
   for (const want of expected) {
     const hits = entries.map((e, i) => (want.matches(e) ? i : -1)).filter((i) => i >= 0);
     if (hits.length === 0) out.push(`${where} has no entry for the ${want.label}`);
     else if (hits.length > 1) out.push(`${where} lists the ${want.label} ${hits.length} times`);
-    hits.forEach((i) => used.add(i));
+    for (const i of hits) usedBy.set(i, [...(usedBy.get(i) ?? []), want.label]);
   }
   entries.forEach((e, i) => {
-    if (!used.has(i)) out.push(`${where}[${i}] (serial ${isObject(e) ? JSON.stringify(e.serialNumber) : JSON.stringify(e)}) is none of: ${expected.map((x) => x.label).join(', ')}`);
+    const labels = usedBy.get(i) ?? [];
+    if (labels.length === 0) out.push(`${where}[${i}] (serial ${isObject(e) ? JSON.stringify(e.serialNumber) : JSON.stringify(e)}) is none of: ${expected.map((x) => x.label).join(', ')}`);
+    else if (labels.length > 1) out.push(`${where}[${i}] stands for several entries at once: ${labels.join(', ')}`);
   });
   return out;
 }

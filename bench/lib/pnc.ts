@@ -1,25 +1,30 @@
 // Shared steps of the PnC suites (bench/cert-installation, pnc-authorization, offline-validation,
-// timing): the charger as the mock CSMS sees it, its configuration keys (changed and put back),
-// every call it sends (recorded per phase), PnC messages sent by the CSMS, and a whole EV Contract
-// session — plug in, ISO 15118 session, authorization, power, stop, unplug — with the meter polled
-// throughout. Everything goes through the rig's capabilities and the MockCsms scripting API; nothing
-// here knows the virtual rig.
+// timing, throughput/pnc-sessions): the charger as the mock CSMS sees it, its configuration keys
+// (changed and put back), every call it sends (recorded per phase), PnC messages sent by the CSMS,
+// the SECC certificate signing steps, a contract installation, and a whole EV Contract session — plug
+// in, ISO 15118 session, authorization, power, stop, unplug — with the meter polled throughout and the
+// transaction it produced. Everything goes through the rig's capabilities and the MockCsms scripting
+// API; nothing here knows the virtual rig.
 //
 //   const keeper = new ConfigKeeper();
-//   await keeper.set(ctx, 'CentralContractValidationAllowed', 'true');
-//   const rec = recordCalls(ctx);                       // every charger CALL from now on
-//   const s = await runContractSession(ctx, { charge: 'energy', series: { powerW: m.series('power_w') } });
-//   rec.stop(); rec.of('DataTransfer.Authorize');
+//   await keeper.set(ctx, { CentralContractValidationAllowed: 'true' });
+//   await recording(ctx, async (rec) => {                // every charger CALL while fn runs
+//     const s = await runContractSession(ctx, { charge: 'energy', series: { powerW: ctx.m.series('power_w') } });
+//     checkPncTraffic(rec, s.since); rec.of('DataTransfer.Authorize', s.since);
+//     await checkTransaction(ctx, rec, s, emaid);
+//   });
 //   await keeper.restore(ctx);                          // in teardown
 //
 // Waits are limit values (bench/limits/pnc.yaml, `pnc.wait.*`), so a lab raises them per DUT model.
 import { LinkError, NotSupportedError, ProtocolViolation, type Csms, type EnergyMeter, type EvEmulator, type MeterPollSummary, type EvStateEvent, type JsonObject } from '../../drivers/capabilities.ts';
+import { waitFor } from '../../drivers/common/abort.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import { asScriptableCsms, type ScriptableCsms } from '../../src/csms/driver.ts';
-import { CsmsUsageError, type ChargePoint, type PncCallMessage, type PncCalls, type ReceivedCall } from '../../src/csms/index.ts';
+import { CsmsUsageError, PNC_CP_MESSAGES, PNC_VENDOR_ID, type ChainOptions, type ChainVariant, type ChargePoint, type PncCallMessage, type PncCalls, type ReceivedCall } from '../../src/csms/index.ts';
 import type { PhaseContext, SeriesHandle } from '../../src/runner/suite.ts';
 import { asInRange, asNumber, configMap, evDetailText, meterPollProblem, outOfRange } from './checks.ts';
 
-export const nowMs = (): number => performance.timeOrigin + performance.now();
+export { nowMs };
 
 /** The drivers these helpers use (a suite's `uses` may have more). */
 export interface PncDrivers {
@@ -41,6 +46,22 @@ export function limitNumber(ctx: Pick<PncContext, 'limitValue'>, key: string): n
 export function enforceLimit(ctx: Pick<PncContext, 'limitValue'>, key: string, value: number, rule: string, what: string): void {
   const why = outOfRange(value, asInRange(key, ctx.limitValue(key)));
   if (why) throw new ProtocolViolation(rule, `${what}: ${why} (limit ${key})`);
+}
+
+/**
+ * Calls `probe` at once and then every `intervalMs` until it returns something other than undefined, or
+ * `timeoutMs` passed: its value, or undefined. For conditions no event announces (counts, a meter
+ * figure, a charger list); a call or an EV state has its own wait (waitForRecorded, waitForEv).
+ */
+export async function pollUntil<T>(ctx: Pick<PhaseContext<unknown>, 'sleep'>, timeoutMs: number, probe: () => T | undefined, intervalMs = 20): Promise<T | undefined> {
+  const end = nowMs() + timeoutMs;
+  for (;;) {
+    const hit = probe();
+    if (hit !== undefined) return hit;
+    const left = end - nowMs();
+    if (left <= 0) return undefined;
+    await ctx.sleep(Math.min(intervalMs, left));
+  }
 }
 
 export function scriptable(ctx: PncContext): ScriptableCsms {
@@ -169,30 +190,62 @@ export interface CallRecorder {
   readonly calls: readonly ReceivedCall[];
   /** calls of one action key (`StartTransaction`, `DataTransfer.Authorize`, `DataTransfer` for other vendors) at or after `since` */
   of(action: string, since?: number): ReceivedCall[];
+  /** calls `fn` with every call recorded from now on; returns its removal */
+  listen(fn: (c: ReceivedCall) => void): () => void;
   stop(): void;
 }
 
 /** Records every CALL the charger under test sends from now on (the CSMS's `call` events). */
 export function recordCalls(ctx: PncContext, cp: ChargePoint): CallRecorder {
   const calls: ReceivedCall[] = [];
+  const listeners = new Set<(c: ReceivedCall) => void>();
   const off = scriptable(ctx).server.on('call', (c) => {
-    if (c.chargePointId === cp.id) calls.push(c);
+    if (c.chargePointId !== cp.id) return;
+    calls.push(c);
+    for (const fn of listeners) fn(c);
   });
   return {
     calls,
     of: (action, since = 0) => calls.filter((c) => c.action === action && c.t >= since),
-    stop: off,
+    listen: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    stop: () => {
+      off();
+      listeners.clear();
+    },
   };
 }
 
-/** Waits until the recorder holds a call of `action` at or after `since` (polling), or the wait ends. */
+/** Runs `fn` with a recorder of the charger's calls (recordCalls), stopped however `fn` ends. */
+export async function recording<T>(ctx: PncContext, fn: (rec: CallRecorder, cp: ChargePoint) => Promise<T>): Promise<T> {
+  const cp = await chargePoint(ctx);
+  const rec = recordCalls(ctx, cp);
+  try {
+    return await fn(rec, cp);
+  } finally {
+    rec.stop();
+  }
+}
+
+/** waitForRecorded's wait ran out (not an error: the caller judges "nothing came"). */
+class NothingCame extends Error {}
+
+/** The first recorded call of `action` at or after `since` (and matching `match`), waiting up to `timeoutMs` for it; undefined when none came. */
 export async function waitForRecorded(ctx: PncContext, rec: CallRecorder, action: string, since: number, timeoutMs: number, match?: (c: ReceivedCall) => boolean): Promise<ReceivedCall | undefined> {
-  const end = nowMs() + timeoutMs;
-  for (;;) {
-    const hit = rec.of(action, since).find((c) => match === undefined || match(c));
-    if (hit) return hit;
-    if (nowMs() >= end) return undefined;
-    await ctx.sleep(20);
+  const fits = (c: ReceivedCall): boolean => c.action === action && c.t >= since && (match === undefined || match(c));
+  const hit = rec.calls.find(fits);
+  if (hit) return hit;
+  try {
+    const subscribe = (deliver: (c: ReceivedCall) => void): (() => void) =>
+      rec.listen((c) => {
+        if (fits(c)) deliver(c);
+      });
+    return await waitFor(subscribe, timeoutMs, ctx.signal, () => new NothingCame());
+  } catch (e) {
+    if (e instanceof NothingCame) return undefined;
+    throw e;
   }
 }
 
@@ -206,24 +259,42 @@ export function checkPncTraffic(rec: CallRecorder, since: number): void {
   if (regular.length) {
     throw new ProtocolViolation('pnc.C07.regular-authorize', `the charger sent OCPP 1.6 Authorize (idTag ${JSON.stringify(regular[0]?.payload.idTag)}) during a Plug & Charge session; PnC authorization uses DataTransfer Authorize`);
   }
-  const foreign = rec.of('DataTransfer', since).filter((c) => ['Authorize', 'Get15118EVCertificate', 'GetCertificateStatus', 'SignCertificate'].includes(String(c.frame.payload.messageId)));
+  // a PnC message under another vendorId is recorded as plain `DataTransfer`
+  const foreign = rec.of('DataTransfer', since).filter((c) => (PNC_CP_MESSAGES as readonly string[]).includes(String(c.frame.payload.messageId)));
   if (foreign.length) {
     const f = foreign[0] as ReceivedCall;
-    throw new ProtocolViolation('pnc.vendorId', `DataTransfer ${String(f.frame.payload.messageId)} with vendorId ${JSON.stringify(f.frame.payload.vendorId)}; PnC messages use exactly org.openchargealliance.iso15118pnc`);
+    throw new ProtocolViolation('pnc.vendorId', `DataTransfer ${String(f.frame.payload.messageId)} with vendorId ${JSON.stringify(f.frame.payload.vendorId)}; PnC messages use exactly ${PNC_VENDOR_ID}`);
   }
 }
 
 // ------------------------------------------------------------------ EV states
 
-/** The first EV event of one of `states` at or after `since`, waiting (polling) up to `timeoutMs`; undefined when none came. */
+const isViolation = (e: unknown): boolean => e instanceof ProtocolViolation || (e instanceof Error && e.name === 'ProtocolViolation');
+
+/**
+ * The first EV event of one of `states` at or after `since`, waiting up to `timeoutMs` for it
+ * (EvEmulator.waitForState per state); undefined when none came. The EV link going down meanwhile is
+ * the driver's LinkError (the rig's fault), not "nothing came".
+ */
 export async function waitForEv(ctx: PncContext, states: readonly string[], since: number, timeoutMs: number): Promise<EvStateEvent | undefined> {
   const e = ev(ctx);
-  const end = nowMs() + timeoutMs;
-  for (;;) {
-    const hit = e.events().find((x) => x.t >= since && states.includes(x.state));
-    if (hit) return hit;
-    if (nowMs() >= end) return undefined;
-    await ctx.sleep(20);
+  const done = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, done.signal]);
+  try {
+    return await new Promise<EvStateEvent | undefined>((resolve, reject) => {
+      let waiting = states.length;
+      if (waiting === 0) resolve(undefined);
+      for (const state of states) {
+        e.waitForState(state, { since, timeoutMs, signal }).then(resolve, (err: unknown) => {
+          // waitForState's timeout is a ProtocolViolation: here it only means this state did not come
+          if (done.signal.aborted) return;
+          if (ctx.signal.aborted || !isViolation(err)) reject(err);
+          else if (--waiting === 0) resolve(undefined);
+        });
+      }
+    });
+  } finally {
+    done.abort(); // the waits for the other states end here
   }
 }
 
@@ -265,31 +336,29 @@ export interface InstallResult {
   request?: ReceivedCall;
   installed?: EvStateEvent;
   failed?: EvStateEvent;
+  /** with `installed`: the eMAID the EV reported */
   emaid?: string;
 }
 
 /**
- * Has the EV install a contract (M01, `kind` 'install') or update the one it holds (M02, 'update'):
- * plug in, `installCertificate` / `updateCertificate`, wait for ContractInstalled or
- * ContractInstallFailed, unplug. Does not judge: the caller checks the result. An EV emulator without
- * `updateCertificate` (or one that cannot, as configured) rejects with NotSupportedError.
+ * Has the EV install a contract (M01) or update the one it holds (M02): plug in, `request` — the EV's
+ * installCertificate (default) or its updateCertificate (the caller SKIPs M02 when the EV emulator has
+ * none; one that cannot, as configured, rejects with NotSupportedError) —, wait for ContractInstalled
+ * or ContractInstallFailed, unplug. Does not judge: the caller checks the result (checkInstalled).
  */
-export async function installContract(ctx: PncContext, rec: CallRecorder, kind: 'install' | 'update' = 'install'): Promise<InstallResult> {
+export async function installContract(ctx: PncContext, rec: CallRecorder, request?: (signal: AbortSignal) => Promise<void>): Promise<InstallResult> {
   const e = ev(ctx);
-  const update = kind === 'update' ? e.updateCertificate?.bind(e) : undefined;
-  if (kind === 'update' && !update) throw new NotSupportedError('the rig\'s EV emulator driver has no updateCertificate()');
   await ensureUnplugged(ctx);
   const since = nowMs();
   let result: InstallResult = { since };
   try {
     await e.plugIn(ctx.signal);
-    if (update) await update(ctx.signal);
-    else await e.installCertificate(ctx.signal);
+    await (request ?? e.installCertificate.bind(e))(ctx.signal);
     const end = await waitForEv(ctx, ['ContractInstalled', 'ContractInstallFailed'], since, limitNumber(ctx, 'pnc.wait.contract_install_ms'));
-    const request = rec.of('DataTransfer.Get15118EVCertificate', since)[0];
+    const forwarded = rec.of('DataTransfer.Get15118EVCertificate', since)[0];
     result = {
       since,
-      ...(request ? { request } : {}),
+      ...(forwarded ? { request: forwarded } : {}),
       ...(end?.state === 'ContractInstalled' ? { installed: end, emaid: evDetailText(end.detail) ?? '' } : {}),
       ...(end?.state === 'ContractInstallFailed' ? { failed: end } : {}),
     };
@@ -300,17 +369,85 @@ export async function installContract(ctx: PncContext, rec: CallRecorder, kind: 
   return result;
 }
 
+/**
+ * Throws the violation of a contract installation (M01) or update (M02) the EV did not complete:
+ * ContractInstallFailed `session-id` (the SessionID in the exiResponse the charger forwarded is not the
+ * session's) breaks pnc.<use>.session-id; any other failure, or no outcome at all, pnc.<use>.install.
+ */
+export function checkInstalled(ctx: PncContext, r: InstallResult, use: 'M01' | 'M02' = 'M01'): asserts r is InstallResult & { installed: EvStateEvent; emaid: string } {
+  if (r.installed) return;
+  const trail = evTrail(ctx, r.since);
+  if (!r.failed) throw new ProtocolViolation(`pnc.${use}.install`, `the EV reported neither ContractInstalled nor ContractInstallFailed; EV: ${trail}`);
+  const reason = evDetailText(r.failed.detail) ?? '';
+  if (reason === 'session-id') {
+    throw new ProtocolViolation(`pnc.${use}.session-id`, `the EV refused the ${use === 'M01' ? 'CertificateInstallationRes' : 'CertificateUpdateRes'}: the SessionID in the forwarded exiResponse is not the session's (the charger must forward it unchanged); EV: ${trail}`);
+  }
+  throw new ProtocolViolation(`pnc.${use}.install`, `the EV could not install the ${use === 'M01' ? 'contract' : 'updated contract'}${reason ? `: ${reason}` : ''}; EV: ${trail}`);
+}
+
 /** The EV's eMAID, installing a contract first when the EV has reported none during this run. */
 export async function ensureContract(ctx: PncContext, rec: CallRecorder): Promise<string> {
   const known = evEmaid(ctx);
   if (known) return known;
   ctx.log('the EV has reported no contract in this run: installing one (M01) first');
   const r = await installContract(ctx, rec);
-  if (r.installed && r.emaid) return r.emaid;
-  checkPncTraffic(rec, r.since);
-  const reason = evDetailText(r.failed?.detail);
-  if (reason === 'session-id') throw new ProtocolViolation('pnc.M01.session-id', `the EV refused the CertificateInstallationRes the charger forwarded: its SessionID is not the session's (EV states: ${evTrail(ctx, r.since)})`);
-  throw new ProtocolViolation('pnc.M01.install', `the EV could not install a contract${reason ? ` (${reason})` : ''}; EV states: ${evTrail(ctx, r.since)}`);
+  if (!r.installed) checkPncTraffic(rec, r.since);
+  checkInstalled(ctx, r);
+  if (!r.emaid) throw new ProtocolViolation('pnc.M01.install', `the EV reported ContractInstalled without an eMAID; EV: ${evTrail(ctx, r.since)}`);
+  return r.emaid;
+}
+
+// ------------------------------------------------------------------ certificate signing (A02)
+
+/** TriggerMessage(SignV2GCertificate), which the charger must accept; resolves with the epoch ms of its answer. */
+export async function triggerSignV2gCertificate(ctx: PncContext): Promise<number> {
+  const trig = await pncCall(ctx, 'TriggerMessage', { requestedMessage: 'SignV2GCertificate' }, 'pnc.A02.trigger');
+  const answeredAt = nowMs();
+  if (trig.status !== 'Accepted') throw new ProtocolViolation('pnc.A02.trigger', `TriggerMessage SignV2GCertificate answered ${trig.status}`);
+  return answeredAt;
+}
+
+/**
+ * TriggerMessage(SignV2GCertificate) → the charger's SignCertificate, answered by the CSMS (CSR checked:
+ * a refusal is pnc.A02.csr) without its automatic CertificateSigned, so the caller sends the chain it
+ * wants. Resolves with the SignCertificate call and the epoch ms the TriggerMessage was answered.
+ */
+export async function triggerSignCertificate(ctx: PncContext, cp: ChargePoint): Promise<{ sign: ReceivedCall; triggeredAt: number }> {
+  const since = nowMs();
+  const rule = cp.respond('DataTransfer.SignCertificate', { followUp: 'none' });
+  try {
+    const triggeredAt = await triggerSignV2gCertificate(ctx);
+    const sign = await cp.expectCall('DataTransfer.SignCertificate', { since, timeoutMs: limitNumber(ctx, 'pnc.wait.sign_certificate_ms'), signal: ctx.signal });
+    const inner = (await sign.answered).inner ?? {};
+    if (inner.status !== 'Accepted') throw new ProtocolViolation('pnc.A02.csr', `the CSMS refused the charger's CSR: ${String(inner.status)} ${JSON.stringify(inner.statusInfo ?? {})}`);
+    return { sign, triggeredAt };
+  } finally {
+    rule.remove();
+  }
+}
+
+/** The bench CSMS's chain of `variant` for the CSR of `sign` (a CSR it cannot issue for is the charger's pnc.A02.csr). */
+export async function chainFor(cp: ChargePoint, sign: ReceivedCall, variant: ChainVariant, opts: ChainOptions = {}): Promise<string> {
+  try {
+    return await cp.certificateChainFor(String(sign.payload.csr), variant, opts);
+  } catch (e) {
+    if (e instanceof CsmsUsageError) throw new ProtocolViolation('pnc.A02.csr', e.message);
+    throw e;
+  }
+}
+
+/**
+ * CertificateSigned (V2GCertificate) with a valid chain for the charger's own CSR, which it must accept
+ * (pnc.A02.chain). `statusMeasure` names a measurement set to the status before it is judged. Resolves
+ * with how long the charger took to answer, ms.
+ */
+export async function sendValidChain(ctx: PncContext, chain: string, statusMeasure?: string): Promise<number> {
+  const t0 = nowMs();
+  const r = await pncCall(ctx, 'CertificateSigned', { certificateChain: chain, certificateType: 'V2GCertificate' }, 'pnc.A02.chain');
+  const tookMs = nowMs() - t0;
+  if (statusMeasure !== undefined) ctx.m.set(statusMeasure, r.status);
+  if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.A02.chain', `CertificateSigned with a valid chain for the charger's own CSR answered ${r.status}`);
+  return tookMs;
 }
 
 // ------------------------------------------------------------------ a Contract session
@@ -392,12 +529,9 @@ export async function runContractSession(ctx: PncContext, plan: SessionPlan): Pr
       powerOn = await waitForEv(ctx, ['DC_PowerOn'], since, limitNumber(ctx, 'pnc.wait.power_on_ms'));
       if (powerOn) {
         const targetWh = plan.charge === 'energy' ? limitNumber(ctx, 'pnc.charge_energy_wh') : 0;
-        const end = nowMs() + (plan.charge === 'energy' ? limitNumber(ctx, 'pnc.charge_max_ms') : limitNumber(ctx, 'pnc.wait.power_on_ms'));
+        const forMs = plan.charge === 'energy' ? limitNumber(ctx, 'pnc.charge_max_ms') : limitNumber(ctx, 'pnc.wait.power_on_ms');
         // no meter: charge for the fixed time only
-        while (nowMs() < end) {
-          if (meter && maxPowerW >= thresholdW && lastEnergyWh - energyBeforeWh >= targetWh) break;
-          await ctx.sleep(25);
-        }
+        await pollUntil(ctx, forMs, () => (meter && maxPowerW >= thresholdW && lastEnergyWh - energyBeforeWh >= targetWh ? true : undefined), 25);
       }
     } else {
       // power must not flow: watch for a while even when the EV reported the failure at once
@@ -451,7 +585,7 @@ export function anyCharging(ctx: PncContext, s: SessionResult): string | undefin
 }
 
 /** StartTransaction / StopTransaction of one session, as the CSMS received them. */
-export interface TransactionPair {
+interface TransactionPair {
   start: ReceivedCall;
   /** the transactionId the CSMS gave */
   transactionId: number | undefined;
@@ -459,7 +593,7 @@ export interface TransactionPair {
 }
 
 /** The StartTransaction at or after `since` and its StopTransaction (waiting up to pnc.wait.transaction_ms for each). */
-export async function transactionOf(ctx: PncContext, rec: CallRecorder, since: number): Promise<TransactionPair | undefined> {
+async function transactionOf(ctx: PncContext, rec: CallRecorder, since: number): Promise<TransactionPair | undefined> {
   const waitMs = limitNumber(ctx, 'pnc.wait.transaction_ms');
   const start = await waitForRecorded(ctx, rec, 'StartTransaction', since, waitMs);
   if (!start) return undefined;
@@ -469,4 +603,35 @@ export async function transactionOf(ctx: PncContext, rec: CallRecorder, since: n
   if (idTagInfo === undefined) ctx.warn('StartTransaction was not answered with an idTagInfo');
   const stop = await waitForRecorded(ctx, rec, 'StopTransaction', start.t, waitMs, (c) => transactionId === undefined || c.payload.transactionId === transactionId);
   return { start, transactionId, stop };
+}
+
+export interface TransactionCheckOptions {
+  /**
+   * The transaction was queued while offline and sent after reconnecting: messages call it queued, and a
+   * missing StopTransaction breaks pnc.offline.queue (else pnc.C07.stop-transaction).
+   */
+  queued?: boolean;
+  /** a measurement set to meterStop − meterStart, Wh */
+  energyMeasure?: string;
+}
+
+/**
+ * The transaction of a session that charged, as the CSMS received it: a StartTransaction with idTag =
+ * `emaid`, its StopTransaction, and meterStop − meterStart within pnc.meter_stop_deviation_wh of the
+ * bench meter's energy delta (measurement `meter_stop_deviation_wh`, set before it is judged).
+ */
+export async function checkTransaction(ctx: PncContext, rec: CallRecorder, s: SessionResult, emaid: string, opts: TransactionCheckOptions = {}): Promise<void> {
+  const queued = opts.queued ? 'queued ' : '';
+  const tx = await transactionOf(ctx, rec, s.since);
+  if (!tx) throw new ProtocolViolation(opts.queued ? 'pnc.offline.queue' : 'pnc.C07.start-transaction', `no ${queued}StartTransaction reached the CSMS for a session that charged; EV: ${evTrail(ctx, s.since)}`);
+  const idTag = tx.start.payload.idTag;
+  if (idTag !== emaid) throw new ProtocolViolation('pnc.C07.start-idtag', `${queued}StartTransaction idTag ${JSON.stringify(idTag)} is not the eMAID ${JSON.stringify(emaid)} the session was authorized with`);
+  if (!tx.stop) throw new ProtocolViolation(opts.queued ? 'pnc.offline.queue' : 'pnc.C07.stop-transaction', `no ${queued}StopTransaction for transaction ${String(tx.transactionId)} after the session ended`);
+  const txWh = Number(tx.stop.payload.meterStop) - Number(tx.start.payload.meterStart);
+  const meterWh = s.energyAfterWh - s.energyBeforeWh;
+  const deviation = Math.abs(txWh - meterWh);
+  ctx.log(`${queued}transaction ${String(tx.transactionId)}: meterStart ${String(tx.start.payload.meterStart)} Wh, meterStop ${String(tx.stop.payload.meterStop)} Wh (${txWh} Wh); meter delta ${meterWh.toFixed(3)} Wh`);
+  if (opts.energyMeasure !== undefined) ctx.m.set(opts.energyMeasure, txWh);
+  ctx.m.set('meter_stop_deviation_wh', Number(deviation.toFixed(3)));
+  enforceLimit(ctx, 'pnc.meter_stop_deviation_wh', deviation, 'pnc.meter-stop', `${queued}StopTransaction meterStop − meterStart is ${txWh} Wh, the bench meter counted ${meterWh.toFixed(3)} Wh`);
 }

@@ -15,13 +15,14 @@ import {
   chargePoint,
   charged,
   checkPncTraffic,
+  checkTransaction,
   ConfigKeeper,
-  enforceLimit,
   ensureContract,
   evTrail,
   limitNumber,
   nowMs,
   recordCalls,
+  recording,
   runContractSession,
   scriptable,
   waitForRecorded,
@@ -34,7 +35,7 @@ type D = Drivers<typeof uses>;
 type Ctx = PhaseContext<D>;
 
 /** One row of the offline rule table (rigs/virtual/README.md "PnC authorization", rule 3). */
-export interface OfflineRow {
+interface OfflineRow {
   name: string;
   /** runs by default (else only with pnc.offline.rows: all) */
   byDefault: boolean;
@@ -61,10 +62,10 @@ export interface OfflineRow {
  * (libocpp never caches PnC results; the 2.0.1 errata make caching "if implemented"), and is
  * AllowOfflineTxForUnknownId consulted for an unknown contract (libocpp: no; the app note is silent).
  */
-export type OfflineLimit = 'pnc.offline.cache_authorizes' | 'pnc.offline.unknown_id_consulted';
+type OfflineLimit = 'pnc.offline.cache_authorizes' | 'pnc.offline.unknown_id_consulted';
 
 const NOTE = 'OCA 1.6 PnC app note C07.FR.07–09';
-export const OFFLINE_ROWS: readonly OfflineRow[] = [
+const OFFLINE_ROWS: readonly OfflineRow[] = [
   { name: 'fr07_validation_off_known_emaid', byDefault: true, contractValidationOffline: false, localAuthorizeOffline: true, allowOfflineTxForUnknownId: false, inLocalList: true, inCache: false, expectCharge: false, source: `${NOTE}: FR.07`, rule: 'pnc.C07.FR.07' },
   { name: 'fr08_local_list', byDefault: true, contractValidationOffline: true, localAuthorizeOffline: true, allowOfflineTxForUnknownId: false, inLocalList: true, inCache: false, expectCharge: true, source: `${NOTE}: FR.08`, rule: 'pnc.C07.FR.08' },
   { name: 'fr08_cache', byDefault: true, contractValidationOffline: true, localAuthorizeOffline: true, allowOfflineTxForUnknownId: false, inLocalList: false, inCache: true, expectCharge: 'pnc.offline.cache_authorizes', source: 'FR.08 + 2.0.1 errata (cache "if implemented"); libocpp never caches PnC results', rule: 'pnc.C07.FR.08' },
@@ -95,13 +96,12 @@ const state = {
   cacheKey: true,
 };
 
-const pc = (ctx: Ctx): PncContext => ctx;
 
 /** Waits for the charger to be connected again (it reconnects by itself after goOnline). */
 async function backOnline(ctx: Ctx, cp: ChargePoint): Promise<number> {
   cp.goOnline();
   const t0 = nowMs();
-  if (!cp.connected) await cp.waitForConnection({ timeoutMs: limitNumber(pc(ctx), 'pnc.wait.reconnect_ms'), signal: ctx.signal });
+  if (!cp.connected) await cp.waitForConnection({ timeoutMs: limitNumber(ctx, 'pnc.wait.reconnect_ms'), signal: ctx.signal });
   return nowMs() - t0;
 }
 
@@ -111,13 +111,13 @@ async function sendLocalList(ctx: Ctx, cp: ChargePoint, emaids: readonly string[
   const r = await cp.call(
     'SendLocalList',
     { listVersion: state.listVersion, updateType: 'Full', localAuthorizationList: emaids.map((idTag) => ({ idTag, idTagInfo: { status: 'Accepted' as const } })) },
-    { signal: ctx.signal, timeoutMs: limitNumber(pc(ctx), 'pnc.wait.call_ms') },
+    { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') },
   );
   if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.offline.local-list', `SendLocalList (Full, version ${state.listVersion}) answered ${r.status} with LocalAuthListEnabled=true`);
 }
 
 async function clearCache(ctx: Ctx, cp: ChargePoint): Promise<void> {
-  const r = await cp.call('ClearCache', {}, { signal: ctx.signal, timeoutMs: limitNumber(pc(ctx), 'pnc.wait.call_ms') });
+  const r = await cp.call('ClearCache', {}, { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') });
   if (r.status === 'Accepted') return;
   if (!state.cacheKey) {
     ctx.log(`ClearCache answered ${r.status}; the charger does not report AuthorizationCacheEnabled (no cache to clear)`);
@@ -129,6 +129,8 @@ async function clearCache(ctx: Ctx, cp: ChargePoint): Promise<void> {
 function rowPhase(row: OfflineRow): PhaseDef<D> {
   const fixed = typeof row.expectCharge === 'boolean';
   const expectText = fixed ? (row.expectCharge ? 'charging, queued transaction sent after reconnect' : 'no charging') : `charging when ${String(row.expectCharge)} is true, else none`;
+  // a disputed row charges only when its limit says so: its charging measurements are optional
+  const opt = <T extends { optional(): T }>(m: T): T => (fixed ? m : m.optional());
   const keys = `ContractValidationOffline=${row.contractValidationOffline}, LocalAuthorizeOffline=${row.localAuthorizeOffline}, AllowOfflineTxForUnknownId=${row.allowOfflineTxForUnknownId}, eMAID ${row.inLocalList ? 'in' : 'not in'} the local list, ${row.inCache ? 'in' : 'not in'} the cache`;
   return phase<D>(
     {
@@ -139,11 +141,10 @@ function rowPhase(row: OfflineRow): PhaseDef<D> {
         measure('charged_offline').equals(typeof row.expectCharge === 'boolean' ? row.expectCharge : limit(row.expectCharge)),
         measure('reconnect_ms').unit('ms').doc('goOnline → the charger connected again'),
         measure('max_power_w').unit('W').doc('highest meter power during the offline session'),
-        // a disputed row charges only when its limit says so: then these are set, else not
         ...(row.expectCharge !== false
           ? [
-              fixed ? measure('offline_queue_delay_ms').unit('ms').inRange(limit('pnc.offline_queue_delay_ms')).doc('reconnect → queued StartTransaction received') : measure('offline_queue_delay_ms').unit('ms').inRange(limit('pnc.offline_queue_delay_ms')).doc('reconnect → queued StartTransaction received').optional(),
-              fixed ? measure('meter_stop_deviation_wh').unit('Wh').inRange(limit('pnc.meter_stop_deviation_wh')) : measure('meter_stop_deviation_wh').unit('Wh').inRange(limit('pnc.meter_stop_deviation_wh')).optional(),
+              opt(measure('offline_queue_delay_ms').unit('ms').inRange(limit('pnc.offline_queue_delay_ms')).doc('reconnect → queued StartTransaction received')),
+              opt(measure('meter_stop_deviation_wh').unit('Wh').inRange(limit('pnc.meter_stop_deviation_wh'))),
             ]
           : []),
       ],
@@ -154,13 +155,13 @@ function rowPhase(row: OfflineRow): PhaseDef<D> {
       if (!row.byDefault && rows !== 'all') return { skip: 'not one of the default rows of the offline rule table (pnc.offline.rows is "default"; set it to "all" in a limit file to run every row)' };
       if (row.inLocalList && !state.localListKey) return { skip: 'the row needs the eMAID in the local list, but the charger does not report LocalAuthListEnabled (no local authorization list)' };
       if (row.inCache && !state.cacheKey) return { skip: 'the row needs the eMAID in the authorization cache, but the charger does not report AuthorizationCacheEnabled (no cache)' };
-      const expectCharge = expectedCharge(pc(ctx), row);
+      const expectCharge = expectedCharge(ctx, row);
       if (!fixed) ctx.log(`${String(row.expectCharge)} = ${expectCharge}: the charger ${expectCharge ? 'must' : 'must not'} charge in this row`);
-      const cp = await chargePoint(pc(ctx));
-      const rec: CallRecorder = recordCalls(pc(ctx), cp);
+      const cp = await chargePoint(ctx);
+      const rec: CallRecorder = recordCalls(ctx, cp);
       try {
         // online: configure the row
-        await state.keeper.set(pc(ctx), {
+        await state.keeper.set(ctx, {
           ...(state.localListKey ? { LocalAuthListEnabled: 'true' } : {}),
           ...(state.cacheKey ? { AuthorizationCacheEnabled: 'true' } : {}),
           ContractValidationOffline: String(row.contractValidationOffline),
@@ -170,27 +171,27 @@ function rowPhase(row: OfflineRow): PhaseDef<D> {
         if (state.localListKey) await sendLocalList(ctx, cp, row.inLocalList ? [state.emaid] : []);
         await clearCache(ctx, cp);
         if (row.inCache) {
-          const online = await runContractSession(pc(ctx), { charge: 'power' });
-          if (!charged(pc(ctx), online)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `the online session that fills the cache did not charge; EV: ${evTrail(pc(ctx), online.since)}`);
+          const online = await runContractSession(ctx, { charge: 'power' });
+          if (!charged(ctx, online)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `the online session that fills the cache did not charge; EV: ${evTrail(ctx, online.since)}`);
         }
 
         // offline: the session
         cp.goOffline({ reason: `offline-validation ${row.name}` });
-        await ctx.sleep(limitNumber(pc(ctx), 'pnc.wait.offline_detect_ms'));
-        const s = await runContractSession(pc(ctx), { charge: 'power' });
+        await ctx.sleep(limitNumber(ctx, 'pnc.wait.offline_detect_ms'));
+        const s = await runContractSession(ctx, { charge: 'power' });
         const reconnectMs = await backOnline(ctx, cp);
         const reconnectedAt = nowMs();
         ctx.m.set('reconnect_ms', Math.round(reconnectMs));
         ctx.m.set('max_power_w', Math.round(s.maxPowerW));
-        const signs = anyCharging(pc(ctx), s);
-        const didCharge = charged(pc(ctx), s);
+        const signs = anyCharging(ctx, s);
+        const didCharge = charged(ctx, s);
         ctx.m.set('charged_offline', expectCharge ? didCharge : signs !== undefined);
         if (!expectCharge && signs) throw new ProtocolViolation(row.rule, `offline with ${keys}: the charger must not charge (${row.source}${fixed ? '' : `; ${String(row.expectCharge)} is false`}), but ${signs}`);
-        if (expectCharge && !didCharge) throw new ProtocolViolation(row.rule, `offline with ${keys}: the charger must charge (${row.source}${fixed ? '' : `; ${String(row.expectCharge)} is true`}); EV: ${evTrail(pc(ctx), s.since)}, meter max ${Math.round(s.maxPowerW)} W`);
+        if (expectCharge && !didCharge) throw new ProtocolViolation(row.rule, `offline with ${keys}: the charger must charge (${row.source}${fixed ? '' : `; ${String(row.expectCharge)} is true`}); EV: ${evTrail(ctx, s.since)}, meter max ${Math.round(s.maxPowerW)} W`);
 
         // back online: what the charger queued
-        const waitMs = limitNumber(pc(ctx), 'pnc.wait.transaction_ms');
-        const start = await waitForRecorded(pc(ctx), rec, 'StartTransaction', s.since, expectCharge ? waitMs : limitNumber(pc(ctx), 'pnc.wait.no_transaction_ms'));
+        const waitMs = limitNumber(ctx, 'pnc.wait.transaction_ms');
+        const start = await waitForRecorded(ctx, rec, 'StartTransaction', s.since, expectCharge ? waitMs : limitNumber(ctx, 'pnc.wait.no_transaction_ms'));
         checkPncTraffic(rec, s.since);
         if (!expectCharge) {
           if (start) throw new ProtocolViolation(row.rule, `offline with ${keys}: no transaction may start, but after reconnect a StartTransaction (idTag ${JSON.stringify(start.payload.idTag)}) arrived`);
@@ -198,21 +199,12 @@ function rowPhase(row: OfflineRow): PhaseDef<D> {
         }
         if (!start) throw new ProtocolViolation('pnc.offline.queue', `the offline transaction's StartTransaction did not arrive within ${waitMs} ms of reconnecting`);
         ctx.m.set('offline_queue_delay_ms', Math.max(0, Math.round(start.t - reconnectedAt)));
-        if (start.payload.idTag !== state.emaid) throw new ProtocolViolation('pnc.C07.start-idtag', `queued StartTransaction idTag ${JSON.stringify(start.payload.idTag)} is not the eMAID ${JSON.stringify(state.emaid)}`);
         const startedAt = Date.parse(String(start.payload.timestamp));
         if (!(startedAt >= s.since - 2_000 && startedAt <= s.endedAt + 2_000)) {
           throw new ProtocolViolation('pnc.offline.queue', `queued StartTransaction timestamp ${String(start.payload.timestamp)} is not the time the offline session started (between ${new Date(s.since).toISOString()} and ${new Date(s.endedAt).toISOString()})`);
         }
-        const answer = await start.answered;
-        const txId = answer.payload?.transactionId;
-        const stop = await waitForRecorded(pc(ctx), rec, 'StopTransaction', start.t, waitMs, (c) => c.payload.transactionId === txId);
-        if (!stop) throw new ProtocolViolation('pnc.offline.queue', `no StopTransaction for transaction ${String(txId)} (the offline session ended before reconnect)`);
-        if (stop.t < start.t) throw new ProtocolViolation('pnc.offline.queue', 'queued StopTransaction arrived before its StartTransaction');
-        const txWh = Number(stop.payload.meterStop) - Number(start.payload.meterStart);
-        const meterWh = s.energyAfterWh - s.energyBeforeWh;
-        const deviation = Math.abs(txWh - meterWh);
-        ctx.m.set('meter_stop_deviation_wh', Number(deviation.toFixed(3)));
-        enforceLimit(pc(ctx), 'pnc.meter_stop_deviation_wh', deviation, 'pnc.meter-stop', `queued StopTransaction meterStop − meterStart is ${txWh} Wh, the bench meter counted ${meterWh.toFixed(3)} Wh`);
+        // idTag = eMAID, the queued StopTransaction, meterStop against the bench meter
+        await checkTransaction(ctx, rec, s, state.emaid, { queued: true });
         return undefined;
       } finally {
         rec.stop();
@@ -232,23 +224,18 @@ const prepare = phase<D>(
     state.keeper = new ConfigKeeper();
     state.emaid = '';
     state.listChanged = false;
-    const cp = await chargePoint(pc(ctx));
-    await state.keeper.set(pc(ctx), { ISO15118PnCEnabled: 'true' });
+    const cp = await chargePoint(ctx);
+    await state.keeper.set(ctx, { ISO15118PnCEnabled: 'true' });
     // optional keys (a real charger may lack them): rows that need a missing one are SKIPPED
-    const optional = await state.keeper.get(pc(ctx), ['LocalAuthListEnabled', 'AuthorizationCacheEnabled']);
+    const optional = await state.keeper.get(ctx, ['LocalAuthListEnabled', 'AuthorizationCacheEnabled']);
     state.localListKey = optional.get('LocalAuthListEnabled') !== undefined;
     state.cacheKey = optional.get('AuthorizationCacheEnabled') !== undefined;
     for (const [key, has] of [['LocalAuthListEnabled', state.localListKey], ['AuthorizationCacheEnabled', state.cacheKey]] as const) if (!has) ctx.warn(`the charger does not report ${key}: the rows that need it are SKIPPED`);
-    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(pc(ctx), role);
-    const v = state.localListKey ? await cp.call('GetLocalListVersion', {}, { signal: ctx.signal, timeoutMs: limitNumber(pc(ctx), 'pnc.wait.call_ms') }) : { listVersion: 0 };
+    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(ctx, role);
+    const v = state.localListKey ? await cp.call('GetLocalListVersion', {}, { signal: ctx.signal, timeoutMs: limitNumber(ctx, 'pnc.wait.call_ms') }) : { listVersion: 0 };
     state.listVersion = Math.max(0, v.listVersion);
     if (v.listVersion > 0) ctx.warn(`the charger has a local list (version ${v.listVersion}); OCPP 1.6 cannot read its entries back, so teardown leaves an empty list`);
-    const rec = recordCalls(pc(ctx), cp);
-    try {
-      state.emaid = await ensureContract(pc(ctx), rec);
-    } finally {
-      rec.stop();
-    }
+    state.emaid = await recording(ctx, (rec) => ensureContract(ctx, rec));
     ctx.log(`EV eMAID ${state.emaid}`);
   },
 );
@@ -256,14 +243,14 @@ const prepare = phase<D>(
 const restore = phase<D>(
   { name: 'restore', description: 'The charger online again, the local list emptied, the cache cleared, the configuration keys put back.', timeoutMs: 30_000 },
   async (ctx) => {
-    const cp = scriptable(pc(ctx)).chargePoint();
+    const cp = scriptable(ctx).chargePoint();
     if (cp.offline) await backOnline(ctx, cp);
     if (state.listChanged) {
       await sendLocalList(ctx, cp, []);
       state.listChanged = false;
     }
     await clearCache(ctx, cp).catch((e: unknown) => ctx.warn(`ClearCache: ${e instanceof Error ? e.message : String(e)}`));
-    const done = await state.keeper.restore(pc(ctx));
+    const done = await state.keeper.restore(ctx);
     if (done.length) ctx.log(`restored ${done.join(', ')}`);
   },
 );

@@ -8,7 +8,7 @@ import { ProtocolViolation, type JsonObject } from '../../drivers/capabilities.t
 import type { ReceivedCall } from '../../src/csms/index.ts';
 import { hashDataMatches, parseCertificateChainPem, type CertificateHashData } from '../../src/pki/index.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
-import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
+import { defineSuite, phase, type Drivers } from '../../src/runner/suite.ts';
 import { benchPki, deleteCertificate, ensureRootInstalled, hashDataOf, pkiSerialOracle, rootHashData } from '../lib/certs.ts';
 import { decimalSerialProblems, evDetailText, exactEntriesProblems, hashDataProblems, type ExpectedEntry } from '../lib/checks.ts';
 import {
@@ -16,13 +16,12 @@ import {
   chargePoint,
   charged,
   checkPncTraffic,
+  checkTransaction,
   ConfigKeeper,
-  enforceLimit,
   ensureContract,
   evTrail,
-  recordCalls,
+  recording,
   runContractSession,
-  transactionOf,
   type CallRecorder,
   type PncContext,
   type SessionResult,
@@ -30,7 +29,6 @@ import {
 
 const uses = { csms: 'Csms', ev: 'EvEmulator', meter: 'EnergyMeter' } as const;
 type D = Drivers<typeof uses>;
-type Ctx = PhaseContext<D>;
 
 /** Suite state, reset in setup (a suite file is loaded once per run). */
 const state = {
@@ -41,17 +39,6 @@ const state = {
   ccvaReported: true,
 };
 
-const pc = (ctx: Ctx): PncContext => ctx;
-
-/** Runs `fn` with a recorder of the charger's calls, stopped afterwards. */
-async function recording<T>(ctx: Ctx, fn: (rec: CallRecorder) => Promise<T>): Promise<T> {
-  const rec = recordCalls(pc(ctx), await chargePoint(pc(ctx)));
-  try {
-    return await fn(rec);
-  } finally {
-    rec.stop();
-  }
-}
 
 /** The one DataTransfer Authorize of the session (a call the CSMS found faulty is the charger's violation). */
 function authorizeOf(rec: CallRecorder, since: number): ReceivedCall | undefined {
@@ -99,22 +86,6 @@ function checkIdToken(auth: ReceivedCall, emaid: string): void {
   if (tok.idToken !== emaid) throw new ProtocolViolation('pnc.C07.idtoken', `Authorize idToken ${JSON.stringify(tok.idToken)} is not the EV's eMAID ${JSON.stringify(emaid)}`);
 }
 
-/** StartTransaction idTag = eMAID and meterStop − meterStart = the bench meter's energy delta. */
-async function checkTransaction(ctx: Ctx, rec: CallRecorder, s: SessionResult): Promise<void> {
-  const tx = await transactionOf(pc(ctx), rec, s.since);
-  if (!tx) throw new ProtocolViolation('pnc.C07.start-transaction', `no StartTransaction reached the CSMS for a session that charged; EV: ${evTrail(pc(ctx), s.since)}`);
-  const idTag = tx.start.payload.idTag;
-  if (idTag !== state.emaid) throw new ProtocolViolation('pnc.C07.start-idtag', `StartTransaction idTag ${JSON.stringify(idTag)} is not the eMAID ${JSON.stringify(state.emaid)} the session was authorized with`);
-  if (!tx.stop) throw new ProtocolViolation('pnc.C07.stop-transaction', `no StopTransaction for transaction ${String(tx.transactionId)} after the session ended`);
-  const txWh = Number(tx.stop.payload.meterStop) - Number(tx.start.payload.meterStart);
-  const meterWh = s.energyAfterWh - s.energyBeforeWh;
-  const deviation = Math.abs(txWh - meterWh);
-  ctx.log(`transaction ${String(tx.transactionId)}: meterStart ${String(tx.start.payload.meterStart)} Wh, meterStop ${String(tx.stop.payload.meterStop)} Wh (${txWh} Wh); meter delta ${meterWh.toFixed(3)} Wh`);
-  ctx.m.set('transaction_energy_wh', txWh);
-  ctx.m.set('meter_stop_deviation_wh', Number(deviation.toFixed(3)));
-  enforceLimit(pc(ctx), 'pnc.meter_stop_deviation_wh', deviation, 'pnc.meter-stop', `StopTransaction meterStop − meterStart is ${txWh} Wh, the bench meter counted ${meterWh.toFixed(3)} Wh`);
-}
-
 // ------------------------------------------------------------------ setup
 
 const prepare = phase<D>(
@@ -129,12 +100,12 @@ const prepare = phase<D>(
     state.emaid = '';
     state.moRootDeleted = false;
     // CentralContractValidationAllowed is optional (libocpp: absent, ChangeConfiguration NotSupported): absent = false
-    const optional = await state.keeper.get(pc(ctx), ['CentralContractValidationAllowed']);
+    const optional = await state.keeper.get(ctx, ['CentralContractValidationAllowed']);
     state.ccvaReported = optional.get('CentralContractValidationAllowed') !== undefined;
     if (!state.ccvaReported) ctx.log('the charger does not report CentralContractValidationAllowed: treated as false (central validation not allowed)');
-    await state.keeper.set(pc(ctx), { ISO15118PnCEnabled: 'true', ...(state.ccvaReported ? { CentralContractValidationAllowed: 'false' } : {}) });
-    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(pc(ctx), role);
-    state.emaid = await recording(ctx, (rec) => ensureContract(pc(ctx), rec));
+    await state.keeper.set(ctx, { ISO15118PnCEnabled: 'true', ...(state.ccvaReported ? { CentralContractValidationAllowed: 'false' } : {}) });
+    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(ctx, role);
+    state.emaid = await recording(ctx, (rec) => ensureContract(ctx, rec));
     ctx.m.set('emaid', state.emaid);
   },
 );
@@ -160,10 +131,10 @@ const localValidation = phase<D>(
   },
   async (ctx) =>
     recording(ctx, async (rec) => {
-      const s = await runContractSession(pc(ctx), { charge: 'energy', series: { powerW: ctx.m.series('power_w'), energyWh: ctx.m.series('energy_wh') } });
+      const s = await runContractSession(ctx, { charge: 'energy', series: { powerW: ctx.m.series('power_w'), energyWh: ctx.m.series('energy_wh') } });
       checkPncTraffic(rec, s.since);
       const auth = authorizeOf(rec, s.since);
-      if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `no DataTransfer Authorize reached the CSMS for a Contract session; EV: ${evTrail(pc(ctx), s.since)}`);
+      if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `no DataTransfer Authorize reached the CSMS for a Contract session; EV: ${evTrail(ctx, s.since)}`);
       checkIdToken(auth, state.emaid);
       const hash = auth.payload.iso15118CertificateHashData;
       if (!Array.isArray(hash) || hash.length === 0) {
@@ -171,13 +142,13 @@ const localValidation = phase<D>(
       }
       ctx.m.set('hash_data_entries', hash.length);
       const problems = hash.flatMap((h, i) => hashDataProblems(h, `iso15118CertificateHashData[${i}]`, { responderUrl: true }));
-      const serials = decimalSerialProblems(hash, pkiSerialOracle(benchPki(pc(ctx))), 'iso15118CertificateHashData');
+      const serials = decimalSerialProblems(hash, pkiSerialOracle(benchPki(ctx)), 'iso15118CertificateHashData');
       if (serials.unchecked) ctx.warn(`${serials.unchecked} hash data entr(ies) name an issuer outside the bench PKI: serials not checked`);
       if (problems.length || serials.problems.length) throw new ProtocolViolation('pnc.hash-format', [...problems, ...serials.problems].join('; '));
-      const entries = contractChainEntries(pc(ctx));
+      const entries = contractChainEntries(ctx);
       const missing = exactEntriesProblems(hash, entries, 'iso15118CertificateHashData');
-      if (hash.length !== entries.length || missing.length) {
-        throw new ProtocolViolation('pnc.C07.hash-data', `Authorize carries ${hash.length} hash data entr(ies); it must hold exactly one per certificate of the contract chain except the root (${entries.map((e) => e.label).join(', ')}): ${missing.join('; ') || 'wrong count'}`);
+      if (missing.length) {
+        throw new ProtocolViolation('pnc.C07.hash-data', `Authorize carries ${hash.length} hash data entr(ies); it must hold exactly one per certificate of the contract chain except the root (${entries.map((e) => e.label).join(', ')}): ${missing.join('; ')}`);
       }
       if (auth.payload.certificate !== undefined) throw new ProtocolViolation('pnc.C07.hash-data', 'Authorize carries the contract certificate as well as its hash data; with hash data (chain verifiable locally) the certificate field is left out');
       const answer = await auth.answered;
@@ -186,10 +157,10 @@ const localValidation = phase<D>(
       if (status !== 'Accepted') {
         throw new ProtocolViolation('pnc.C07.hash-data', `the CSMS could not validate the contract from the charger's hash data: ${status}, certificateStatus ${String(answer.inner?.certificateStatus)}`);
       }
-      if (!charged(pc(ctx), s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `the CSMS accepted the contract but the EV did not charge; EV: ${evTrail(pc(ctx), s.since)}, meter max ${Math.round(s.maxPowerW)} W`);
+      if (!charged(ctx, s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `the CSMS accepted the contract but the EV did not charge; EV: ${evTrail(ctx, s.since)}, meter max ${Math.round(s.maxPowerW)} W`);
       ctx.m.set('charging_power_w', Math.round(s.maxPowerW));
       ctx.m.set('session_energy_wh', Number((s.energyAfterWh - s.energyBeforeWh).toFixed(3)));
-      await checkTransaction(ctx, rec, s);
+      await checkTransaction(ctx, rec, s, state.emaid, { energyMeasure: 'transaction_energy_wh' });
     }),
 );
 
@@ -218,7 +189,7 @@ const csmsRefuses = phase<D>(
     ],
   },
   async (ctx) => {
-    const cp = await chargePoint(pc(ctx));
+    const cp = await chargePoint(ctx);
     let ok = 0;
     let maxPowerW = 0;
     for (const r of REFUSALS) {
@@ -228,19 +199,19 @@ const csmsRefuses = phase<D>(
         });
         let s: SessionResult;
         try {
-          s = await runContractSession(pc(ctx), { charge: 'power' });
+          s = await runContractSession(ctx, { charge: 'power' });
         } finally {
           rule.remove();
         }
         checkPncTraffic(rec, s.since);
         const auth = authorizeOf(rec, s.since);
-        if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `${r.name}: no DataTransfer Authorize reached the CSMS; EV: ${evTrail(pc(ctx), s.since)}`);
-        const signs = anyCharging(pc(ctx), s);
+        if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `${r.name}: no DataTransfer Authorize reached the CSMS; EV: ${evTrail(ctx, s.since)}`);
+        const signs = anyCharging(ctx, s);
         if (signs) throw new ProtocolViolation('pnc.C07.not-accepted', `${r.name}, but ${signs}`);
         const start = rec.of('StartTransaction', s.since)[0];
         if (start) throw new ProtocolViolation('pnc.C07.not-accepted', `${r.name}: StartTransaction (idTag ${JSON.stringify(start.payload.idTag)}) although the CSMS answered ${r.status}`);
         const detail = evDetailText(s.decision?.detail) ?? '';
-        if (s.decision?.state !== 'AuthorizationFailed') ctx.warn(`${r.name}: the EV reported ${s.decision?.state ?? 'no authorization outcome'} (expected AuthorizationFailed); EV: ${evTrail(pc(ctx), s.since)}`);
+        if (s.decision?.state !== 'AuthorizationFailed') ctx.warn(`${r.name}: the EV reported ${s.decision?.state ?? 'no authorization outcome'} (expected AuthorizationFailed); EV: ${evTrail(ctx, s.since)}`);
         else if (r.isoCode) {
           const code = /^response-code:(\S+)$/.exec(detail)?.[1];
           if (code === undefined) ctx.warn(`${r.name}: the EV's AuthorizationFailed reason ${JSON.stringify(detail)} carries no ISO 15118 response code: ${r.isoCode} not checked`);
@@ -269,22 +240,22 @@ const centralValidation = phase<D>(
     ],
   },
   async (ctx) => {
-    const moHash = rootHashData(pc(ctx), 'mo-root');
-    const del = await deleteCertificate(pc(ctx), moHash);
+    const moHash = rootHashData(ctx, 'mo-root');
+    const del = await deleteCertificate(ctx, moHash);
     if (del !== 'Accepted') throw new ProtocolViolation('pnc.M04.delete', `DeleteCertificate of the bench MO root answered ${del}; the MO root was installed`);
     state.moRootDeleted = true;
     try {
       // not allowed: the contract cannot be validated locally, and must not be sent
-      if (state.ccvaReported) await state.keeper.set(pc(ctx), { CentralContractValidationAllowed: 'false' });
+      if (state.ccvaReported) await state.keeper.set(ctx, { CentralContractValidationAllowed: 'false' });
       await recording(ctx, async (rec) => {
-        const s = await runContractSession(pc(ctx), { charge: 'power' });
+        const s = await runContractSession(ctx, { charge: 'power' });
         checkPncTraffic(rec, s.since);
         const sent = rec.of('DataTransfer.Authorize', s.since);
         ctx.m.set('not_allowed_authorize_calls', sent.length);
         const withCert = sent.find((c) => typeof c.payload.certificate === 'string');
         if (withCert) throw new ProtocolViolation('pnc.C07.central-not-allowed', 'Authorize carries the contract certificate although CentralContractValidationAllowed is false and the MO root is not installed');
         if (sent.length) throw new ProtocolViolation('pnc.C07.central-not-allowed', 'Authorize sent for a contract the charger cannot validate locally while CentralContractValidationAllowed is false (it must refuse without asking the CSMS)');
-        const signs = anyCharging(pc(ctx), s);
+        const signs = anyCharging(ctx, s);
         if (signs) throw new ProtocolViolation('pnc.C07.central-not-allowed', `contract neither validated locally nor centrally, but ${signs}`);
       });
       // allowed: the chain goes to the CSMS
@@ -292,12 +263,12 @@ const centralValidation = phase<D>(
         ctx.log('CentralContractValidationAllowed not reported: only the "not allowed" half ran (the key is absent = false)');
         return { skip: 'the charger does not report CentralContractValidationAllowed (absent = false): the "not allowed" half passed, the "allowed" half (TC_C_52) cannot be set up' };
       }
-      await state.keeper.set(pc(ctx), { CentralContractValidationAllowed: 'true' });
+      await state.keeper.set(ctx, { CentralContractValidationAllowed: 'true' });
       await recording(ctx, async (rec) => {
-        const s = await runContractSession(pc(ctx), { charge: 'power' });
+        const s = await runContractSession(ctx, { charge: 'power' });
         checkPncTraffic(rec, s.since);
         const auth = authorizeOf(rec, s.since);
-        if (!auth) throw new ProtocolViolation('pnc.C07.central-certificate', `CentralContractValidationAllowed=true and the MO root unknown, but no Authorize reached the CSMS; EV: ${evTrail(pc(ctx), s.since)}`);
+        if (!auth) throw new ProtocolViolation('pnc.C07.central-certificate', `CentralContractValidationAllowed=true and the MO root unknown, but no Authorize reached the CSMS; EV: ${evTrail(ctx, s.since)}`);
         checkIdToken(auth, state.emaid);
         const cert = auth.payload.certificate;
         if (typeof cert !== 'string') throw new ProtocolViolation('pnc.C07.central-certificate', 'Authorize without the contract certificate although the charger cannot validate it and central validation is allowed');
@@ -312,11 +283,11 @@ const centralValidation = phase<D>(
         const answer = await auth.answered;
         const status = String((answer.inner?.idTokenInfo as JsonObject | undefined)?.status ?? answer.kind);
         ctx.m.set('central_authorize_status', status);
-        if (status === 'Accepted' && !charged(pc(ctx), s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `central validation Accepted but no charging; EV: ${evTrail(pc(ctx), s.since)}`);
+        if (status === 'Accepted' && !charged(ctx, s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `central validation Accepted but no charging; EV: ${evTrail(ctx, s.since)}`);
       });
       return undefined;
     } finally {
-      await ensureRootInstalled(pc(ctx), 'mo-root');
+      await ensureRootInstalled(ctx, 'mo-root');
       state.moRootDeleted = false;
     }
   },
@@ -332,10 +303,10 @@ const restore = phase<D>(
   },
   async (ctx) => {
     if (state.moRootDeleted) {
-      await ensureRootInstalled(pc(ctx), 'mo-root');
+      await ensureRootInstalled(ctx, 'mo-root');
       state.moRootDeleted = false;
     }
-    const done = await state.keeper.restore(pc(ctx));
+    const done = await state.keeper.restore(ctx);
     if (done.length) ctx.log(`restored ${done.join(', ')}`);
   },
 );

@@ -9,6 +9,7 @@
 // received, reads given up (errors) and requests left unanswered (dropped).
 // Limits: bench/limits/throughput.yaml (`throughput.modbus.*`).
 import { linkThroughput, type EnergyMeter } from '../../drivers/capabilities.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
 import { limitNumber } from '../lib/pnc.ts';
@@ -19,8 +20,6 @@ const uses = { meter: 'EnergyMeter', meter_rtu: 'EnergyMeter' } as const;
 type D = Drivers<typeof uses>;
 type Ctx = PhaseContext<D>;
 type Role = keyof typeof uses;
-
-const nowMs = (): number => performance.timeOrigin + performance.now();
 
 async function pollRate(ctx: Ctx, role: Role, meter: EnergyMeter): Promise<void> {
   const windowMs = limitNumber(ctx, 'throughput.modbus.window_ms');

@@ -6,16 +6,15 @@
 // hil_throughput point (link `ocpp:<chargePointId>`: every frame either way, its bytes, CALLERRORs
 // and violations, unanswered calls) and the CSMS driver's exchanges land in hil_timing.
 // Limits: bench/limits/throughput.yaml (`throughput.ocpp.*`).
-import { LinkError, ProtocolViolation } from '../../drivers/capabilities.ts';
+import { LinkError, linkThroughput, ProtocolViolation } from '../../drivers/capabilities.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
-import { chargePoint, limitNumber, scriptable, type PncContext } from '../lib/pnc.ts';
+import { chargePoint, limitNumber, scriptable } from '../lib/pnc.ts';
 import { countOcppFrames, percentile, round } from './stats.ts';
 
 const uses = { csms: 'Csms' } as const;
 type D = Drivers<typeof uses>;
 type Ctx = PhaseContext<D>;
-const pc = (ctx: Ctx): PncContext => ctx;
 
 const measures = () => [
   measure('calls').doc('round trips completed (answered with a CALLRESULT)'),
@@ -34,9 +33,10 @@ const measures = () => [
  * goes on; a link fault (LinkError) ends the phase INFRA; more than `maxErrors` errors stop early.
  */
 async function roundTrips(ctx: Ctx, send: () => Promise<unknown>): Promise<void> {
-  const count = limitNumber(pc(ctx), 'throughput.ocpp.calls');
-  const cp = await chargePoint(pc(ctx));
-  const counter = countOcppFrames(scriptable(pc(ctx)), cp.id);
+  const count = limitNumber(ctx, 'throughput.ocpp.calls');
+  const cp = await chargePoint(ctx);
+  const counter = countOcppFrames(scriptable(ctx), cp.id);
+  const before = counter.stats();
   const samples: number[] = [];
   const series = ctx.m.series('round_trip_ms');
   let errors = 0;
@@ -59,9 +59,11 @@ async function roundTrips(ctx: Ctx, send: () => Promise<unknown>): Promise<void>
       series.add(i, round(ms, 4));
     }
   } finally {
-    const w = counter.stop();
-    ctx.throughput({ link: `ocpp:${cp.id}`, window: w.window, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS), errors: w.errors, dropped: w.dropped });
-    ctx.log(`${w.frames} frames, ${w.bytes} bytes in ${w.window} (${w.errors} errors, ${w.dropped} unanswered)`);
+    const after = counter.stats();
+    counter.stop();
+    const w = linkThroughput(before, after);
+    ctx.throughput({ ...w, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS) });
+    ctx.log(`${after.rxFrames + after.txFrames - before.rxFrames - before.txFrames} frames, ${after.rxBytes + after.txBytes - before.rxBytes - before.txBytes} bytes in ${w.window} (${w.errors} errors, ${w.dropped} unanswered)`);
   }
   const seconds = (performance.now() - t0) / 1000;
   const sorted = [...samples].sort((a, b) => a - b);
@@ -83,8 +85,8 @@ const getConfiguration = phase<D>(
     measures: measures(),
   },
   async (ctx) => {
-    const cp = await chargePoint(pc(ctx));
-    const timeoutMs = limitNumber(pc(ctx), 'pnc.wait.call_ms');
+    const cp = await chargePoint(ctx);
+    const timeoutMs = limitNumber(ctx, 'pnc.wait.call_ms');
     await roundTrips(ctx, () => cp.call('GetConfiguration', { key: ['HeartbeatInterval'] }, { timeoutMs, signal: ctx.signal }));
   },
 );
@@ -98,8 +100,8 @@ const pncCertificateIds = phase<D>(
     measures: measures(),
   },
   async (ctx) => {
-    const cp = await chargePoint(pc(ctx));
-    const timeoutMs = limitNumber(pc(ctx), 'pnc.wait.call_ms');
+    const cp = await chargePoint(ctx);
+    const timeoutMs = limitNumber(ctx, 'pnc.wait.call_ms');
     await roundTrips(ctx, async () => {
       const r = await cp.call('GetInstalledCertificateIds', { certificateType: ['V2GRootCertificate'] }, { pnc: true, timeoutMs, signal: ctx.signal });
       if (r.status !== 'Accepted' || r.response === undefined) throw new ProtocolViolation('pnc.data', `GetInstalledCertificateIds: DataTransfer answered ${r.status}${r.response === undefined ? ' without a 2.0.1 response' : ''}`);

@@ -7,29 +7,22 @@
 // csms->ev`, from the CSMS receiving the charger's DataTransfer Authorize to the EV seeing its
 // authorization (the CSMS answer, the charger's decision and its ISO 15118 AuthorizationRes).
 // Limits: bench/limits/throughput.yaml (`throughput.pnc.*`; the virtual rig runs more sessions).
-import { ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import { linkThroughput, ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
-import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
+import { defineSuite, phase, type Drivers } from '../../src/runner/suite.ts';
 import { ensureRootInstalled } from '../lib/certs.ts';
-import { chargePoint, charged, checkPncTraffic, ensureContract, evTrail, limitNumber, recordCalls, runContractSession, scriptable, type PncContext } from '../lib/pnc.ts';
+import { chargePoint, charged, checkPncTraffic, ensureContract, evTrail, limitNumber, recording, runContractSession, scriptable } from '../lib/pnc.ts';
 import { countOcppFrames, round } from './stats.ts';
 
 const uses = { csms: 'Csms', ev: 'EvEmulator', meter: 'EnergyMeter' } as const;
 type D = Drivers<typeof uses>;
-type Ctx = PhaseContext<D>;
-const pc = (ctx: Ctx): PncContext => ctx;
 
 const prepare = phase<D>(
   { name: 'prepare', description: 'The charger is connected, holds the bench roots, and the EV holds a contract.', timeoutMs: 30_000 },
   async (ctx) => {
-    const cp = await chargePoint(pc(ctx));
-    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(pc(ctx), role);
-    const rec = recordCalls(pc(ctx), cp);
-    try {
-      ctx.log(`EV contract ${await ensureContract(pc(ctx), rec)}`);
-    } finally {
-      rec.stop();
-    }
+    await chargePoint(ctx);
+    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(ctx, role);
+    ctx.log(`EV contract ${await recording(ctx, (rec) => ensureContract(ctx, rec))}`);
   },
 );
 
@@ -46,41 +39,41 @@ const sessions = phase<D>(
       measure('session_ms').unit('ms').series(['session']).doc('plug-in → unplug, per session'),
     ],
   },
-  async (ctx) => {
-    const count = limitNumber(pc(ctx), 'throughput.pnc.sessions');
-    const cp = await chargePoint(pc(ctx));
-    const rec = recordCalls(pc(ctx), cp);
-    const counter = countOcppFrames(scriptable(pc(ctx)), cp.id);
-    const t0 = performance.now();
-    let authorizeMax = 0;
-    let toAuthorizedMax = 0;
-    let done = 0;
-    try {
-      for (let i = 0; i < count; i++) {
-        const s = await runContractSession(pc(ctx), { charge: 'power' });
-        checkPncTraffic(rec, s.since);
-        const auth = rec.of('DataTransfer.Authorize', s.since)[0];
-        if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `session ${i + 1}: no DataTransfer Authorize reached the CSMS; EV: ${evTrail(pc(ctx), s.since)}`);
-        const answer = await auth.answered;
-        const status = (answer.inner?.idTokenInfo as JsonObject | undefined)?.status;
-        if (s.decision?.state !== 'Authorized' || !charged(pc(ctx), s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `session ${i + 1}: the CSMS answered ${String(status)} but the EV was not authorized and charging; EV: ${evTrail(pc(ctx), s.since)}`);
-        authorizeMax = Math.max(authorizeMax, answer.t - auth.t);
-        toAuthorizedMax = Math.max(toAuthorizedMax, s.decision.t - s.since);
-        ctx.timing({ protocol: 'pnc', message: 'AuthorizeToEvAuthorized', direction: 'csms->ev', latencyMs: s.decision.t - auth.t });
-        ctx.m.series('session_ms').add(i, round(s.endedAt - s.since, 1));
-        done += 1;
+  async (ctx) =>
+    recording(ctx, async (rec, cp) => {
+      const count = limitNumber(ctx, 'throughput.pnc.sessions');
+      const counter = countOcppFrames(scriptable(ctx), cp.id);
+      const before = counter.stats();
+      const t0 = performance.now();
+      let authorizeMax = 0;
+      let toAuthorizedMax = 0;
+      let done = 0;
+      try {
+        for (let i = 0; i < count; i++) {
+          const s = await runContractSession(ctx, { charge: 'power' });
+          checkPncTraffic(rec, s.since);
+          const auth = rec.of('DataTransfer.Authorize', s.since)[0];
+          if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `session ${i + 1}: no DataTransfer Authorize reached the CSMS; EV: ${evTrail(ctx, s.since)}`);
+          const answer = await auth.answered;
+          const status = (answer.inner?.idTokenInfo as JsonObject | undefined)?.status;
+          if (s.decision?.state !== 'Authorized' || !charged(ctx, s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `session ${i + 1}: the CSMS answered ${String(status)} but the EV was not authorized and charging; EV: ${evTrail(ctx, s.since)}`);
+          authorizeMax = Math.max(authorizeMax, answer.t - auth.t);
+          toAuthorizedMax = Math.max(toAuthorizedMax, s.decision.t - s.since);
+          ctx.timing({ protocol: 'pnc', message: 'AuthorizeToEvAuthorized', direction: 'csms->ev', latencyMs: s.decision.t - auth.t });
+          ctx.m.series('session_ms').add(i, round(s.endedAt - s.since, 1));
+          done += 1;
+        }
+      } finally {
+        const w = linkThroughput(before, counter.stats());
+        counter.stop();
+        ctx.throughput({ ...w, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS) });
       }
-    } finally {
-      rec.stop();
-      const w = counter.stop();
-      ctx.throughput({ link: `ocpp:${cp.id}`, window: w.window, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS), errors: w.errors, dropped: w.dropped });
-    }
-    const minutes = (performance.now() - t0) / 60_000;
-    ctx.m.set('sessions', done);
-    ctx.m.set('authorizations_per_min', round(done / minutes, 1));
-    ctx.m.set('authorize_csms_max_ms', round(authorizeMax));
-    ctx.m.set('plugin_to_authorized_max_ms', round(toAuthorizedMax));
-  },
+      const minutes = (performance.now() - t0) / 60_000;
+      ctx.m.set('sessions', done);
+      ctx.m.set('authorizations_per_min', round(done / minutes, 1));
+      ctx.m.set('authorize_csms_max_ms', round(authorizeMax));
+      ctx.m.set('plugin_to_authorized_max_ms', round(toAuthorizedMax));
+    }),
 );
 
 export default defineSuite({

@@ -1,10 +1,13 @@
-// Helpers of the throughput suites (bench/throughput/): percentiles of latency samples, a counter of
-// the OCPP frames one charger exchanges with the mock CSMS (for hil_throughput), and the rounding the
-// suites use for figures. Not a suite (no .suite.ts).
+// Helpers of the throughput suites (bench/throughput/): percentiles of latency samples, link counters
+// of the OCPP frames one charger exchanges with the mock CSMS (for hil_throughput, like a CCU's
+// linkStats()), and the rounding the suites use for figures. Not a suite (no .suite.ts).
 //
-//   const counter = countOcppFrames(csms, 'CP1');  … calls …  const w = counter.stop();
-//   ctx.throughput({ link: `ocpp:${cp}`, window: w.window, framesPerS: w.framesPerS, … });
+//   const counter = countOcppFrames(csms, 'CP1');
+//   const a = counter.stats();  … calls …  const b = counter.stats();  counter.stop();
+//   ctx.throughput(linkThroughput(a, b));        // link `ocpp:CP1`
 //   percentile(sortedAscending, 95)
+import type { LinkStats } from '../../drivers/capabilities.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import type { ScriptableCsms } from '../../src/csms/driver.ts';
 
 /** Nearest-rank percentile of samples sorted ascending; NaN for none. */
@@ -17,22 +20,14 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export const round = (v: number, digits = 3): number => Number(v.toFixed(digits));
 
-export interface OcppWindow {
-  /** `1.234s` */
-  window: string;
-  seconds: number;
-  frames: number;
-  bytes: number;
-  framesPerS: number;
-  bytesPerS: number;
-  /** CALLERROR frames either way, plus protocol violations the CSMS recorded for this charger */
-  errors: number;
-  /** CSMS-initiated CALLs in the window minus the answers (CALLRESULT/CALLERROR) the charger sent */
-  dropped: number;
-}
-
 export interface OcppFrameCounter {
-  stop(): OcppWindow;
+  /**
+   * The counters so far (link `ocpp:<cpId>`): rx = frames from the charger, tx = frames to it, bytes as
+   * UTF-8 text; errors = CALLERROR frames either way plus the protocol violations the CSMS recorded for
+   * this charger; dropped = CSMS-initiated CALLs not (yet) answered by the charger.
+   */
+  stats(): LinkStats;
+  stop(): void;
 }
 
 /** The OCPP-J message type id of a frame's text (`[2,…` CALL, 3 CALLRESULT, 4 CALLERROR), or 0. */
@@ -41,41 +36,34 @@ function messageType(text: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Counts every WebSocket frame (text bytes as UTF-8) between the mock CSMS and charger `cpId` until stop(). */
+/** Counts every WebSocket frame between the mock CSMS and charger `cpId` from now until stop(). */
 export function countOcppFrames(csms: ScriptableCsms, cpId: string): OcppFrameCounter {
-  let frames = 0;
-  let bytes = 0;
-  let errors = 0;
+  const c = { rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0, errors: 0 };
   let callsOut = 0;
   let answersIn = 0;
-  const t0 = performance.now();
   const offEntry = csms.server.on('entry', (e) => {
     if (!('dir' in e) || e.cp !== cpId) return;
-    frames += 1;
-    bytes += Buffer.byteLength(e.text, 'utf8');
+    const bytes = Buffer.byteLength(e.text, 'utf8');
     const type = messageType(e.text);
-    if (type === 4) errors += 1;
-    if (e.dir === 'out' && type === 2) callsOut += 1;
-    if (e.dir === 'in' && (type === 3 || type === 4)) answersIn += 1;
+    if (type === 4) c.errors += 1;
+    if (e.dir === 'in') {
+      c.rxFrames += 1;
+      c.rxBytes += bytes;
+      if (type === 3 || type === 4) answersIn += 1;
+    } else {
+      c.txFrames += 1;
+      c.txBytes += bytes;
+      if (type === 2) callsOut += 1;
+    }
   });
   const offViolation = csms.server.on('violation', (v) => {
-    if (v.chargePointId === cpId) errors += 1;
+    if (v.chargePointId === cpId) c.errors += 1;
   });
   return {
+    stats: () => ({ link: `ocpp:${cpId}`, ...c, dropped: Math.max(0, callsOut - answersIn), tMs: nowMs() }),
     stop: () => {
       offEntry();
       offViolation();
-      const seconds = Math.max(1e-6, (performance.now() - t0) / 1000);
-      return {
-        window: `${seconds.toFixed(3)}s`,
-        seconds,
-        frames,
-        bytes,
-        framesPerS: frames / seconds,
-        bytesPerS: bytes / seconds,
-        errors,
-        dropped: Math.max(0, callsOut - answersIn),
-      };
     },
   };
 }

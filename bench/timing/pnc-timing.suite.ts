@@ -12,13 +12,11 @@ import type { ReceivedCall } from '../../src/csms/index.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
 import { ensureRootInstalled } from '../lib/certs.ts';
-import { evDetailText } from '../lib/checks.ts';
-import { chargePoint, charged, checkPncTraffic, evTrail, installContract, limitNumber, nowMs, pncCall, recordCalls, runContractSession, type PncContext } from '../lib/pnc.ts';
+import { chainFor, chargePoint, charged, checkInstalled, checkPncTraffic, evTrail, installContract, limitNumber, recording, runContractSession, sendValidChain, triggerSignCertificate } from '../lib/pnc.ts';
 
 const uses = { csms: 'Csms', ev: 'EvEmulator', meter: 'EnergyMeter' } as const;
 type D = Drivers<typeof uses>;
 type Ctx = PhaseContext<D>;
-const pc = (ctx: Ctx): PncContext => ctx;
 
 const ms = (v: number): number => Number(v.toFixed(3));
 
@@ -30,7 +28,7 @@ const ms = (v: number): number => Number(v.toFixed(3));
 function benchCsmsMs(ctx: Ctx, call: ReceivedCall, answeredT: number, name: string): number {
   const took = answeredT - call.t;
   ctx.m.set(name, ms(took));
-  const saneMs = limitNumber(pc(ctx), 'timing.bench_csms_sanity_ms');
+  const saneMs = limitNumber(ctx, 'timing.bench_csms_sanity_ms');
   if (took > saneMs) throw new Error(`the bench's CSMS took ${Math.round(took)} ms to answer ${call.action} (more than timing.bench_csms_sanity_ms = ${saneMs} ms): the bench host is too slow to time the charger; rerun on a less loaded host`);
   return took;
 }
@@ -38,8 +36,8 @@ function benchCsmsMs(ctx: Ctx, call: ReceivedCall, answeredT: number, name: stri
 const prepare = phase<D>(
   { name: 'prepare', description: 'The charger is connected and holds the bench roots.', timeoutMs: 20_000 },
   async (ctx) => {
-    await chargePoint(pc(ctx));
-    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(pc(ctx), role);
+    await chargePoint(ctx);
+    for (const role of ['v2g-root', 'mo-root'] as const) await ensureRootInstalled(ctx, role);
   },
 );
 
@@ -55,24 +53,19 @@ const installTiming = phase<D>(
       measure('plugin_to_installed_ms').unit('ms').inRange(limit('timing.plugin_to_installed_ms')).doc('plug-in → EV ContractInstalled'),
     ],
   },
-  async (ctx) => {
-    const cp = await chargePoint(pc(ctx));
-    const rec = recordCalls(pc(ctx), cp);
-    try {
-      const r = await installContract(pc(ctx), rec);
+  async (ctx) =>
+    recording(ctx, async (rec) => {
+      const r = await installContract(ctx, rec);
       checkPncTraffic(rec, r.since);
-      if (!r.request) throw new ProtocolViolation('pnc.M01.forward', `no Get15118EVCertificate reached the CSMS; EV: ${evTrail(pc(ctx), r.since)}`);
+      if (!r.request) throw new ProtocolViolation('pnc.M01.forward', `no Get15118EVCertificate reached the CSMS; EV: ${evTrail(ctx, r.since)}`);
       const answer = await r.request.answered;
       benchCsmsMs(ctx, r.request, answer.t, 'get15118_csms_ms');
-      if (!r.installed) throw new ProtocolViolation(evDetailText(r.failed?.detail) === 'session-id' ? 'pnc.M01.session-id' : 'pnc.M01.install', `the EV did not install the contract (${evDetailText(r.failed?.detail) ?? 'no report'}); EV: ${evTrail(pc(ctx), r.since)}`);
+      checkInstalled(ctx, r);
       const evMs = r.installed.t - answer.t;
       ctx.m.set('ev_install_ms', ms(evMs));
       ctx.m.set('plugin_to_installed_ms', ms(r.installed.t - r.since));
       ctx.timing({ protocol: 'v2g', message: 'CertificateInstallation', direction: 'csms->ev', latencyMs: evMs });
-    } finally {
-      rec.stop();
-    }
-  },
+    }),
 );
 
 const authorizationTiming = phase<D>(
@@ -87,26 +80,21 @@ const authorizationTiming = phase<D>(
       measure('plugin_to_authorized_ms').unit('ms').inRange(limit('timing.plugin_to_authorized_ms')),
     ],
   },
-  async (ctx) => {
-    const cp = await chargePoint(pc(ctx));
-    const rec = recordCalls(pc(ctx), cp);
-    try {
-      const s = await runContractSession(pc(ctx), { charge: 'power' });
+  async (ctx) =>
+    recording(ctx, async (rec) => {
+      const s = await runContractSession(ctx, { charge: 'power' });
       checkPncTraffic(rec, s.since);
       const auth = rec.of('DataTransfer.Authorize', s.since)[0];
-      if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `no DataTransfer Authorize reached the CSMS; EV: ${evTrail(pc(ctx), s.since)}`);
+      if (!auth) throw new ProtocolViolation('pnc.C07.authorize', `no DataTransfer Authorize reached the CSMS; EV: ${evTrail(ctx, s.since)}`);
       const answer = await auth.answered;
       benchCsmsMs(ctx, auth, answer.t, 'authorize_csms_ms');
       const status = (answer.inner?.idTokenInfo as JsonObject | undefined)?.status;
-      if (s.decision?.state !== 'Authorized' || !charged(pc(ctx), s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `the CSMS answered ${String(status)} but the EV was not authorized and charging; EV: ${evTrail(pc(ctx), s.since)}`);
+      if (s.decision?.state !== 'Authorized' || !charged(ctx, s)) throw new ProtocolViolation('pnc.C07.accepted-no-charge', `the CSMS answered ${String(status)} but the EV was not authorized and charging; EV: ${evTrail(ctx, s.since)}`);
       const toEv = s.decision.t - answer.t;
       ctx.m.set('authorize_to_ev_ms', ms(toEv));
       ctx.m.set('plugin_to_authorized_ms', ms(s.decision.t - s.since));
       ctx.timing({ protocol: 'v2g', message: 'Authorization', direction: 'csms->ev', latencyMs: toEv });
-    } finally {
-      rec.stop();
-    }
-  },
+    }),
 );
 
 const certificateSignedTiming = phase<D>(
@@ -120,24 +108,11 @@ const certificateSignedTiming = phase<D>(
     ],
   },
   async (ctx) => {
-    const cp = await chargePoint(pc(ctx));
-    const rule = cp.respond('DataTransfer.SignCertificate', { followUp: 'none' });
-    try {
-      const before = nowMs();
-      const trig = await pncCall(pc(ctx), 'TriggerMessage', { requestedMessage: 'SignV2GCertificate' }, 'pnc.A02.trigger');
-      const triggered = nowMs();
-      if (trig.status !== 'Accepted') throw new ProtocolViolation('pnc.A02.trigger', `TriggerMessage SignV2GCertificate answered ${trig.status}`);
-      const sign = await cp.expectCall('DataTransfer.SignCertificate', { since: before, timeoutMs: limitNumber(pc(ctx), 'pnc.wait.sign_certificate_ms'), signal: ctx.signal });
-      ctx.m.set('sign_certificate_after_trigger_ms', ms(Math.max(0, sign.t - triggered)));
-      const chain = await cp.certificateChainFor(String(sign.payload.csr), 'valid');
-      const t0 = nowMs();
-      const r = await pncCall(pc(ctx), 'CertificateSigned', { certificateChain: chain, certificateType: 'V2GCertificate' }, 'pnc.A02.chain');
-      const handled = nowMs() - t0;
-      if (r.status !== 'Accepted') throw new ProtocolViolation('pnc.A02.chain', `CertificateSigned with a valid chain answered ${r.status}`);
-      ctx.m.set('certificate_signed_ms', ms(handled));
-    } finally {
-      rule.remove();
-    }
+    const cp = await chargePoint(ctx);
+    const { sign, triggeredAt } = await triggerSignCertificate(ctx, cp);
+    ctx.m.set('sign_certificate_after_trigger_ms', ms(Math.max(0, sign.t - triggeredAt)));
+    const chain = await chainFor(cp, sign, 'valid');
+    ctx.m.set('certificate_signed_ms', ms(await sendValidChain(ctx, chain)));
   },
 );
 

@@ -65,7 +65,7 @@ export function placeholderEnv(def: SimulatorDefinition): Record<string, string>
 export function isSimulatorDefinition(v: unknown): v is SimulatorDefinition {
   if (typeof v !== 'object' || v === null) return false;
   const d = v as Partial<SimulatorDefinition>;
-  return typeof d.name === 'string' && typeof d.start === 'function' && typeof d.provides === 'object' && d.provides !== null && typeof (d.options as { safeParse?: unknown } | undefined)?.safeParse === 'function';
+  return typeof d.name === 'string' && typeof d.description === 'string' && typeof d.start === 'function' && typeof d.provides === 'object' && d.provides !== null && typeof (d.options as { safeParse?: unknown } | undefined)?.safeParse === 'function';
 }
 
 /** Imports `spec` (relative to `dir`) and returns its default export, or a one-line reason. */

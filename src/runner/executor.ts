@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { LinkError, ProtocolViolation } from '../../drivers/capabilities.ts';
+import { nowMs as now } from '../../drivers/common/time.ts';
 import { foldJournal, summarizeSuite, type PhaseSummary } from '../report/fold.ts';
 import { Journal, JOURNAL_FILE, type JournalEvent } from '../report/journal.ts';
 import { writeRunOutputs } from '../report/outputs.ts';
@@ -47,8 +48,6 @@ import { isHealthSuiteFile } from './load-suites.ts';
 import type { LimitSet } from './limits.ts';
 import { LimitRef, toValidatorSpec, validate, type MeasureBuilder } from './measure.ts';
 import { skipReasonOf, type PhaseContext, type PhaseDef, type PhaseResult, type SuiteDef } from './suite.ts';
-
-export const now = (): number => performance.timeOrigin + performance.now();
 
 const DEFAULT_PHASE_TIMEOUT_MS = 60_000;
 
@@ -85,6 +84,10 @@ export interface RunOptions {
   forceSignal?: AbortSignal;
   /** Sees every journal event (progress display, live view). Must not throw. */
   onEvent?: (ev: JournalEvent) => void;
+  /** Gets the run's Rig as soon as it exists (a live view of its open drivers); it is done with it when runBench settles. */
+  onRig?: (rig: Rig) => void;
+  /** Gets what writing record.json, junit.xml and report.html gave (a `reportError` is a bug in the report page). */
+  onOutputs?: (o: ReturnType<typeof writeRunOutputs>) => void;
 }
 
 interface ResolvedMeasure {
@@ -133,7 +136,6 @@ export function resolveLimits(suites: readonly LoadedSuite[], limits: LimitSet):
   return out;
 }
 
-/** Text of anything thrown, without ever throwing itself. */
 /** JSON of a value for a message (never throws: cycles, BigInt and the like fall back to text()). */
 function jsonText(v: unknown): string {
   try {
@@ -143,6 +145,7 @@ function jsonText(v: unknown): string {
   }
 }
 
+/** Text of anything thrown, without ever throwing itself. */
 function text(v: unknown): string {
   if (typeof v === 'string') return v;
   try {
@@ -194,6 +197,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     return !r.ok && r.kind === 'ambiguous' ? [`${s.file}: ${r.message}`] : [];
   });
   if (ambiguous.length) throw new ConfigError(ambiguous.join('\n'));
+  opts.onRig?.(rig);
 
   mkdirSync(runDir, { recursive: true });
   const journal = new Journal(path.join(runDir, JOURNAL_FILE));
@@ -456,7 +460,6 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     } catch (e) {
       abnormal = true;
       result = undefined;
-      skipReason = undefined;
       if (timeoutCtl.signal.aborted) {
         outcome = 'TIMEOUT';
         reason = `exceeded its timeoutMs of ${timeoutMs} ms`;
@@ -566,7 +569,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     return all;
   };
 
-  /** A suite that does not run at all: SKIPPED with one detail. */
+  /** A suite that does not run at all (cancelled run, missing feature or driver, unhealthy rig): SKIPPED with one detail. */
   const skipSuite = (suiteIdx: number, suite: LoadedSuite, code: string, message: string): Outcome => {
     const def = suite.def;
     emit({ type: 'suite.start', t: now(), suite: suiteIdx, name: def.name, version: def.version, file: suite.file, sha256: suite.sha256, requires: [...(def.requires ?? [])] });
@@ -577,6 +580,11 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
 
   const runSuite = async (suiteIdx: number, suite: LoadedSuite): Promise<Outcome> => {
     const def = suite.def;
+    if (runSignal.aborted) return skipSuite(suiteIdx, suite, 'NOT_STARTED', 'the run was cancelled before this suite started');
+    const missing = (def.requires ?? []).filter((f) => !spec.config.features.includes(f));
+    if (missing.length) return skipSuite(suiteIdx, suite, 'MISSING_FEATURE', `rig ${spec.config.id} lacks feature(s) ${missing.join(', ')}`);
+    const uses = rig.resolveUses(def.uses ?? {});
+    if (!uses.ok) return skipSuite(suiteIdx, suite, 'MISSING_DRIVER', uses.message);
     emit({ type: 'suite.start', t: now(), suite: suiteIdx, name: def.name, version: def.version, file: suite.file, sha256: suite.sha256, requires: [...(def.requires ?? [])] });
     const phases: PhaseSummary[] = [];
     const extra: Outcome[] = [];
@@ -588,23 +596,6 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     };
 
     try {
-      if (runSignal.aborted) {
-        extra.push('SKIPPED');
-        details.push({ code: 'NOT_STARTED', message: 'the run was cancelled before this suite started' });
-        return end();
-      }
-      const missing = (def.requires ?? []).filter((f) => !spec.config.features.includes(f));
-      if (missing.length) {
-        extra.push('SKIPPED');
-        details.push({ code: 'MISSING_FEATURE', message: `rig ${spec.config.id} lacks feature(s) ${missing.join(', ')}` });
-        return end();
-      }
-      const uses = rig.resolveUses(def.uses ?? {});
-      if (!uses.ok) {
-        extra.push('SKIPPED');
-        details.push({ code: 'MISSING_DRIVER', message: uses.message });
-        return end();
-      }
       emit({ type: 'suite.bind', suite: suiteIdx, uses: uses.bound });
       const names = [...new Set(Object.values(uses.bound))];
       try {
@@ -720,6 +711,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
   emit({ type: 'run.end', t: now(), outcome: outcomes.length ? aggregateOutcome(outcomes) : 'SKIPPED', details: runDetails });
   journal.close();
   const record = foldJournal(events);
-  writeRunOutputs(runDir, record);
+  const outputs = writeRunOutputs(runDir, record);
+  opts.onOutputs?.(outputs);
   return record;
 }

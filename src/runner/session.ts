@@ -19,15 +19,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { JsonObject, Lifecycle } from '../../drivers/capabilities.ts';
+import type { JsonObject } from '../../drivers/capabilities.ts';
+import { nowMs as now } from '../../drivers/common/time.ts';
 import { exportRunToInflux, parseInfluxUrl, type ExportResult } from '../report/influx.ts';
 import type { JournalEvent } from '../report/journal.ts';
 import type { RunRecord, Trigger } from '../report/record.ts';
 import { hostInfo, PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
 import { formatRigIssue, loadRig, type LoadedRig } from '../rig/load.ts';
-import { DriverRegistry, type DriverDefinition } from '../rig/registry.ts';
+import type { Rig } from '../rig/rig.ts';
 import { startSimulator, type RunningSimulator } from '../rig/simulator.ts';
-import { runBench, type LoadedSuite, type RunnableRig } from './executor.ts';
+import { runBench, type LoadedSuite } from './executor.ts';
 import { loadLimits, type LimitSet } from './limits.ts';
 import { findSuiteFiles, loadSuites } from './load-suites.ts';
 
@@ -77,11 +78,11 @@ export interface SessionResult {
   influx?: ExportResult;
   /** Only with `influxUrl`: the export threw (the record is written regardless). */
   influxError?: unknown;
+  /** report.html could not be built (a bug: the page written says so; record.json and junit.xml are complete). */
+  reportError?: string;
 }
 
 export type SessionState = 'prepared' | 'starting-simulator' | 'running' | 'stopping' | 'done';
-
-const now = (): number => performance.timeOrigin + performance.now();
 
 export function makeRunId(rigId: string): string {
   const d = new Date();
@@ -131,8 +132,8 @@ export class RunSession {
   private readonly listeners = new Set<(ev: SessionEvent) => void>();
   private readonly cancel = new AbortController();
   private readonly force = new AbortController();
-  private readonly instances = new Map<string, Lifecycle>();
-  private readonly openDrivers = new Set<string>();
+  /** the running Rig (runBench's), while the suites run: its open drivers are snapshotted */
+  private liveRig: Rig | undefined;
   private stateNow: SessionState = 'prepared';
 
   constructor(
@@ -187,31 +188,14 @@ export class RunSession {
     return 'none';
   }
 
-  /** The registry the run uses: the rig's, with each created driver instance remembered for snapshots. */
-  private watchingRegistry(registry: DriverRegistry): DriverRegistry {
-    return new DriverRegistry(
-      registry.list().map(
-        (def): DriverDefinition => ({
-          ...def,
-          create: (ctx) => {
-            const inst = def.create(ctx);
-            this.instances.set(ctx.name, inst);
-            return inst;
-          },
-        }),
-      ),
-    );
-  }
-
   private snapshotTick(): void {
-    if (this.openDrivers.size === 0 || this.listeners.size === 0) return;
+    const open = this.liveRig?.openSlots() ?? [];
+    if (open.length === 0 || this.listeners.size === 0) return;
     const snapshots: Record<string, JsonObject> = {};
-    for (const name of this.openDrivers) {
-      const inst = this.instances.get(name);
-      if (!inst) continue;
+    for (const slot of open) {
       try {
-        const s = inst.snapshot();
-        if (s !== null && typeof s === 'object') snapshots[name] = JSON.parse(JSON.stringify(s)) as JsonObject;
+        const s = slot.instance.snapshot();
+        if (s !== null && typeof s === 'object') snapshots[slot.name] = JSON.parse(JSON.stringify(s)) as JsonObject;
       } catch {
         // snapshot() of a broken driver: nothing to show
       }
@@ -253,11 +237,12 @@ export class RunSession {
       const timer = interval > 0 ? setInterval(() => this.snapshotTick(), interval) : undefined;
       timer?.unref();
       let record: RunRecord;
+      let reportError: string | undefined;
       try {
         record = await runBench({
           runId: this.runId,
           runDir: this.runDir,
-          rig: { ...rig, registry: this.watchingRegistry(rig.registry) } as RunnableRig,
+          rig,
           suites: this.suites,
           limits: this.limits,
           trigger: this.opts.trigger,
@@ -266,19 +251,19 @@ export class RunSession {
           signal: this.cancel.signal,
           forceSignal: this.force.signal,
           onEvent: (ev) => {
-            if (ev.type === 'driver.snapshot') {
-              if (ev.when === 'open') this.openDrivers.add(ev.driver);
-              else this.openDrivers.delete(ev.driver);
-            }
+            // the drivers' final snapshots: they are being closed, no periodic one after these
+            if (ev.type === 'driver.snapshot' && ev.when === 'close') this.liveRig = undefined;
             this.emit({ type: 'journal', event: ev });
           },
+          onRig: (r) => (this.liveRig = r),
+          onOutputs: (o) => (reportError = o.reportError),
         });
       } finally {
         clearInterval(timer);
-        this.openDrivers.clear();
+        this.liveRig = undefined;
       }
       this.stateNow = 'stopping';
-      const result: SessionResult = { runId: this.runId, runDir: this.runDir, record };
+      const result: SessionResult = { runId: this.runId, runDir: this.runDir, record, ...(reportError !== undefined ? { reportError } : {}) };
       if (this.opts.influxUrl) {
         try {
           result.influx = await exportRunToInflux(this.runDir, record, this.opts.influxUrl);

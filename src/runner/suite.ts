@@ -35,8 +35,6 @@ export interface Measurements {
   series(name: string): SeriesHandle;
 }
 
-/** A protocol exchange's latency (hil_timing); the same shape drivers return from `timings()`. */
-export type { TimingPoint } from '../../drivers/capabilities.ts';
 export interface ThroughputPoint {
   link: string;
   window: string;

@@ -199,6 +199,20 @@ describe('exactEntriesProblems (hash data of the contract chain without its root
     expect(p).toHaveLength(1);
     expect(p[0]).toMatch(/^h\[2\] \(serial ".+"\) is none of: /);
   });
+
+  it('names an entry that two expected entries both claim (fewer entries than expected is never clean)', () => {
+    // a loose matcher that also takes MO Sub-CA 1's hash data: one entry would stand for two certificates
+    const loose: ExpectedEntry = { label: 'any MO sub-CA', matches: (e) => expected.some((x) => x.matches(e)) };
+    const p = exactEntriesProblems([sub2, sub1], [...expected, loose], 'h');
+    expect(p).toEqual([
+      `h lists the any MO sub-CA 2 times`,
+      `h[0] stands for several entries at once: ${pki.cert('mo-sub2').subject}, any MO sub-CA`,
+      `h[1] stands for several entries at once: ${pki.cert('mo-sub1').subject}, any MO sub-CA`,
+    ]);
+    // one entry, two labels, both "found once": only the new rule catches it
+    const single = exactEntriesProblems([sub2], [expected[0] as ExpectedEntry, { label: 'the first', matches: (e) => e === sub2 }], 'h');
+    expect(single).toEqual([`h[0] stands for several entries at once: ${pki.cert('mo-sub2').subject}, the first`]);
+  });
 });
 
 describe('freshV2gRoot', () => {

@@ -57,6 +57,22 @@ describe('rig simulator section', () => {
     expect(issues2.some((i) => /missing\.yaml:\d+:\d+: simulator\.module: cannot load simulator "\.\/nowhere\.ts": no such file/.test(i))).toBe(true);
   });
 
+  it('rejects a module whose default export lacks the required description', async () => {
+    const dir = tmp();
+    const sim = path.join(dir, 'no-description.ts');
+    // everything but the description (options: just enough of a zod schema to pass the shape check)
+    writeFileSync(sim, 'export default { name: "nameless", options: { safeParse: (v) => ({ success: true, data: v }) }, provides: {}, start: async () => ({ env: {}, stop: async () => {}, snapshot: () => ({}) }) };\n');
+    const file = path.join(dir, 'rig.yaml');
+    writeFileSync(
+      file,
+      readFileSync(path.join(FIX, 'simulated.yaml'), 'utf8')
+        .replace('plugins: [../../fakes/drivers.ts]', `plugins: [${path.join(ROOT, 'test/fakes/drivers.ts')}]`)
+        .replace('./sim/tcp-sim.ts', sim),
+    );
+    const issues = await issuesOf(file, { HIL_SIM_MARKER: '/x', HIL_SIM_PORT: '9', HIL_SIM_HOST: '127.0.0.1' });
+    expect(issues.some((i) => /rig\.yaml:\d+:\d+: simulator\.module: simulator ".*no-description\.ts": its default export is not a simulator definition \(needs name, description/.test(i)), issues.join('\n')).toBe(true);
+  });
+
   it('pnc-bench run starts the simulator, records its values and stops it', async () => {
     const dir = tmp();
     const marker = path.join(dir, 'marker');
