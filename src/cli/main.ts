@@ -29,7 +29,7 @@ import { isHealthSuiteFile } from '../runner/load-suites.ts';
 import { formatRigIssue, RigConfigError } from '../rig/load.ts';
 import { ConfigError } from '../runner/errors.ts';
 import { LimitFileError } from '../runner/limits.ts';
-import { DEFAULT_RIG, DEFAULT_SUITES, prepareSession, SimulatorError, type SessionResult } from '../runner/session.ts';
+import { DEFAULT_RIG, prepareSession, SimulatorError, type SessionResult } from '../runner/session.ts';
 import { csmsCommands } from './csms.ts';
 import { exiCommands } from './exi.ts';
 import { pkiCommands } from './pki.ts';
@@ -39,8 +39,6 @@ import { ServerConfigError, ServerListenError } from '../server/errors.ts';
 import { serveCommands } from './serve.ts';
 
 export const EXIT = { PASS: 0, FAIL: 1, CONFIG: 2, INFRA: 3 } as const;
-
-export { DEFAULT_RIG, DEFAULT_SUITES };
 
 interface RunFlags {
   rig: string;
@@ -93,6 +91,7 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
   for (const d of record.outcomeDetails) say(`  ${d.code}: ${d.message}`);
   const rel = path.relative(process.cwd(), runDir);
   say(`record: ${rel && !rel.startsWith('..') ? rel : runDir}/record.json, junit.xml, report.html`);
+  if (result.reportError !== undefined) io.err(`warning: ${result.reportError} (a bug: the page written says so; record.json and junit.xml are complete)`);
   if (flags.influx) {
     if (result.influxError !== undefined) throw result.influxError;
     const r = result.influx;
@@ -176,8 +175,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     .description('rebuild record.json and every derived output of a run from its journal (after a crash or kill -9)')
     .argument('<runDir>', 'run directory (reports/<runId>)')
     .action(async (runDir: string) => {
-      const { record, truncatedTail, files } = rebuildRun(runDir);
+      const { record, truncatedTail, files, reportError } = rebuildRun(runDir);
       if (truncatedTail) io.err('warning: the journal\'s last line was cut short (crash mid-write); it was dropped');
+      if (reportError !== undefined) io.err(`warning: ${reportError} (a bug: the page written says so; record.json and junit.xml are complete)`);
       const phases = record.suites.reduce((n, s) => n + s.phases.length, 0);
       io.out(`${record.outcome}${record.recovered ? ' (recovered from an unfinished journal)' : ''}  run ${record.runId}: ${record.suites.length} suite(s), ${phases} phase(s)`);
       io.out(`wrote ${files.map((f) => path.join(runDir, f)).join(', ')}`);

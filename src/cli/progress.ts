@@ -1,6 +1,7 @@
 // Progress output of `pnc-bench run`, fed by journal events. On a TTY: one permanent line per
 // finished phase and suite, plus a live status line (suite › phase, last measurement, elapsed)
 // redrawn in place. Elsewhere (CI logs, pipes): plain lines only, one per event worth reading.
+import { nowMs } from '../../drivers/common/time.ts';
 import type { JournalEvent } from '../report/journal.ts';
 import type { Outcome } from '../report/record.ts';
 
@@ -46,7 +47,7 @@ export class Progress {
 
   private status(): void {
     if (!this.tty || !this.suiteName) return;
-    const elapsed = secs(performance.timeOrigin + performance.now() - this.tRun);
+    const elapsed = secs(nowMs() - this.tRun);
     const where = this.phaseName ? `${this.suiteName} › ${this.phaseName}` : this.suiteName;
     const s = `  … ${where}${this.lastMeasurement ? `  (${this.lastMeasurement})` : ''}  ${elapsed}`;
     this.write(`\r\x1b[K${s.slice(0, (process.stdout.columns || 100) - 1)}`);

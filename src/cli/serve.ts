@@ -8,6 +8,7 @@
 //                   [--token <t> | PNC_BENCH_TOKEN=<t>] [--influx <url>] [--no-probe]
 import type { Command } from 'commander';
 import { DEFAULT_RIG } from '../runner/session.ts';
+import { DEFAULT_HOST, DEFAULT_PORT, LOOPBACK_HOSTS } from '../server/defaults.ts';
 import { ServerConfigError } from '../server/errors.ts';
 import type { Io } from './main.ts';
 
@@ -34,8 +35,8 @@ export function serveCommands(program: Command, io: Io, setCode: (c: number) => 
     .description('live bench server for one rig: HTTP API, WebSocket event stream and web view (docs/server.md)')
     .argument('[suites...]', 'suite files (*.suite.ts) or directories offered for runs (default: bench/)', [])
     .option('--rig <file>', 'rig file', DEFAULT_RIG)
-    .option('--port <n>', 'TCP port (0: any free port)', '8080')
-    .option('--host <addr>', 'address to bind; anything but 127.0.0.1, ::1 or localhost needs a token', '127.0.0.1')
+    .option('--port <n>', 'TCP port (0: any free port)', String(DEFAULT_PORT))
+    .option('--host <addr>', `address to bind; anything but ${LOOPBACK_HOSTS.join(', ')} needs a token`, DEFAULT_HOST)
     .option('--reports <dir>', 'where run directories are written and read', 'reports')
     .option('--token <t>', 'bearer token every API and WebSocket request must carry (default: $PNC_BENCH_TOKEN); also on loopback behind a TLS proxy (docs/server.md)')
     .option('--influx <url>', 'also write each run\'s points to InfluxDB: http(s)://[user:pass@]host:port/<db>[?rp=<policy>]')

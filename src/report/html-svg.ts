@@ -1,25 +1,31 @@
 // Building blocks of report.html: HTML escaping, number formatting, statistics and the SVG plots
 // drawn server-side (no script in the page): a line plot (power, energy, current, voltage over
 // time) and a strip/box plot (latency per message). Every function returns markup as a string;
-// every piece of text that reaches the markup goes through `esc`, because record text comes from
-// the charger under test and is untrusted.
+// every piece of text that reaches the markup goes through `esc` (or `escText`, for element content
+// only), because record text comes from the charger under test and is untrusted.
 //
 //   linePlot({ plot: 'power', title: 'Power', xLabel: 't_ms', yLabel: 'kW', series: [{ label, points }], hlines: [] })
 //   stripPlot({ plot: 'timing', xLabel: 'latency (ms)', rows: [{ label, values, limits }] })
 
-/** Escapes text for HTML element content and double- or single-quoted attribute values. */
-export function esc(text: string): string {
+/**
+ * Escapes text for HTML element content only (not for attributes): `&`, `<` and `>`, and control
+ * characters and non-characters (invisible or garbled) become U+FFFD. Quotes stay as they are,
+ * which keeps JSON frame text in tooltips short.
+ */
+export function escText(text: string): string {
   return (
     text
-      // C0 controls (except tab and line breaks) and non-characters would be invisible or garbled
       // eslint-disable-next-line no-control-regex
       .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffe\uffff]/g, '\ufffd')
       .replace(/&/g, '&amp;')
       .replace(/</g, '&lt;')
       .replace(/>/g, '&gt;')
-      .replace(/"/g, '&quot;')
-      .replace(/'/g, '&#39;')
   );
+}
+
+/** Escapes text for HTML element content and double- or single-quoted attribute values. */
+export function esc(text: string): string {
+  return escText(text).replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 /** Shortens text to `max` characters with an ellipsis (before escaping). */
@@ -39,7 +45,7 @@ export function fmtNum(v: number): string {
 }
 
 /** Coordinates in SVG: two decimals are below a pixel's resolution and keep files small. */
-const px = (v: number): string => String(Math.round(v * 100) / 100);
+export const px = (v: number): string => String(Math.round(v * 100) / 100);
 
 /** Nearest-rank percentile (p in 0..100) of an ascending array; NaN when empty. */
 export function percentile(sortedAsc: readonly number[], p: number): number {

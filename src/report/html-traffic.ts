@@ -8,9 +8,10 @@
 //     {"t", "dir": "rx", "topic": "…/impl/ev/var/V2G_Messages", "payload": "{\"data\":{dir, message, responseCode?, t}}"}.
 //
 //   const items = parseTraffic(text)          // one transcript's chart items (lines it does not know are skipped)
-//   sequenceChart(items, { t0: phase.tStart, maxItems: 150 })   // SVG, the first 150 with a note of the rest
+//   const caps = sequenceCaps(counts, 150, 600)   // per-chart caps under a page-wide budget
+//   sequenceChart(items, { t0: phase.tStart, maxItems: caps[i] })   // SVG, the first ones with a note of the rest
 
-import { clip, esc, fmtNum } from './html-svg.ts';
+import { clip, esc, escText, fmtNum, px } from './html-svg.ts';
 
 export type Actor = 'ev' | 'charger' | 'csms';
 
@@ -43,9 +44,11 @@ type JsonObj = { [k: string]: Json };
 const isObj = (v: unknown): v is JsonObj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** the OCA PnC vendorId (src/csms PNC_VENDOR_ID; not imported: the report does not load the CSMS and its schemas) */
 const PNC_VENDOR = 'org.openchargealliance.iso15118pnc';
 const V2G_TOPIC = /\/impl\/[^/]+\/var\/V2G_Messages$/;
-const DETAIL_CHARS = 400;
+/** Frame text kept for an arrow's tooltip (the transcripts hold all of it). */
+const DETAIL_CHARS = 200;
 
 /** The status a response carries: `status`, else `idTagInfo.status` / `idTokenInfo.status`. */
 function statusOf(o: JsonObj): string | undefined {
@@ -228,7 +231,43 @@ export function sortItems(items: readonly SeqItem[]): SeqItem[] {
     .map((x) => x.it);
 }
 
-/** SVG of the first `maxItems` items (already sorted) on the three lifelines. */
+/**
+ * How many messages each of several charts may draw: at most `perChart` each and at most `total`
+ * together. Small charts keep all their messages; the budget left is shared evenly by the large
+ * ones (the first of them get one more when it does not divide), so every phase stays visible and
+ * a run with many long phases still gives a page of bounded size.
+ */
+export function sequenceCaps(counts: readonly number[], perChart: number, total: number): number[] {
+  const drawn = (c: number): number => counts.reduce((sum, n) => sum + Math.min(n, c), 0);
+  if (drawn(perChart) <= total) return counts.map((n) => Math.min(n, perChart));
+  let lo = 0; // drawn(lo) <= total
+  let hi = perChart; // drawn(hi) > total
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (drawn(mid) <= total) lo = mid;
+    else hi = mid;
+  }
+  let spare = total - drawn(lo);
+  return counts.map((n) => {
+    if (n <= lo) return n;
+    if (spare > 0) {
+      spare--;
+      return lo + 1;
+    }
+    return lo;
+  });
+}
+
+/**
+ * The chart's styles, in the page's CSS: colours and strokes by class instead of attributes on each
+ * of hundreds of arrows (red: bad, green: ISO 15118, light blue: answers, blue: OCPP calls).
+ */
+export const SEQUENCE_CSS =
+  '.seq .c-call{--c:#1f4e8c}.seq .c-result{--c:#4a6fa5}.seq .c-v2g{--c:#2e7d32}.seq .c-bad{--c:#c62828}' +
+  '.seq .msg line{stroke:var(--c);stroke-width:1.4}.seq .msg rect{stroke:var(--c)}.seq .msg polygon,.seq .msg text{fill:var(--c)}' +
+  '.seq .msg text.t{fill:#666}.seq .msg text.label{text-anchor:middle}';
+
+/** SVG of the first `maxItems` items (already sorted) on the three lifelines; styled by `SEQUENCE_CSS`. */
 export function sequenceChart(items: readonly SeqItem[], opts: SequenceOptions): string {
   const W = opts.width ?? 1000;
   const max = opts.maxItems ?? 150;
@@ -248,9 +287,9 @@ export function sequenceChart(items: readonly SeqItem[], opts: SequenceOptions):
   }
   shown.forEach((it, i) => {
     const y = top + rowH * i + 14;
-    const color = it.bad ? '#c62828' : it.protocol === 'v2g' ? '#2e7d32' : it.kind === 'result' ? '#4a6fa5' : '#1f4e8c';
+    const color = it.bad ? 'c-bad' : it.protocol === 'v2g' ? 'c-v2g' : it.kind === 'result' ? 'c-result' : 'c-call';
     const time = `+${fmtNum(Math.round((it.t - opts.t0) * 1000) / 1000)} ms`;
-    const g: string[] = [`<title>${esc(`${time} ${it.label}\n${it.detail}`)}</title>`, `<text x="4" y="${y + 4}" fill="#666">${esc(time)}</text>`];
+    const g: string[] = [`<title>${escText(`${time} ${it.label}\n${it.detail}`)}</title>`, `<text class="t" x="4" y="${y + 4}">${escText(time)}</text>`];
     const x1 = laneX[it.from];
     const x2 = laneX[it.to];
     if (x1 === x2) {
@@ -258,17 +297,17 @@ export function sequenceChart(items: readonly SeqItem[], opts: SequenceOptions):
       const label = clip(it.label, Math.max(8, Math.floor((room - 12) / 6.2)));
       const w = Math.min(room, label.length * 6.2 + 12);
       const xr = it.to === 'csms' ? x1 - w - 6 : x1 + 6;
-      g.push(`<rect x="${xr}" y="${y - 9}" width="${w}" height="16" fill="#fff7e6" stroke="${color}"/><text x="${xr + 6}" y="${y + 3}" fill="${color}">${esc(label)}</text>`);
+      g.push(`<rect x="${px(xr)}" y="${y - 9}" width="${px(w)}" height="16" fill="#fff7e6"/><text x="${px(xr + 6)}" y="${y + 3}">${escText(label)}</text>`);
     } else {
       const dirn = x2 > x1 ? 1 : -1;
       const tip = x2 - dirn * 1;
       const dash = it.kind === 'result' || (it.protocol === 'v2g' && it.label.includes('Res')) ? ' stroke-dasharray="5 3"' : '';
-      g.push(`<line x1="${x1}" x2="${tip - dirn * 7}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="1.4"${dash}/>`);
-      g.push(`<polygon class="head" points="${tip},${y} ${tip - dirn * 8},${y - 4} ${tip - dirn * 8},${y + 4}" fill="${color}"/>`);
+      g.push(`<line x1="${x1}" x2="${tip - dirn * 7}" y1="${y}" y2="${y}"${dash}/>`);
+      g.push(`<polygon class="head" points="${tip},${y} ${tip - dirn * 8},${y - 4} ${tip - dirn * 8},${y + 4}"/>`);
       const span = Math.abs(x2 - x1);
-      g.push(`<text class="label" x="${(x1 + x2) / 2}" y="${y - 4}" text-anchor="middle" fill="${color}">${esc(clip(it.label, Math.max(12, Math.floor(span / 5.8))))}</text>`);
+      g.push(`<text class="label" x="${(x1 + x2) / 2}" y="${y - 4}">${escText(clip(it.label, Math.max(12, Math.floor(span / 5.8))))}</text>`);
     }
-    parts.push(`<g class="msg msg-${it.kind}" data-protocol="${it.protocol}" data-from="${it.from}" data-to="${it.to}" data-label="${esc(it.label)}">${g.join('')}</g>`);
+    parts.push(`<g class="msg msg-${it.kind} ${color}" data-protocol="${it.protocol}" data-from="${it.from}" data-to="${it.to}" data-label="${esc(it.label)}">${g.join('')}</g>`);
   });
   if (left > 0) {
     parts.push(`<text class="omitted" x="${W / 2}" y="${H - 12}" text-anchor="middle" fill="#8a5a00">… ${left} more message${left === 1 ? '' : 's'} in this phase not drawn (first ${shown.length} shown; see the transcripts)</text>`);

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { clip, esc, fmtNum, linePlot, stripPlot, summarize, type LineSeries, type RefLine, type RowLimits } from './html-svg.ts';
-import { parseTraffic, sequenceChart, sortItems, type SeqItem } from './html-traffic.ts';
+import { parseTraffic, SEQUENCE_CSS, sequenceCaps, sequenceChart, sortItems, type SeqItem } from './html-traffic.ts';
 import {
   lastAttempts,
   OUTCOMES,
@@ -34,14 +34,17 @@ export interface ReportOptions {
   runDir?: string;
   /** Sequence-chart messages per phase (default 150); the rest are counted. */
   maxSequenceItems?: number;
+  /** Sequence-chart messages on the whole page (default 600), shared by the phases (`sequenceCaps`). */
+  maxSequenceTotal?: number;
   /** Log lines shown per phase (default 500). */
   maxLogLines?: number;
   /** Transcripts larger than this are not read (default 32 MiB). */
   maxAttachmentBytes?: number;
 }
 
+// Outcome colours are shared with the live server's web view (src/server/web/style.css; a test compares them).
 const CSS = `
-:root{--pass:#2e7d32;--fail:#c62828;--marg:#b26a00;--err:#6a1b9a;--skip:#757575;--line:#dde3ea}
+:root{--pass:#2e7d32;--fail:#c62828;--marg:#b26a00;--err:#6a1b9a;--infra:#5d4037;--skip:#757575;--line:#dde3ea}
 *{box-sizing:border-box}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#1d232b;background:#fff}
 h1{font-size:22px;margin:4px 0 8px}h2{font-size:18px;margin:28px 0 8px;border-bottom:2px solid var(--line);padding-bottom:4px}
@@ -53,7 +56,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:12px}
 .o-PASS{background:var(--pass)}.o-FAIL{background:var(--fail)}.o-TIMEOUT{background:var(--fail)}
-.o-ERROR,.o-INFRA,.o-ABORTED{background:var(--err)}.o-SKIPPED{background:var(--skip)}.o-marginal{background:var(--marg)}
+.o-ERROR,.o-ABORTED{background:var(--err)}.o-INFRA{background:var(--infra)}.o-SKIPPED{background:var(--skip)}.o-marginal{background:var(--marg)}
 tr.r-FAIL td{background:#fdecea}tr.r-marginal td{background:#fff4e0}tr.r-PASS td.outcome{color:var(--pass)}
 tr.r-FAIL td.outcome{color:var(--fail);font-weight:600}tr.r-marginal td.outcome{color:var(--marg);font-weight:600}
 .failures{border:2px solid var(--fail);background:#fff5f4;border-radius:6px;padding:8px 14px;margin:14px 0}
@@ -70,6 +73,7 @@ details>summary{cursor:pointer;font-weight:600;margin:6px 0}
 .logs{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;white-space:pre-wrap;background:#f7f8fa;border:1px solid var(--line);padding:6px;max-height:420px;overflow:auto}
 .l-warn{color:#8a5a00}.l-error{color:var(--fail)}.l-debug{color:#888}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:6px 0}dl.kv dt{color:#67707a}dl.kv dd{margin:0}
+${SEQUENCE_CSS}
 `;
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
@@ -113,7 +117,8 @@ export function limitText(v: ValidatorSpec, unit?: string): string {
   }
 }
 
-const limitsOf = (validators: readonly ValidatorSpec[], unit?: string): string =>
+/** All limits of a measurement or series in words (`limitText` each, `; `-separated); also the live server's measurement view. */
+export const limitsText = (validators: readonly ValidatorSpec[], unit?: string): string =>
   validators.length ? validators.map((v) => limitText(v, unit)).join('; ') : 'none (recorded only)';
 
 const rowClass = (x: { outcome: 'PASS' | 'FAIL'; marginal: boolean }): string => (x.outcome === 'FAIL' ? 'r-FAIL' : x.marginal ? 'r-marginal' : 'r-PASS');
@@ -215,10 +220,10 @@ function header(rec: RunRecord): string {
 function failureList(p: PhaseRecord): string {
   const out: string[] = [];
   for (const m of p.measurements.filter((x) => x.outcome === 'FAIL')) {
-    out.push(`<li>measurement <b>${esc(m.name)}</b> = ${esc(value(m.value))}${m.unit ? ` ${esc(m.unit)}` : ''}, limit ${esc(limitsOf(m.validators, m.unit))}${m.detail ? ` — ${esc(m.detail)}` : ''}${m.limitSource ? ` <span class="muted mono">${esc(m.limitSource)}</span>` : ''}</li>`);
+    out.push(`<li>measurement <b>${esc(m.name)}</b> = ${esc(value(m.value))}${m.unit ? ` ${esc(m.unit)}` : ''}, limit ${esc(limitsText(m.validators, m.unit))}${m.detail ? ` — ${esc(m.detail)}` : ''}${m.limitSource ? ` <span class="muted mono">${esc(m.limitSource)}</span>` : ''}</li>`);
   }
   for (const s of p.series.filter((x) => x.outcome === 'FAIL')) {
-    out.push(`<li>series <b>${esc(s.name)}</b>, limit ${esc(limitsOf(s.validators, s.unit))}${s.detail ? ` — ${esc(s.detail)}` : ''}${s.limitSource ? ` <span class="muted mono">${esc(s.limitSource)}</span>` : ''}</li>`);
+    out.push(`<li>series <b>${esc(s.name)}</b>, limit ${esc(limitsText(s.validators, s.unit))}${s.detail ? ` — ${esc(s.detail)}` : ''}${s.limitSource ? ` <span class="muted mono">${esc(s.limitSource)}</span>` : ''}</li>`);
   }
   return out.length ? `<ul>${out.join('')}</ul>` : '';
 }
@@ -264,7 +269,7 @@ function measurementTable(p: PhaseRecord): string {
   for (const m of p.measurements) {
     rows.push(
       `<tr class="measurement ${rowClass(m)}" data-name="${esc(m.name)}"><td><b>${esc(m.name)}</b>${m.description ? `<div class="muted">${esc(m.description)}</div>` : ''}</td>` +
-        `<td class="num">${esc(value(m.value))}</td><td>${esc(m.unit ?? '')}</td><td class="limit">${esc(limitsOf(m.validators, m.unit))}</td>` +
+        `<td class="num">${esc(value(m.value))}</td><td>${esc(m.unit ?? '')}</td><td class="limit">${esc(limitsText(m.validators, m.unit))}</td>` +
         `<td class="mono">${esc(m.limitSource ?? 'inline in the suite')}</td><td class="outcome">${outcomeCell(m)}</td><td>${esc(m.detail ?? '')}</td></tr>`,
     );
   }
@@ -274,7 +279,7 @@ function measurementTable(p: PhaseRecord): string {
     const val = sum.n ? `${s.points.length} points, ${fmtNum(sum.min)} … ${fmtNum(sum.max)}` : `${s.points.length} points`;
     rows.push(
       `<tr class="measurement series ${rowClass(s)}" data-name="${esc(s.name)}"><td><b>${esc(s.name)}</b> <span class="muted">series over ${esc(s.dims.join(', ') || 'index')}</span>${s.description ? `<div class="muted">${esc(s.description)}</div>` : ''}</td>` +
-        `<td class="num">${esc(val)}</td><td>${esc(s.unit ?? '')}</td><td class="limit">${esc(limitsOf(s.validators, s.unit))}</td>` +
+        `<td class="num">${esc(val)}</td><td>${esc(s.unit ?? '')}</td><td class="limit">${esc(limitsText(s.validators, s.unit))}</td>` +
         `<td class="mono">${esc(s.limitSource ?? 'inline in the suite')}</td><td class="outcome">${outcomeCell(s)}</td><td>${esc(s.detail ?? '')}</td></tr>`,
     );
   }
@@ -471,22 +476,27 @@ function powerSection(rec: RunRecord): string {
 // message sequence
 
 function sequenceSection(rec: RunRecord, opts: ReportOptions, problems: Problems): string {
-  const blocks: string[] = [];
-  const max = opts.maxSequenceItems ?? 150;
-  const draw = (title: string, attachments: readonly AttachmentRecord[], t0: number, phaseName?: string, href?: string): void => {
+  const charts: Array<{ title: string; items: SeqItem[]; t0: number; phaseName?: string; href?: string }> = [];
+  const read = (title: string, attachments: readonly AttachmentRecord[], t0: number, phaseName?: string, href?: string): void => {
     if (!attachments.some(isJsonLines)) return;
     const { items, problems: pr } = phaseTraffic(attachments, opts);
     for (const x of pr) problems.push(`${title}: ${x}`);
-    if (!items.length) return;
-    const ocpp = items.filter((i) => i.protocol === 'ocpp').length;
+    if (items.length) charts.push({ title, items, t0, phaseName, href });
+  };
+  rec.suites.forEach((s, si) => s.phases.forEach((p, pi) => read(`${s.name} › ${p.name}${p.attempt > 1 ? ` (attempt ${p.attempt})` : ''}`, p.attachments, p.tStart, p.name, anchor(si, pi))));
+  read('outside phases (opening, preflight, closing)', rec.attachments, rec.tStart);
+  // a page-wide budget besides the per-phase cap: a run of many busy phases stays a page of bounded size
+  const caps = sequenceCaps(
+    charts.map((c) => c.items.length),
+    opts.maxSequenceItems ?? 150,
+    opts.maxSequenceTotal ?? 600,
+  );
+  const blocks = charts.map(({ title, items, t0, phaseName, href }, i) => {
+    const ocpp = items.filter((it) => it.protocol === 'ocpp').length;
     const v2g = items.length - ocpp;
     const h = href ? `<a href="#${href}">${esc(title)}</a>` : esc(title);
-    blocks.push(
-      `<details class="seq-block" open${phaseName !== undefined ? ` data-phase="${esc(phaseName)}"` : ''}><summary>${h} <span class="muted">${ocpp} OCPP, ${v2g} ISO 15118 messages</span></summary><div class="plots">${sequenceChart(items, { t0, maxItems: max })}</div></details>`,
-    );
-  };
-  rec.suites.forEach((s, si) => s.phases.forEach((p, pi) => draw(`${s.name} › ${p.name}${p.attempt > 1 ? ` (attempt ${p.attempt})` : ''}`, p.attachments, p.tStart, p.name, anchor(si, pi))));
-  draw('outside phases (opening, preflight, closing)', rec.attachments, rec.tStart);
+    return `<details class="seq-block" open${phaseName !== undefined ? ` data-phase="${esc(phaseName)}"` : ''}><summary>${h} <span class="muted">${ocpp} OCPP, ${v2g} ISO 15118 messages</span></summary><div class="plots">${sequenceChart(items, { t0, maxItems: caps[i] ?? 0 })}</div></details>`;
+  });
   return (
     `<section id="sequence"><h2>Message sequence</h2><p class="muted">OCPP frames from the CSMS transcript and ISO 15118-2 messages from the EV emulator transcript, per phase; times from the phase start; hover an arrow for the frame. Dashed: answers; red: CALLERROR, violations, failed response codes.</p>` +
     `${blocks.join('') || '<p class="muted">No OCPP or ISO 15118 transcript attached to this run.</p>'}</section>`

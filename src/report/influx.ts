@@ -402,7 +402,11 @@ export function pointsFromRecord(record: RunRecord): InfluxPoint[] {
   return makeUnique(points);
 }
 
-/** Seconds of a throughput window's text (`1.003s`, `250ms`, `2min`, `1h`), or undefined for any other text. */
+/**
+ * Seconds of a throughput window's text: `linkThroughput` (drivers/capabilities.ts) writes
+ * `${seconds.toFixed(3)}s`; a suite calling `ctx.throughput` itself may write ms, s, min or h.
+ * Undefined for any other text.
+ */
 export function windowSeconds(window: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)\s*$/.exec(window);
   if (!m) return undefined;

@@ -325,10 +325,6 @@ export function aggregateOutcome(outcomes: Iterable<Outcome>): Outcome {
 }
 
 /**
- * Process exit code for a run outcome: 0 PASS, 1 FAIL/TIMEOUT, 2 when every suite was SKIPPED (the
- * rig cannot run what was asked: a configuration mismatch, not a green run), 3 INFRA/ERROR/ABORTED.
- */
-/**
  * The exit code of a run: as exitCodeFor(outcome), except that a run which is INFRA or ERROR but in
  * which a suite FAILed or TIMED OUT exits 1: that is evidence against the charger, and CI pipelines
  * retry exit 3 (a rig fault) — a retry must never wash a charger failure away.
@@ -346,6 +342,10 @@ export function exitCodeForRun(
   return code;
 }
 
+/**
+ * Process exit code for a run outcome: 0 PASS, 1 FAIL/TIMEOUT, 2 when every suite was SKIPPED (the
+ * rig cannot run what was asked: a configuration mismatch, not a green run), 3 INFRA/ERROR/ABORTED.
+ */
 export function exitCodeFor(outcome: Outcome): number {
   switch (outcome) {
     case 'PASS':

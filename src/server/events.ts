@@ -8,7 +8,9 @@
 //   session.on((ev) => tracker.onSessionEvent(ev));
 //   ... tracker.state()  // the LiveRun a new client gets in its hello
 import type { JsonObject } from '../../drivers/capabilities.ts';
+import { limitsText } from '../report/html.ts';
 import type { MeasuredValue, Outcome, OutcomeDetail, PhaseGroup, Trigger, ValidatorSpec } from '../report/record.ts';
+import { nowMs as now } from '../../drivers/common/time.ts';
 import type { SessionEvent } from '../runner/session.ts';
 
 export const EVENTS_SCHEMA_ID = 'pnc-bench-events/1';
@@ -44,6 +46,8 @@ export interface MeasurementView {
   unit?: string;
   /** The validators the value was checked against (the resolved limits). */
   limits: ValidatorSpec[];
+  /** The limits in words, as report.html shows them (`≤ 2000 ms, marginal > 1500`; `none (recorded only)`). */
+  limitText: string;
   limitSource?: string;
   outcome: 'PASS' | 'FAIL';
   marginal: boolean;
@@ -107,6 +111,8 @@ export interface LiveRun {
   snapshots: Record<string, JsonObject>;
   samples: Sample[];
   logs: LogEntry[];
+  /** The run's files once it ended with a record (as in run.ended); null before, or without a record. */
+  links: RunLinks | null;
 }
 
 export interface RunLinks {
@@ -146,8 +152,6 @@ export type ServerEvent = Stamped<
 
 /** A ServerEvent before the broadcaster stamps it with seq and (when missing) t. */
 export type UnstampedEvent = ServerEvent extends infer E ? (E extends ServerEvent ? Omit<E, 'seq' | 't'> & { t?: number } : never) : never;
-
-export const now = (): number => performance.timeOrigin + performance.now();
 
 const POWER_UNITS: Record<string, number> = { W: 1, kW: 1000, MW: 1e6 };
 const CURRENT_UNITS: Record<string, number> = { A: 1, mA: 0.001, kA: 1000 };
@@ -215,6 +219,7 @@ export class LiveRunTracker {
       snapshots: {},
       samples: [],
       logs: [],
+      links: null,
     };
     this.send({ type: 'run.started', t, runId, startedAt: this.run.startedAt, trigger, plan: plan.map((p) => ({ ...p })) });
   }
@@ -254,6 +259,7 @@ export class LiveRunTracker {
   ended(outcome: Outcome, marginal: boolean, details: OutcomeDetail[], links: RunLinks | null): void {
     this.run.status = 'ended';
     this.run.outcome = outcome;
+    this.run.links = links;
     const t = now();
     this.send({ type: 'run.ended', t, runId: this.run.runId, outcome, marginal, durationMs: t - this.run.tStart, details, recorded: links !== null, links });
   }
@@ -323,6 +329,7 @@ export class LiveRunTracker {
           value: m.value,
           ...(m.unit !== undefined ? { unit: m.unit } : {}),
           limits: m.validators,
+          limitText: limitsText(m.validators, m.unit),
           ...(m.limitSource !== undefined ? { limitSource: m.limitSource } : {}),
           outcome: m.outcome,
           marginal: m.marginal,

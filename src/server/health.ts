@@ -10,7 +10,8 @@ import type { JsonObject } from '../../drivers/capabilities.ts';
 import { loadRig, type LoadedRig } from '../rig/load.ts';
 import { Rig } from '../rig/rig.ts';
 import { startSimulator, type RunningSimulator } from '../rig/simulator.ts';
-import { now, type DriverHealth } from './events.ts';
+import { nowMs as now } from '../../drivers/common/time.ts';
+import type { DriverHealth } from './events.ts';
 
 export interface ProbeResult {
   drivers: Record<string, { health: DriverHealth; snapshot: JsonObject | null }>;

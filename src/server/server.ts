@@ -30,23 +30,23 @@ import { RECORD_FILE } from '../report/outputs.ts';
 import type { OutcomeDetail, Trigger } from '../report/record.ts';
 import { PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
 import { formatRigIssue, loadRig, RigConfigError, type LoadedRig } from '../rig/load.ts';
+import { Rig } from '../rig/rig.ts';
 import { ConfigError } from '../runner/errors.ts';
+import { nowMs as now } from '../../drivers/common/time.ts';
 import type { LoadedSuite } from '../runner/executor.ts';
 import { LimitFileError } from '../runner/limits.ts';
 import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
 import { DEFAULT_SUITES, HEALTH_SUITES, prepareSession, SimulatorError, type RunSession } from '../runner/session.ts';
-import { EVENTS_SCHEMA_ID, LiveRunTracker, now, type DriverHealth, type LiveRun, type RigStatus, type RunLinks, type ServerEvent, type UnstampedEvent } from './events.ts';
+import { EVENTS_SCHEMA_ID, LiveRunTracker, type DriverHealth, type LiveRun, type RigStatus, type RunLinks, type ServerEvent, type UnstampedEvent } from './events.ts';
+import { DEFAULT_HOST, DEFAULT_PORT, LOOPBACK_HOSTS } from './defaults.ts';
 import { ServerConfigError, ServerListenError } from './errors.ts';
 import { probeRig, type ProbeResult } from './health.ts';
 import { RUN_FILES, RunIdError, RunNotFoundError, RunStore, type RunFileName } from './runs.ts';
 
 export { ServerConfigError, ServerListenError };
 
+/** The web view's static files. */
 export const WEB_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'web');
-export const DEFAULT_PORT = 8080;
-export const DEFAULT_HOST = '127.0.0.1';
-/** Hosts that may be bound without a token. */
-export const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'] as const;
 
 export interface BenchServerOptions {
   rigFile: string;
@@ -63,7 +63,7 @@ export interface BenchServerOptions {
   operator?: string;
   /** Check every driver's health when the server starts (default true). */
   probeOnStart?: boolean;
-  /** Period of driver snapshots on the event stream while a run has drivers open (default 1000). */
+  /** Period of driver snapshots on the event stream while a run has drivers open (default: the session's, DEFAULT_SNAPSHOT_INTERVAL_MS). */
   snapshotIntervalMs?: number;
   /** Server messages (started, run started/ended, unexpected errors), one line each. */
   log?: (line: string) => void;
@@ -96,7 +96,7 @@ class HttpError extends Error {
   }
 }
 
-export interface SuiteInfo {
+interface SuiteInfo {
   /** The suite file relative to the package root: what POST /api/runs takes (the name works too). */
   id: string;
   name: string;
@@ -105,7 +105,10 @@ export interface SuiteInfo {
   requires: string[];
   uses: Record<string, string>;
   phases: { name: string; group: 'setup' | 'main' | 'teardown'; description: string | null }[];
-  /** false when the rig lacks a required feature or a used capability: the run would SKIP it. */
+  /**
+   * false when the rig lacks a required feature or a used capability (the run would SKIP it) or two
+   * drivers could fill one of its roles (the run would be refused until the rig file names one).
+   */
   runnable: boolean;
   skipReason: string | null;
 }
@@ -126,23 +129,35 @@ const FILE_TYPES: Record<RunFileName, string> = {
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
-/** Whether the rig can run a suite, as the executor will decide (features, then capabilities). */
-function suiteFit(rig: LoadedRig, s: LoadedSuite): string | null {
-  const missing = (s.def.requires ?? []).filter((f) => !rig.config.features.includes(f));
-  if (missing.length) return `rig ${rig.config.id} lacks feature(s) ${missing.join(', ')}`;
-  for (const [role, cap] of Object.entries(s.def.uses ?? {})) {
-    const own = rig.config.drivers[role];
-    if (own && rig.registry.get(own.driver)?.provides.includes(cap)) continue;
-    const providers = Object.values(rig.config.drivers).filter((d) => rig.registry.get(d.driver)?.provides.includes(cap));
-    if (providers.length === 0) return `rig ${rig.config.id} has no driver providing ${cap} (role "${role}")`;
+/**
+ * The rig's drivers, created (never opened) only to bind suites' roles with the rig's own
+ * resolution (Rig.resolveUses), as the executor does; the error when the drivers cannot even be
+ * created (then no suite could run).
+ */
+function resolver(rig: LoadedRig): Rig | string {
+  try {
+    return new Rig(rig, () => {});
+  } catch (e) {
+    return `the rig's drivers could not be created: ${msg(e)}`;
   }
-  return null;
 }
 
-function suiteInfo(rig: LoadedRig, s: LoadedSuite): SuiteInfo {
+/**
+ * Why the rig cannot run a suite (null: it can), as the executor will decide: a missing feature or
+ * a role no driver fills (SKIPPED), or a role two drivers could fill (the run is refused).
+ */
+function suiteFit(rig: LoadedRig, roles: Rig | string, s: LoadedSuite): string | null {
+  const missing = (s.def.requires ?? []).filter((f) => !rig.config.features.includes(f));
+  if (missing.length) return `rig ${rig.config.id} lacks feature(s) ${missing.join(', ')}`;
+  if (typeof roles === 'string') return roles;
+  const r = roles.resolveUses(s.def.uses ?? {});
+  return r.ok ? null : r.message;
+}
+
+function suiteInfo(rig: LoadedRig, roles: Rig | string, s: LoadedSuite): SuiteInfo {
   const phases = (group: 'setup' | 'main' | 'teardown', list: readonly { name: string; description?: string }[] | undefined) =>
     (list ?? []).map((p) => ({ name: p.name, group, description: p.description ?? null }));
-  const why = suiteFit(rig, s);
+  const why = suiteFit(rig, roles, s);
   return {
     id: s.file,
     name: s.def.name,
@@ -178,16 +193,19 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
   const rig = await loadRig(opts.rigFile);
   for (const w of rig.warnings) log(`warning: ${formatRigIssue(w)}`);
   const suitePaths = opts.suitePaths?.length ? [...opts.suitePaths] : [DEFAULT_SUITES];
+  // Every suite a run may import, loaded once: the rig health suites each run adds first and the
+  // offered ones (findSuiteFiles drops a file named twice). A run is refused when one of them changed
+  // on disk since (its hash would not be the code that runs).
+  const allFiles = findSuiteFiles([HEALTH_SUITES, ...suitePaths]);
+  const loaded = await loadSuites(allFiles, PACKAGE_ROOT);
+  const byFile = new Map(allFiles.map((f, i) => [f, loaded[i] as LoadedSuite]));
   const files = findSuiteFiles(suitePaths);
-  const suites = await loadSuites(files, PACKAGE_ROOT);
-  const catalogue = suites.map((s) => suiteInfo(rig, s));
+  const suites = files.map((f) => byFile.get(f) as LoadedSuite);
+  const roles = resolver(rig);
+  const catalogue = suites.map((s) => suiteInfo(rig, roles, s));
   /** suite id (its recorded path) → the file to run */
   const suiteFiles = new Map(suites.map((s, i) => [s.file, files[i] as string]));
-  // Every suite a run may import: the offered ones and the rig health suites each run adds first.
-  // A run is refused when one of them changed on disk since (its hash would not be the code that runs).
-  const healthFiles = findSuiteFiles([HEALTH_SUITES]);
-  const healthSuites = await loadSuites(healthFiles, PACKAGE_ROOT);
-  const loadedHashes = new Map([...healthSuites, ...suites].map((s) => [s.file, s.sha256]));
+  const loadedHashes = new Map(loaded.map((s) => [s.file, s.sha256]));
   const web = staticFiles();
   const store = new RunStore(opts.reportsDir);
   const tokenDigest = token ? digest(token) : undefined;
@@ -296,7 +314,7 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
       reportsDir: opts.reportsDir,
       trigger,
       ...(opts.influxUrl ? { influxUrl: opts.influxUrl } : {}),
-      snapshotIntervalMs: opts.snapshotIntervalMs ?? 1000,
+      snapshotIntervalMs: opts.snapshotIntervalMs, // undefined: the session's default
     });
     preparing = p;
     let session: RunSession;

@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { JsonObject } from '../../drivers/capabilities.ts';
+import { transcriptLine } from '../../src/csms/transcript.ts';
 import type { AttachmentRecord, MeasurementRecord, PhaseRecord, RunRecord, SeriesRecord, SuiteRecord } from '../../src/report/record.ts';
 
 /** 2026-01-01T00:00:00.123456Z in epoch ms with µs resolution. */
@@ -248,6 +250,11 @@ export interface SampleRunOptions {
   seriesPoints?: number;
   /** Puts markup into transcript text (an idTag, a V2G message name) to test escaping. */
   hostile?: boolean;
+  /**
+   * Adds a suite `busy-loops` of this many PASS phases, each with the same two transcripts attached
+   * (default 0): a run of many phases full of traffic, like the main job's.
+   */
+  busyPhases?: number;
 }
 
 export interface SampleRun {
@@ -277,13 +284,16 @@ export function writeSampleRun(runDir: string, opts: SampleRunOptions = {}): Sam
   const t0 = phaseRec.tStart;
   const us = (offsetMs: number): number => Math.round((t0 + offsetMs) * 1000);
 
-  // OCPP transcript (docs/csms.md format), offsets in ms from the phase start
+  // OCPP transcript lines as the MockCsms writes them (docs/csms.md), offsets in ms from the phase start
   const ocpp: string[] = [];
   const frame = (offsetMs: number, dir: 'in' | 'out', f: unknown): void => {
-    ocpp.push(JSON.stringify({ tUs: us(offsetMs), cp, dir, frame: f }));
+    ocpp.push(transcriptLine({ tUs: us(offsetMs), cp, dir, text: JSON.stringify(f), json: true }));
+  };
+  const event = (offsetMs: number, name: string, detail: JsonObject): void => {
+    ocpp.push(transcriptLine({ tUs: us(offsetMs), cp, event: name, detail }));
   };
   const pnc = (messageId: string, data: unknown): unknown => ({ vendorId: PNC_VENDOR, messageId, data: JSON.stringify(data) });
-  ocpp.push(JSON.stringify({ tUs: us(1), cp, event: 'connected', detail: { protocol: 'ocpp1.6', profile: 0 } }));
+  event(1, 'connected', { protocol: 'ocpp1.6', profile: 0 });
   frame(2, 'in', [2, '1', 'BootNotification', { chargePointVendor: 'ACME', chargePointModel: 'acme-dc150' }]);
   frame(3.2, 'out', [3, '1', { status: 'Accepted', currentTime: '2026-01-01T00:00:05.000Z', interval: 300 }]);
   frame(10, 'in', [2, '2', 'StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Preparing' }]);
@@ -297,10 +307,10 @@ export function writeSampleRun(runDir: string, opts: SampleRunOptions = {}): Sam
   frame(1701.5, 'out', [3, '5', { transactionId: 1, idTagInfo: { status: 'Accepted' } }]);
   frame(2500, 'in', [2, '6', 'MeterValues', { connectorId: 1, transactionId: 1, meterValue: [] }]);
   frame(2501, 'out', [4, '6', 'FormationViolation', 'meterValue must not be empty', {}]);
-  ocpp.push(JSON.stringify({ tUs: us(2501.2), cp, event: 'violation', detail: { rule: 'ocpp16.schema.MeterValues.req', message: 'meterValue: must NOT have fewer than 1 items' } }));
+  event(2501.2, 'violation', { rule: 'ocpp16.schema.MeterValues.req', message: 'meterValue: must NOT have fewer than 1 items' });
   frame(3000, 'out', [2, 'c1', 'TriggerMessage', { requestedMessage: 'MeterValues' }]);
   frame(3004, 'in', [3, 'c1', { status: 'Accepted' }]);
-  ocpp.push('{"tUs": 1767225605123456, "cp": "CP-ACME-0042", "dir": "in", "fr'); // a torn line, as after a crash
+  ocpp.push('{"tUs": 1767225605123456, "cp": "CP-ACME-0042", "dir": "in", "fr\n'); // a torn line, as after a crash
 
   // EverestCarSim transcript with the virtual EV's V2G_Messages (epoch ms)
   const topic = 'everest/modules/iso15118_car/impl/ev/var/V2G_Messages';
@@ -344,7 +354,7 @@ export function writeSampleRun(runDir: string, opts: SampleRunOptions = {}): Sam
     writeFileSync(path.join(runDir, rel), data);
     return { name, mime: 'application/jsonl', sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length, path: rel };
   };
-  const ocppAtt = attach('csms.jsonl', ocpp.join('\n') + '\n');
+  const ocppAtt = attach('csms.jsonl', ocpp.join(''));
   const evAtt = attach('ev.jsonl', ev.join('\n') + '\n');
   phaseRec.attachments.push(ocppAtt, evAtt);
 
@@ -395,6 +405,14 @@ export function writeSampleRun(runDir: string, opts: SampleRunOptions = {}): Sam
       },
     }),
   );
+
+  const busy = opts.busyPhases ?? 0;
+  if (busy > 0) {
+    const phases = Array.from({ length: busy }, (_, i) =>
+      phase({ name: `loop_${i}`, group: 'main', startMs: 17_000 + i * 100, durationMs: 90, attachments: [ocppAtt, evAtt], logs: [{ t: at(17_000 + i * 100 + 1), level: 'info', msg: `loop ${i}` }] }),
+    );
+    record.suites.push(suite({ name: 'busy-loops', version: '1.0.0', outcome: 'PASS', marginal: false, retried: false, phases }));
+  }
 
   // many timing points, like a CurrentDemand loop
   const base = record.timings.length;

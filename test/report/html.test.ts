@@ -4,37 +4,18 @@
 // playwright-core) opens the file. Checks: no console errors, every plot drawn with a real size and
 // marks, the sequence chart's arrows, limits in every measurement row, the failures summary, and
 // markup from the record and the transcripts shown as text, never run. Chromium missing is a
-// failure with the fix in the message (CI installs it through scripts/setup), not a skip.
-import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+// failure with the fix in the message (test/helpers/chromium.ts; ./scripts/test installs it), not a skip.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limitText } from '../../src/report/html.ts';
 import { writeRunOutputs } from '../../src/report/outputs.ts';
 import type { RunRecord } from '../../src/report/record.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { writeSampleRun } from '../helpers/sample-record.ts';
-
-/** /usr/bin/chromium (Debian) or `chromium` on PATH; throws with the fix when neither exists. */
-function findChromium(): string {
-  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) {
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  try {
-    const p = execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-    if (p) return p;
-  } catch {
-    // not on PATH
-  }
-  throw new Error('chromium is not installed (looked for /usr/bin/chromium and `chromium` on PATH): run ./scripts/setup or `apt-get install chromium`; the report.html test needs a real browser');
-}
 
 let browser: Browser;
 let page: Page;
@@ -43,7 +24,6 @@ let record: RunRecord;
 const consoleErrors: string[] = [];
 
 beforeAll(async () => {
-  const executablePath = findChromium();
   dir = mkdtempSync(path.join(tmpdir(), 'pnc-report-'));
   const run = writeSampleRun(dir, { hostile: true, currentDemandLoops: 200 });
   record = run.record;
@@ -59,7 +39,7 @@ beforeAll(async () => {
   });
   const { files } = writeRunOutputs(dir, record);
   expect(files).toContain('report.html');
-  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());

@@ -350,6 +350,7 @@ describe('pointsFromRecord', () => {
     expect(seriesKey(b)).toBe(seriesKey(a));
     expect([a.fields.window_s, b.fields.window_s]).toEqual([1.003, 0.998]);
     expect(toLineProtocol([a])).toMatch(/^hil_throughput,link=can0,rig=bench-a1 .*,window_s=1\.003 \d+\n$/);
+    expect(windowSeconds('2s')).toBe(2);
     expect(windowSeconds('250ms')).toBe(0.25);
     expect(windowSeconds('2min')).toBe(120);
     expect(windowSeconds('1h')).toBe(3600);

@@ -170,6 +170,9 @@ describe('pnc-bench serve: API and event stream', () => {
       ['charge', 'PASS'],
     ]);
     expect(ws.find('measurement', (e) => e.measurement.name === 'power_w')?.measurement).toMatchObject({ value: 7000, unit: 'W', outcome: 'PASS', limits: [{ kind: 'inRange', min: 1000, max: 22000 }] });
+    // the limits in words are report.html's (one formatter for both)
+    expect(ws.find('measurement', (e) => e.measurement.name === 'power_w')?.measurement.limitText).toBe('1000 … 22000 W');
+    expect(ws.find('measurement', (e) => e.measurement.name === 'reads')?.measurement.limitText).toBe('≥ 5');
     // plots: power and current from measurements, latency from timing points
     expect(ws.find('sample', (e) => e.quantity === 'power')).toMatchObject({ value: 7000, unit: 'W', source: 'measurement power_w' });
     expect(ws.find('sample', (e) => e.quantity === 'current')).toMatchObject({ unit: 'A', source: 'measurement current_a' });
@@ -217,6 +220,7 @@ describe('pnc-bench serve: API and event stream', () => {
     ]);
     expect(hello.run?.suites[0]?.phases[0]?.measurements[0]).toMatchObject({ name: 'value', value: 1, outcome: 'PASS' });
     expect(hello.run?.logs.map((l) => l.msg)).toContain('waiting to be cancelled');
+    expect(hello.run?.links).toBeNull(); // no files until the run ended
 
     const abort = await call(base, 'POST', `/api/runs/${runId}/abort`);
     expect(abort.status).toBe(202);
@@ -239,6 +243,14 @@ describe('pnc-bench serve: API and event stream', () => {
       ['tidy', 'PASS'],
     ]);
     await until('the rig to be free', async () => (await call(base, 'GET', '/api/rig')).json.busy === null);
+    // a client connecting after the end gets the run's links in its hello, as run.ended gave them
+    const after = await StreamClient.open(base);
+    const helloAfter = await after.wait('hello');
+    after.close();
+    expectValid(after.raw);
+    expect(helloAfter.run).toMatchObject({ runId, status: 'ended', outcome: 'ABORTED' });
+    expect(helloAfter.run?.links).toEqual(ended.links);
+    expect(helloAfter.run?.links).toEqual({ record: `/api/runs/${runId}`, report: `/api/runs/${runId}/report.html`, junit: `/api/runs/${runId}/junit.xml` });
     const again = await call(base, 'POST', `/api/runs/${runId}/abort`);
     expect(again.status).toBe(409);
     expect(again.json.error).toBe(`run ${runId} is not running`);
@@ -522,8 +534,46 @@ describe('pnc-bench serve: a rig whose simulated hardware does not start', () =>
       expect(ended.details[0]?.message).toMatch(/did not start: the simulated device would not power up/);
       expectValid(ws.raw);
       ws.close();
+      // after a reload the page must not offer links to files that were never written
+      await until('the rig to be free', async () => (await call(server.url, 'GET', '/api/rig')).json.busy === null);
+      const later = await StreamClient.open(server.url);
+      const hello = await later.wait('hello');
+      later.close();
+      expectValid(later.raw);
+      expect(hello.run).toMatchObject({ runId: start.json.runId, status: 'ended', outcome: 'INFRA', links: null });
       expect((await call(server.url, 'GET', '/api/runs')).json.runs).toEqual([]);
       expect(existsSync(path.join(reports, start.json.runId as string))).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('pnc-bench serve: suites the rig cannot run', () => {
+  it('says a suite is not runnable when two drivers could fill its role, as the executor decides', async () => {
+    const dir = tempDir();
+    const rigFile = path.join(dir, 'two-meters.yaml');
+    writeFileSync(
+      rigFile,
+      readFileSync(SIM_RIG, 'utf8')
+        .replace('plugins: [../../fakes/drivers.ts]', `plugins: [${path.join(ROOT, 'test/fakes/drivers.ts')}]`)
+        .replace('./sim/tcp-sim.ts', path.join(ROOT, 'test/fixtures/rigs/sim/tcp-sim.ts'))
+        .replace(/^ {2}meter: (.*)$/m, '  meter_a: $1\n  meter_b: $1'),
+    );
+    const { server } = await startTestServer({ rigFile, probeOnStart: false });
+    try {
+      const suites = (await call(server.url, 'GET', '/api/suites')).json.suites as { name: string; runnable: boolean; skipReason: string | null }[];
+      const meter = suites.find((s) => s.name === 'live-meter');
+      const why = 'role "meter" needs EnergyMeter, which meter_a, meter_b all provide: name one of them "meter" in the rig file';
+      expect(meter).toMatchObject({ runnable: false, skipReason: why });
+      expect(suites.find((s) => s.name === 'long')).toMatchObject({ runnable: true, skipReason: null });
+      // the executor says the same when the suite is run anyway
+      const ws = await StreamClient.open(server.url);
+      const start = await call(server.url, 'POST', '/api/runs', { body: { suites: ['live-meter'], health: false } });
+      expect(start.status).toBe(202);
+      const ended = await ws.wait('run.ended');
+      expect(ended.details[0]?.message).toContain(why);
+      ws.close();
     } finally {
       await server.close();
     }

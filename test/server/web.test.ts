@@ -1,23 +1,18 @@
 // The web view of `pnc-bench serve` in headless Chromium (Debian `chromium` through playwright-core):
 // rig status, start a run from the page (rig health suites first, the default) and watch its phases
 // turn green and the plots fill, then start a long run without the health suites and abort it from
-// the page and see ABORTED. A missing Chromium FAILS this test
-// with the path it looked at; it is never skipped.
-import { existsSync, readFileSync } from 'node:fs';
+// the page and see ABORTED. A missing Chromium FAILS this test with the paths it looked at
+// (test/helpers/chromium.ts); it is never skipped.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunRecord } from '../../src/report/record.ts';
-import type { BenchServer } from '../../src/server/server.ts';
+import { renderReport } from '../../src/report/html.ts';
+import { OUTCOMES, RunRecord } from '../../src/report/record.ts';
+import { WEB_DIR, type BenchServer } from '../../src/server/server.ts';
+import { launchChromium } from '../helpers/chromium.ts';
+import { sampleRecord } from '../helpers/sample-record.ts';
 import { startTestServer, SUITES } from './helpers.ts';
-
-const CHROMIUM = process.env.PNC_BENCH_CHROMIUM ?? '/usr/bin/chromium';
-
-async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: the web view test needs it (Debian: apt-get install chromium; ./scripts/test installs it), or set PNC_BENCH_CHROMIUM to its path`);
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 60_000 });
-}
 
 /** Checks exactly these suites in the picker. */
 async function pick(page: Page, ids: string[]): Promise<void> {
@@ -34,7 +29,7 @@ describe('web view in headless Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    browser = await launch();
+    browser = await launchChromium();
     ({ server, reports } = await startTestServer());
   });
   afterAll(async () => {
@@ -63,6 +58,7 @@ describe('web view in headless Chromium', () => {
     await page.locator('.phase[data-phase="charge"][data-outcome="PASS"]').waitFor({ timeout: 20_000 });
     await page.locator('#run-status[data-outcome="PASS"]').waitFor({ timeout: 20_000 });
     expect(await page.locator('.phase[data-phase="charge"] tr.m[data-measurement="power_w"][data-outcome="PASS"]').textContent()).toContain('7000 W');
+    expect(await page.locator('.phase[data-phase="charge"] tr.m[data-measurement="power_w"] td.muted').first().textContent()).toBe('1000 … 22000 W');
     // live plots filled from samples (power and current measurements, modbus timing points)
     const points = async (id: string) => Number(await page.locator(`#${id} svg`).getAttribute('data-points'));
     expect(await points('plot-power')).toBeGreaterThan(0);
@@ -111,7 +107,7 @@ describe('web view in headless Chromium', () => {
 
 describe('web view with a token', () => {
   it('takes the token from ?token= once and uses it for the API and the stream', async () => {
-    const browser = await launch();
+    const browser = await launchChromium();
     const token = 'a-long-enough-token-for-tests';
     const { server } = await startTestServer({ host: '127.0.0.2', token, probeOnStart: false });
     try {
@@ -129,5 +125,29 @@ describe('web view with a token', () => {
       await browser.close();
       await server.close();
     }
+  });
+});
+
+describe('web view colours', () => {
+  // report.html's badge colour of each outcome (.o-<OUTCOME> → var(--x) → hex) and the web view's
+  // (.badge[data-outcome="<OUTCOME>"] → var(--y) → hex) must be the same; INFRA has its own.
+  const vars = (css: string): Map<string, string> => new Map([...css.matchAll(/(--[a-z-]+)\s*:\s*(#[0-9a-f]{6})/gi)].map((m) => [m[1] as string, (m[2] as string).toLowerCase()]));
+  const resolve = (v: Map<string, string>, value: string | undefined): string | undefined => (value?.startsWith('var(') ? v.get(value.slice(4, -1).trim()) : value);
+  const reportCss = /<style>(.*?)<\/style>/s.exec(renderReport(sampleRecord()))?.[1] ?? '';
+  const webCss = readFileSync(path.join(WEB_DIR, 'style.css'), 'utf8');
+  const reportColour = (o: string): string | undefined =>
+    resolve(vars(reportCss), [...reportCss.matchAll(/([^{}]+)\{background:([^;}]+)\}/g)].find((m) => (m[1] as string).split(',').map((x) => x.trim()).includes(`.o-${o}`))?.[2]);
+  const webColour = (o: string): string | undefined =>
+    resolve(vars(webCss), [...webCss.matchAll(/([^{}]+)\{\s*background:\s*([^;}]+);?\s*\}/g)].find((m) => (m[1] as string).includes(`.badge[data-outcome="${o}"]`))?.[2]?.trim());
+
+  it('gives each outcome the colour report.html gives it, and INFRA a colour of its own', () => {
+    for (const o of OUTCOMES) {
+      expect(reportColour(o), o).toMatch(/^#[0-9a-f]{6}$/);
+      expect(webColour(o), o).toBe(reportColour(o));
+    }
+    const infra = webColour('INFRA');
+    expect(OUTCOMES.filter((o) => o !== 'INFRA').map(webColour)).not.toContain(infra);
+    expect(vars(webCss).get('--running')).not.toBe(infra);
+    expect(webCss).toContain('.phase[data-outcome="INFRA"]');
   });
 });

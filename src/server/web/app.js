@@ -66,24 +66,6 @@ const plots = {
 
 const fmtValue = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(6).replace(/\.?0+$/, '')) : JSON.stringify(v));
 
-function limitText(l, unit) {
-  const u = unit ? ` ${unit}` : '';
-  switch (l.kind) {
-    case 'inRange':
-      return [l.min !== undefined ? `≥ ${l.min}${u}` : '', l.max !== undefined ? `≤ ${l.max}${u}` : ''].filter(Boolean).join(', ') || 'any';
-    case 'equals':
-      return `= ${JSON.stringify(l.value)}`;
-    case 'oneOf':
-      return `one of ${l.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'matches':
-      return `matches /${l.pattern}/${l.flags ?? ''}`;
-    case 'withinPercent':
-      return `${l.target}${u} ± ${l.percent} %`;
-    default:
-      return l.kind;
-  }
-}
-
 // ── rendering ──
 function renderRig() {
   if (!rig) return;
@@ -127,7 +109,7 @@ function renderPicker() {
         { title: s.description ?? '' },
         h('input', { type: 'checkbox', name: 'suite', value: s.id, checked: true }),
         ` ${s.name} `,
-        h('span', { class: 'muted' }, `${s.version} · ${s.phases.length} phase(s)${s.runnable ? '' : ` · would be SKIPPED: ${s.skipReason}`}`),
+        h('span', { class: 'muted' }, `${s.version} · ${s.phases.length} phase(s)${s.runnable ? '' : ` · cannot run on this rig: ${s.skipReason}`}`),
       ),
     ),
   );
@@ -181,7 +163,7 @@ function renderLive() {
                       { class: 'm', 'data-measurement': m.name, 'data-outcome': m.outcome },
                       h('td', {}, m.name),
                       h('td', { class: 'num' }, fmtValue(m.value), m.unit ? ` ${m.unit}` : ''),
-                      h('td', { class: 'muted' }, m.limits.map((l) => limitText(l, m.unit)).join('; ')),
+                      h('td', { class: 'muted' }, m.limitText),
                       h('td', {}, h('span', { class: 'badge', 'data-outcome': m.outcome }, m.marginal ? 'MARGINAL' : m.outcome)),
                       h('td', { class: 'muted' }, m.detail ?? ''),
                     ),
@@ -260,7 +242,7 @@ function onEvent(ev) {
   switch (ev.type) {
     case 'hello':
       rig = ev.rig;
-      run = ev.run ? { ...ev.run, links: ev.run.status === 'ended' ? linksOf(ev.run.runId) : null } : null;
+      run = ev.run;
       renderRig();
       renderRunStatus();
       renderLive();
@@ -344,10 +326,6 @@ function onEvent(ev) {
     default:
       break;
   }
-}
-
-function linksOf(runId) {
-  return { record: `/api/runs/${runId}`, report: `/api/runs/${runId}/report.html`, junit: `/api/runs/${runId}/junit.xml` };
 }
 
 let ws = null;
