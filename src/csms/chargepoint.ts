@@ -124,6 +124,8 @@ class InboundCallRecord implements ReceivedCall {
   /** the inner payload is in the has·to·be dialect (its field names are translated on every read) */
   has2be = false;
   private readonly text: string;
+  /** the frame's UTF-8 as received */
+  private readonly bytes: Buffer;
   private readonly wireAction: string;
   private cachedFrame: CallFrame | undefined;
   private cachedPayload: JsonObject | undefined;
@@ -131,16 +133,18 @@ class InboundCallRecord implements ReceivedCall {
   private doneKind: AnswerRecord['kind'] | undefined = undefined;
   private doneT = 0;
   private doneErrorCode: string | undefined = undefined;
-  private doneText: string | undefined = undefined;
+  /** the answer frame as sent (UTF-8) */
+  private doneBytes: Buffer | undefined = undefined;
   private promise: Promise<AnswerRecord> | undefined;
   private resolve: ((a: AnswerRecord) => void) | undefined;
 
-  constructor(chargePointId: string, frame: CallFrame, t: number, text: string) {
+  constructor(chargePointId: string, frame: CallFrame, t: number, text: string, bytes: Buffer) {
     this.chargePointId = chargePointId;
     this.uniqueId = frame.uniqueId;
     this.action = frame.action;
     this.t = t;
     this.text = text;
+    this.bytes = bytes;
     this.wireAction = frame.action;
     this.cachedFrame = frame;
   }
@@ -171,13 +175,13 @@ class InboundCallRecord implements ReceivedCall {
     return this.promise;
   }
 
-  /** Records how the call was answered (`text`: the frame sent) and drops the parsed payloads. */
-  settle(kind: AnswerRecord['kind'], errorCode?: string, text?: string): void {
+  /** Records how the call was answered (`sent`: the frame sent) and drops the parsed payloads. */
+  settle(kind: AnswerRecord['kind'], errorCode?: string, sent?: Buffer): void {
     if (this.doneKind !== undefined) return;
     this.doneKind = kind;
     this.doneT = nowMs();
     this.doneErrorCode = errorCode;
-    this.doneText = text;
+    this.doneBytes = sent;
     this.resolve?.(this.answerRecord());
     this.resolve = undefined;
     this.cachedFrame = undefined;
@@ -188,8 +192,8 @@ class InboundCallRecord implements ReceivedCall {
     const kind = this.doneKind as AnswerRecord['kind'];
     const rec: AnswerRecord = { kind, t: this.doneT };
     if (this.doneErrorCode !== undefined) rec.errorCode = this.doneErrorCode;
-    if (kind === 'result' && this.doneText !== undefined) {
-      const r = parseFrame(this.doneText);
+    if (kind === 'result' && this.doneBytes !== undefined) {
+      const r = parseFrame(this.doneBytes.toString('utf8'));
       if (r.ok && r.frame.type === 3) {
         rec.payload = r.frame.payload;
         if (this.innerPayload && typeof r.frame.payload.data === 'string') {
@@ -210,23 +214,24 @@ class InboundCallRecord implements ReceivedCall {
 
   /** The inbox form of an answered call with nothing unusual (no violations, a CALLRESULT sent, nobody awaiting `answered`). */
   packed(): PackedCall | undefined {
-    if (this.doneKind !== 'result' || this.doneText === undefined || this.violations.length > 0 || this.promise !== undefined) return undefined;
+    if (this.doneKind !== 'result' || this.doneBytes === undefined || this.violations.length > 0 || this.promise !== undefined) return undefined;
     const flags = (this.pnc !== undefined ? PACKED_PNC : 0) | (this.innerPayload ? PACKED_INNER : 0) | (this.has2be ? PACKED_HAS2BE : 0);
-    return { inText: this.text, outText: this.doneText, t: this.t, doneT: this.doneT, flags };
+    return { inBytes: this.bytes, outBytes: this.doneBytes, t: this.t, doneT: this.doneT, flags };
   }
 
   /** A call again from its inbox form (`action`: its key, e.g. DataTransfer.Authorize). */
   static restore(chargePointId: string, action: string, p: PackedCall): InboundCallRecord {
-    const r = parseFrame(p.inText);
+    const inText = p.inBytes.toString('utf8');
+    const r = parseFrame(inText);
     const frame: CallFrame = r.ok && r.frame.type === 2 ? r.frame : { type: 2, uniqueId: '', action, payload: {} };
-    const rec = new InboundCallRecord(chargePointId, frame, p.t, p.inText);
+    const rec = new InboundCallRecord(chargePointId, frame, p.t, inText, p.inBytes);
     rec.action = action;
     if (p.flags & PACKED_PNC) rec.pnc = { vendorId: String(frame.payload.vendorId), messageId: typeof frame.payload.messageId === 'string' ? frame.payload.messageId : '' };
     rec.innerPayload = (p.flags & PACKED_INNER) !== 0;
     rec.has2be = (p.flags & PACKED_HAS2BE) !== 0;
     rec.doneKind = 'result';
     rec.doneT = p.doneT;
-    rec.doneText = p.outText;
+    rec.doneBytes = p.outBytes;
     return rec;
   }
 
@@ -282,8 +287,8 @@ class ChargePointHooks implements ConnectionHooks {
   frame(dir: 'in' | 'out', text: string, t: number, json: boolean, bytes: Uint8Array): void {
     this.services.frame(this.cp.id, dir, text, t, json, bytes);
   }
-  call(frame: CallFrame, t: number, text: string, conn: RpcConnection): void {
-    this.cp.onCall(frame, t, text, conn);
+  call(frame: CallFrame, t: number, text: string, bytes: Buffer, conn: RpcConnection): void {
+    this.cp.onCall(frame, t, text, bytes, conn);
   }
   violation(rule: string, message: string, uniqueId?: string): void {
     this.cp.violate(rule, message, uniqueId);
@@ -510,9 +515,9 @@ export class ChargePoint {
    * @internal a charger CALL from `conn`, answered on that connection (a replaced connection's CALL is
    * not answered on its successor)
    */
-  onCall(frame: CallFrame, t: number, text: string, conn: RpcConnection): void {
+  onCall(frame: CallFrame, t: number, text: string, bytes: Buffer, conn: RpcConnection): void {
     const inbound = conn.track(frame, t);
-    const call = new InboundCallRecord(this.id, frame, t, text);
+    const call = new InboundCallRecord(this.id, frame, t, text, bytes);
     const schemas = this.services.schemas;
     const action = frame.action;
     if (!schemas.has16(action)) return this.refuse(call, inbound, conn, RULES.unknownAction, 'NotImplemented', `action ${action} is not an OCPP 1.6 action`);
@@ -663,9 +668,9 @@ export class ChargePoint {
         return call.settle('error', 'InternalError');
       }
     }
-    const sentText = conn.respond(inbound, outer);
+    const frameSent = conn.respond(inbound, outer);
     // commit before settle: commits read the call's payload, which settle releases
-    if (sentText !== undefined && result.commit) {
+    if (frameSent !== undefined && result.commit) {
       const sent = pncId ? (outer.status === 'Accepted' && outer.data !== undefined ? inner : undefined) : outer;
       try {
         result.commit({ sent, plan });
@@ -673,7 +678,7 @@ export class ChargePoint {
         this.event('handler-error', { action: call.action, error: `commit: ${errorText(e)}` });
       }
     }
-    call.settle('result', undefined, sentText);
+    call.settle('result', undefined, frameSent);
   }
 
   // ------------------------------------------------------------------ CSMS-initiated calls

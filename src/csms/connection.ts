@@ -38,8 +38,8 @@ export interface Exchange {
 export interface ConnectionHooks {
   /** every frame; `json` is false when the text is not JSON (or a binary frame); `bytes` as on the wire (unmasked payload) */
   frame(dir: FrameDirection, text: string, t: number, json: boolean, bytes: Uint8Array): void;
-  /** a charger CALL; `text` is the frame as received, `conn` the connection it came on (answer it there) */
-  call(frame: CallFrame, t: number, text: string, conn: RpcConnection): void;
+  /** a charger CALL; `text` and `bytes` are the frame as received, `conn` the connection it came on (answer it there) */
+  call(frame: CallFrame, t: number, text: string, bytes: Buffer, conn: RpcConnection): void;
   violation(rule: string, message: string, uniqueId?: string): void;
   /** a finished exchange (positional, so the hot path allocates no object) */
   exchange(direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void;
@@ -180,17 +180,17 @@ export class RpcConnection {
 
   // ------------------------------------------------------------------ inbound answers
 
-  /** Answers a charger CALL with a CALLRESULT; returns the frame sent (undefined: already answered or the socket is gone). */
-  respond(call: InboundCall, payload: JsonObject): string | undefined {
+  /** Answers a charger CALL with a CALLRESULT; returns the frame sent, UTF-8 (undefined: already answered or the socket is gone). */
+  respond(call: InboundCall, payload: JsonObject): Buffer | undefined {
     return this.answer(call, resultText(call.uniqueId, payload), 'result');
   }
 
-  respondError(call: InboundCall, code: string, description: string, details: JsonObject = {}): string | undefined {
+  respondError(call: InboundCall, code: string, description: string, details: JsonObject = {}): Buffer | undefined {
     return this.answer(call, errorText(call.uniqueId, code, description, details), 'error', code);
   }
 
   /** Answers with arbitrary text (a malformed answer on purpose); the exchange ends here. */
-  respondRaw(call: InboundCall, text: string): string | undefined {
+  respondRaw(call: InboundCall, text: string): Buffer | undefined {
     return this.answer(call, text, 'result', undefined, isJsonText(text));
   }
 
@@ -200,14 +200,15 @@ export class RpcConnection {
     this.untrack(call.uniqueId);
   }
 
-  private answer(call: InboundCall, text: string, outcome: 'result' | 'error', errorCode?: string, json = true): string | undefined {
+  private answer(call: InboundCall, text: string, outcome: 'result' | 'error', errorCode?: string, json = true): Buffer | undefined {
     if (call.answered) return undefined;
     call.answered = true;
     this.untrack(call.uniqueId);
     if (!this.isOpen) return undefined;
-    const t = this.write(text, json);
+    const bytes = Buffer.from(text, 'utf8');
+    const t = this.writeBytes(text, json, bytes);
     this.hooks.exchange('cp->csms', call.message, call.uniqueId, call.t, t - call.t, outcome, errorCode);
-    return text;
+    return bytes;
   }
 
   /** Writes a text frame as is (fault injection); returns the timestamp. */
@@ -216,10 +217,13 @@ export class RpcConnection {
   }
 
   private write(text: string, json = true): number {
+    return this.writeBytes(text, json, Buffer.from(text, 'utf8'));
+  }
+
+  /** Writes `text`, encoded once as `bytes`: the same bytes go to the transcript and (as a text frame) to the socket. */
+  private writeBytes(text: string, json: boolean, bytes: Buffer): number {
     const t = nowMs();
     if (!this.isOpen) return t;
-    // encoded once: the same bytes go to the transcript and (as a text frame) to the socket
-    const bytes = Buffer.from(text, 'utf8');
     this.hooks.frame('out', text, t, json, bytes);
     this.ws.send(bytes, TEXT_FRAME);
     return t;
@@ -261,7 +265,7 @@ export class RpcConnection {
         const open = [...(this.openCall ? [this.openCall] : []), ...(this.moreOpenCalls?.values() ?? [])].map((c) => `${c.action} (${c.uniqueId})`).join(', ');
         this.hooks.violation(RULES.concurrency, `CALL ${f.action} (${f.uniqueId}) sent while ${open} is unanswered; OCPP-J allows one outstanding CALL`, f.uniqueId);
       }
-      this.hooks.call(f, t, text, this);
+      this.hooks.call(f, t, text, bytes, this);
       return;
     }
     const p = this.inflight.get(f.uniqueId);

@@ -65,7 +65,7 @@ export function routePnc(payload: JsonObject, cfg: ChargerConfig, schemas: OcppS
   if (f && !f.tolerated) {
     return { kind: 'refuse', messageId, outer: { status: 'Rejected' }, violation: { rule: `${RULES.schemaPnc}.${id}.req`, message: `${f.code201}: ${f.message}${dialect === 'has2be' ? ' (has·to·be field names translated)' : ''}` } };
   }
-  return { kind: 'ok', messageId: id, inner: inner as JsonObject, ...(f?.tolerated ? { tolerated: f.message } : {}) };
+  return f?.tolerated ? { kind: 'ok', messageId: id, inner: inner as JsonObject, tolerated: f.message } : { kind: 'ok', messageId: id, inner: inner as JsonObject };
 }
 
 /** has·to·be 1.3 request field names → OCPP 2.0.1 names (only when the 2.0.1 name is not there too). */

@@ -63,10 +63,10 @@ function safeMatch(fn: ((call: ReceivedCall) => boolean) | undefined, call: Rece
 /** Calls kept per action key until an expectation consumes them (the oldest go first). */
 export const DEFAULT_INBOX_PER_ACTION = 16;
 
-/** An answered call as the inbox keeps it: the frame texts and the facts to rebuild the call from. */
+/** An answered call as the inbox keeps it: the frames (UTF-8) and the facts to rebuild the call from. */
 export interface PackedCall {
-  inText: string;
-  outText: string;
+  inBytes: Buffer;
+  outBytes: Buffer;
   t: number;
   doneT: number;
   flags: number;
@@ -84,7 +84,7 @@ export interface InboxPacker {
   unpack(action: string, p: PackedCall): ReceivedCall;
 }
 
-const MAX_PACKED_CHARS = 32 * 1024;
+const MAX_PACKED_BYTES = 32 * 1024;
 
 /** The unconsumed calls of one action key, oldest first: call objects, or slots of packed calls. */
 class KeyInbox {
@@ -105,7 +105,7 @@ class KeyInbox {
       if (typeof e === 'number') break;
       const p = packer.pack(e);
       // a very large call (a certificate chain, a big local list) stays an object: no slot grows that big
-      if (p !== undefined && p.inText.length + p.outText.length <= MAX_PACKED_CHARS) this.entries[i] = this.store(p);
+      if (p !== undefined && p.inBytes.length + p.outBytes.length <= MAX_PACKED_BYTES) this.entries[i] = this.store(p);
     }
   }
 
@@ -121,7 +121,14 @@ class KeyInbox {
     if (typeof e !== 'number') return e;
     const buf = this.bufs[e] as Buffer;
     const inLen = this.inLen[e] as number;
-    const p: PackedCall = { inText: buf.toString('utf8', 0, inLen), outText: buf.toString('utf8', inLen, inLen + (this.outLen[e] as number)), t: this.t[e] as number, doneT: this.doneT[e] as number, flags: this.flags[e] as number };
+    // copies: the slot is reused once the entry goes
+    const p: PackedCall = {
+      inBytes: Buffer.from(buf.subarray(0, inLen)),
+      outBytes: Buffer.from(buf.subarray(inLen, inLen + (this.outLen[e] as number))),
+      t: this.t[e] as number,
+      doneT: this.doneT[e] as number,
+      flags: this.flags[e] as number,
+    };
     return (packer as InboxPacker).unpack(action, p);
   }
 
@@ -132,13 +139,13 @@ class KeyInbox {
   }
 
   private store(p: PackedCall): number {
-    const inLen = Buffer.byteLength(p.inText, 'utf8');
-    const need = inLen + Buffer.byteLength(p.outText, 'utf8');
+    const inLen = p.inBytes.length;
+    const need = inLen + p.outBytes.length;
     const slot = this.free.length > 0 ? (this.free.pop() as number) : this.bufs.length;
     let buf = this.bufs[slot];
     if (buf === undefined || buf.length < need) this.bufs[slot] = buf = Buffer.allocUnsafeSlow(Math.max(256, 2 ** Math.ceil(Math.log2(need))));
-    buf.write(p.inText, 0, 'utf8');
-    buf.write(p.outText, inLen, 'utf8');
+    buf.set(p.inBytes, 0);
+    buf.set(p.outBytes, inLen);
     this.inLen[slot] = inLen;
     this.outLen[slot] = need - inLen;
     this.t[slot] = p.t;

@@ -60,8 +60,34 @@ export function writeFrameLine(w: TranscriptWriter, tUs: number, heads: FrameLin
   } else w.write(frameLine(tUs, '', dir, text, json, heads.cpJson));
 }
 
-/** Writes the decimal digits of a non-negative integer at `at`; returns the offset after them. */
-function putDigits(b: Uint8Array, at: number, n: number): number {
+let cachedSeconds = -1;
+let cachedSecondsDigits: Buffer = Buffer.alloc(0);
+
+/**
+ * Writes the decimal digits of a non-negative integer (epoch microseconds) at `at`; returns the offset
+ * after them. The seconds' digits are cached (they change once a second) and the six digits of the
+ * microseconds come from integer arithmetic: the plain loop over a 16-digit double costs a floating
+ * point remainder per digit.
+ */
+export function putDigits(b: Uint8Array, at: number, n: number): number {
+  if (!(n >= 1e6 && n <= Number.MAX_SAFE_INTEGER)) return putPlainDigits(b, at, n);
+  const seconds = Math.floor(n / 1e6);
+  let us = n - seconds * 1e6;
+  if (seconds !== cachedSeconds) {
+    cachedSeconds = seconds;
+    cachedSecondsDigits = Buffer.from(String(seconds), 'latin1');
+  }
+  b.set(cachedSecondsDigits, at);
+  at += cachedSecondsDigits.length;
+  for (let i = at + 5; i >= at; i--) {
+    const q = (us / 10) | 0;
+    b[i] = 48 + us - q * 10;
+    us = q;
+  }
+  return at + 6;
+}
+
+function putPlainDigits(b: Uint8Array, at: number, n: number): number {
   let digits = 1;
   for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
   for (let i = at + digits - 1; i >= at; i--) {

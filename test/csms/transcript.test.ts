@@ -3,7 +3,7 @@
 // every line parses on its own; events carry their detail; exchanges map to runner timing points.
 import { describe, expect, it } from 'vitest';
 import { consoleLine, timingPoint, transcriptLine } from '../../src/csms/index.ts';
-import { frameLineHeads, writeFrameLine } from '../../src/csms/transcript.ts';
+import { frameLineHeads, putDigits, writeFrameLine } from '../../src/csms/transcript.ts';
 import { Transcript } from '../../src/rig/transcript.ts';
 
 const T = 1_763_719_871_234_567;
@@ -47,6 +47,15 @@ describe('consoleLine and timingPoint', () => {
 });
 
 describe('writeFrameLine (the CSMS hot path)', () => {
+  it('writes the digits of any timestamp as String() does (cached seconds, zero-padded microseconds)', () => {
+    const b = Buffer.alloc(40);
+    const cases = [0, 7, 999_999, 1_000_000, 1_000_001, 1_763_719_871_000_042, T, T + 1, 1_763_719_872_000_000, 1_763_719_871_999_999, 99_999_999_999_999_999, Number.MAX_SAFE_INTEGER];
+    for (const n of [...cases, ...cases.slice().reverse()]) {
+      const end = putDigits(b, 3, n);
+      expect(b.toString('latin1', 3, end)).toBe(String(n));
+    }
+  });
+
   it('writes exactly the line transcriptLine builds, for every kind of frame', () => {
     const texts: [string, boolean][] = [
       ['[2,"1","Heartbeat",{}]', true],
