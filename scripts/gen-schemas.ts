@@ -1,6 +1,7 @@
 // Writes the JSON Schemas generated from the zod sources of truth (`npm run schemas`):
 //   rigs/rig.schema.json                 rig files, options per built-in driver (src/rig/schema.ts)
 //   reports/schema/record-1.schema.json  run records (src/report/record.ts)
+//   src/server/events.schema.json        messages of the live event stream (src/server/events.ts)
 // test/rig/schemas.test.ts fails when a checked-in file differs from what this script generates,
 // so run it after changing a schema or adding a driver. `--check` only compares (exit 1 on a diff).
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { z } from 'zod';
 import { builtinDrivers } from '../drivers/index.ts';
 import { RECORD_SCHEMA_ID, RunRecord } from '../src/report/record.ts';
 import { rigJsonSchema } from '../src/rig/schema.ts';
+import { eventsJsonSchema } from '../src/server/events.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -38,6 +40,7 @@ export function generatedSchemas(): GeneratedFile[] {
       path: `reports/schema/record-${recordVersion}.schema.json`,
       content: json(withTitle(z.toJSONSchema(RunRecord, { target: 'draft-7' }), `pnc-bench run record (${RECORD_SCHEMA_ID})`)),
     },
+    { path: 'src/server/events.schema.json', content: json(eventsJsonSchema()) },
   ];
 }
 

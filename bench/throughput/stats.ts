@@ -41,8 +41,8 @@ export function countOcppFrames(csms: ScriptableCsms, cpId: string): OcppFrameCo
   const c = { rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0, errors: 0 };
   let callsOut = 0;
   let answersIn = 0;
-  const offEntry = csms.server.on('entry', (e) => {
-    if (!('dir' in e) || e.cp !== cpId) return;
+  const offFrames = csms.server.on('frame', (e) => {
+    if (e.cp !== cpId) return;
     const bytes = Buffer.byteLength(e.text, 'utf8');
     const type = messageType(e.text);
     if (type === 4) c.errors += 1;
@@ -62,7 +62,7 @@ export function countOcppFrames(csms: ScriptableCsms, cpId: string): OcppFrameCo
   return {
     stats: () => ({ link: `ocpp:${cpId}`, ...c, dropped: Math.max(0, callsOut - answersIn), tMs: nowMs() }),
     stop: () => {
-      offEntry();
+      offFrames();
       offViolation();
     },
   };

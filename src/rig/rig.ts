@@ -5,6 +5,7 @@ import type { CapabilityName, ChargeController, HealthResult, Lifecycle } from '
 import { LinkError } from '../../drivers/capabilities.ts';
 import type { DriverDefinition, DriverRegistry } from './registry.ts';
 import type { Resource } from './resources.ts';
+import { driverDefinition, resolveUses, type UsesResolution } from './roles.ts';
 import { Transcript } from './transcript.ts';
 
 /** What the runtime needs of a loaded rig file (src/rig/load.ts gives more). */
@@ -26,10 +27,6 @@ export interface DriverSlot {
   opened: boolean;
 }
 
-export type UsesResolution =
-  | { ok: true; bound: Record<string, string> }
-  | { ok: false; kind: 'missing' | 'ambiguous'; message: string };
-
 /** Races `p` against a deadline; resolves 'timeout' when the deadline wins. */
 export async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
@@ -50,8 +47,7 @@ export class Rig {
   constructor(spec: RigSpec, log: (driver: string, level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void) {
     this.id = spec.config.id;
     for (const [name, d] of Object.entries(spec.config.drivers)) {
-      const def = spec.registry.get(d.driver);
-      if (!def) throw new Error(`rig ${this.id}: driver "${d.driver}" of ${name} is not registered`);
+      const def = driverDefinition(spec, name, d.driver);
       const resources: Record<string, Resource> = {};
       for (const [slot, res] of Object.entries(d.bind)) {
         const r = spec.config.resources[res];
@@ -85,29 +81,9 @@ export class Rig {
     return [...this.slots.values()].filter((s) => s.opened);
   }
 
-  /**
-   * Binds a suite's roles to drivers: the driver with the role's name when it provides the
-   * capability, otherwise the only driver that provides it.
-   */
+  /** Binds a suite's roles to this rig's drivers (src/rig/roles.ts). */
   resolveUses(uses: Readonly<Record<string, CapabilityName>>): UsesResolution {
-    const bound: Record<string, string> = {};
-    for (const [role, cap] of Object.entries(uses)) {
-      const same = this.slots.get(role);
-      if (same?.def.provides.includes(cap)) {
-        bound[role] = role;
-        continue;
-      }
-      const candidates = [...this.slots.values()].filter((s) => s.def.provides.includes(cap));
-      if (candidates.length === 0) return { ok: false, kind: 'missing', message: `rig ${this.id} has no driver providing ${cap} (role "${role}")` };
-      if (candidates.length > 1)
-        return {
-          ok: false,
-          kind: 'ambiguous',
-          message: `role "${role}" needs ${cap}, which ${candidates.map((c) => c.name).join(', ')} all provide: name one of them "${role}" in the rig file`,
-        };
-      bound[role] = (candidates[0] as DriverSlot).name;
-    }
-    return { ok: true, bound };
+    return resolveUses({ id: this.id, drivers: new Map([...this.slots].map(([name, s]) => [name, s.def.provides])) }, uses);
   }
 
   /** Opens the named drivers that are not open yet; any failure is a LinkError (outcome INFRA). */

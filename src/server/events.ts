@@ -1,15 +1,29 @@
-// The live event stream of `pnc-bench serve` (GET /api/events, a WebSocket): the wire types, and
+// The live event stream of `pnc-bench serve` (GET /api/events, a WebSocket): the wire schemas, and
 // `LiveRunTracker`, which turns one run session's events (src/runner/session.ts) into stream events
 // and keeps the run's current state, so a client connecting mid-run gets it first (the `hello`).
-// The JSON Schema of every message is src/server/events.schema.json (documented in docs/server.md);
-// test/server/api.test.ts validates every event of a real run against it.
+// The zod schemas below are the single source of truth of every message: the TypeScript types are
+// inferred from them and `npm run schemas` (scripts/gen-schemas.ts) exports them as the JSON Schema
+// src/server/events.schema.json (documented in docs/server.md); test/server/api.test.ts validates
+// every event of a real run against it.
 //
 //   const tracker = new LiveRunTracker(session.runId, trigger, plan, (ev) => broadcast(ev));
 //   session.on((ev) => tracker.onSessionEvent(ev));
 //   ... tracker.state()  // the LiveRun a new client gets in its hello
+import { z } from 'zod';
 import type { JsonObject } from '../../drivers/capabilities.ts';
 import { limitsText } from '../report/html.ts';
-import type { MeasuredValue, Outcome, OutcomeDetail, PhaseGroup, Trigger, ValidatorSpec } from '../report/record.ts';
+import {
+  DutInfo,
+  LogLine,
+  MeasurementOutcome,
+  MeasurementRecord,
+  Outcome,
+  OutcomeDetail,
+  PhaseGroup,
+  Trigger,
+  ValidatorSpec,
+  type MeasuredValue,
+} from '../report/record.ts';
 import { nowMs as now } from '../../drivers/common/time.ts';
 import type { SessionEvent } from '../runner/session.ts';
 
@@ -18,140 +32,267 @@ export const EVENTS_SCHEMA_ID = 'pnc-bench-events/1';
 export const KEEP_SAMPLES = 600;
 export const KEEP_LOGS = 200;
 
-export interface DriverHealth {
-  ok: boolean;
-  detail: string;
-  /** `probe` (the server's own check) or the run's `preflight:<suite>`. */
-  check: string;
-  reconnects: number;
-  t: number;
+// ---------------------------------------------------------------------------------------------
+// Wire schemas. `wire` holds their JSON Schema metadata: a schema registered with an `id` becomes
+// the definition `#/definitions/<id>` of events.schema.json, referenced wherever it is used.
+
+const wire = z.registry<{ id?: string; description?: string }>();
+
+/** Names `schema` as a definition of the JSON Schema (and describes it there). */
+function def<S extends z.ZodType>(id: string, schema: S, description?: string): S {
+  wire.add(schema, description === undefined ? { id } : { id, description });
+  return schema;
 }
 
-export interface RigStatus {
-  id: string;
-  description: string | null;
-  file: string;
-  features: string[];
-  dut: { model: string; vendor?: string; serial?: string; firmware?: string; hardware?: string };
-  simulator: { name: string; description: string } | null;
-  drivers: { name: string; driver: string; provides: string[]; health: DriverHealth | null; snapshot: JsonObject | null }[];
-  probe: { state: 'idle' | 'probing'; checkedAt: string | null; error: string | null };
-  /** runId of the run in progress, or null. */
-  busy: string | null;
-}
+const Seq = def('seq', z.number().int().min(1));
+const Time = def('t', z.number(), 'epoch milliseconds (float, µs resolution)');
+const RunId = def('runId', z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/));
+const JsonObjectSchema = def('jsonObject', z.record(z.string(), z.unknown()));
+const Details = def('details', z.array(OutcomeDetail));
+const Plan = def('plan', z.array(z.strictObject({ name: z.string(), file: z.string() })));
+/** A suite's index in the plan, or a phase's id (unique in the run). */
+const Index = z.number().int().nonnegative();
+const Attempt = z.number().int().min(1);
 
-export interface MeasurementView {
-  name: string;
-  value: MeasuredValue;
-  unit?: string;
-  /** The validators the value was checked against (the resolved limits). */
-  limits: ValidatorSpec[];
-  /** The limits in words, as report.html shows them (`≤ 2000 ms, marginal > 1500`; `none (recorded only)`). */
-  limitText: string;
-  limitSource?: string;
-  outcome: 'PASS' | 'FAIL';
-  marginal: boolean;
-  detail?: string;
-}
+// The record's schemas (src/report/record.ts), named as definitions here.
+def('outcome', Outcome);
+def('group', PhaseGroup);
+def('level', LogLine.shape.level);
+def('scalar', MeasurementRecord.shape.value);
+def('outcomeDetail', OutcomeDetail);
+def('trigger', Trigger);
+def(
+  'validator',
+  ValidatorSpec,
+  'A resolved limit, as in the record (reports/schema): inRange {min,max,marginalMin,marginalMax}, equals {value}, oneOf {values}, matches {pattern,flags}, withinPercent {target,percent,marginalPercent}.',
+);
 
-export interface LivePhase {
-  id: number;
-  suite: number;
-  name: string;
-  group: PhaseGroup;
-  attempt: number;
-  /** null while the phase runs */
-  outcome: Outcome | null;
-  marginal: boolean;
-  reason?: string;
-  measurements: MeasurementView[];
-}
+export const DriverHealth = def(
+  'driverHealth',
+  z.strictObject({
+    ok: z.boolean(),
+    detail: z.string(),
+    /** `probe` (the server's own check) or the run's `preflight:<suite>`. */
+    check: z.string(),
+    reconnects: z.number().int().nonnegative(),
+    t: Time,
+  }),
+);
+export type DriverHealth = z.infer<typeof DriverHealth>;
 
-export interface LiveSuite {
-  index: number;
-  name: string;
-  file: string;
-  version: string | null;
-  /** null until the suite ended */
-  outcome: Outcome | null;
-  marginal: boolean;
-  details: OutcomeDetail[];
-  phases: LivePhase[];
-}
+export const RigStatus = def(
+  'rigStatus',
+  z.strictObject({
+    id: z.string(),
+    description: z.string().nullable(),
+    file: z.string(),
+    features: z.array(z.string()),
+    dut: DutInfo,
+    simulator: z.strictObject({ name: z.string(), description: z.string() }).nullable(),
+    drivers: z.array(
+      z.strictObject({
+        name: z.string(),
+        driver: z.string(),
+        provides: z.array(z.string()),
+        health: DriverHealth.nullable(),
+        snapshot: JsonObjectSchema.nullable(),
+      }),
+    ),
+    probe: z.strictObject({ state: z.enum(['idle', 'probing']), checkedAt: z.string().nullable(), error: z.string().nullable() }),
+    /** runId of the run in progress, or null. */
+    busy: RunId.nullable(),
+  }),
+);
+export type RigStatus = z.infer<typeof RigStatus>;
 
-export type SampleQuantity = 'power' | 'current' | 'latency';
+export const MeasurementView = def(
+  'measurement',
+  z.strictObject({
+    name: z.string(),
+    value: MeasurementRecord.shape.value,
+    unit: z.string().optional(),
+    /** The validators the value was checked against (the resolved limits). */
+    limits: z.array(ValidatorSpec),
+    limitText: z.string().register(wire, {
+      description: 'The limits in words, as report.html shows them: `≤ 2000 ms, marginal > 1500`; `none (recorded only)` without limits.',
+    }),
+    limitSource: z.string().optional(),
+    outcome: MeasurementOutcome,
+    marginal: z.boolean(),
+    detail: z.string().optional(),
+  }),
+);
+export type MeasurementView = z.infer<typeof MeasurementView>;
 
-export interface Sample {
-  t: number;
-  quantity: SampleQuantity;
-  unit: 'W' | 'A' | 'ms';
-  value: number;
-  /** Where it came from: `<driver>.<path>`, `measurement <name>` or `<protocol> <message> <direction>`. */
-  source: string;
-}
+export const LivePhase = def(
+  'livePhase',
+  z.strictObject({
+    id: Index,
+    suite: Index,
+    name: z.string(),
+    group: PhaseGroup,
+    attempt: Attempt,
+    /** null while the phase runs */
+    outcome: Outcome.nullable(),
+    marginal: z.boolean(),
+    reason: z.string().optional(),
+    measurements: z.array(MeasurementView),
+  }),
+);
+export type LivePhase = z.infer<typeof LivePhase>;
 
-export interface LogEntry {
-  t: number;
-  phase: number | null;
-  level: 'debug' | 'info' | 'warn' | 'error';
-  msg: string;
-  source: 'run' | 'simulator' | 'server';
-}
+export const LiveSuite = def(
+  'liveSuite',
+  z.strictObject({
+    index: Index,
+    name: z.string(),
+    file: z.string(),
+    version: z.string().nullable(),
+    /** null until the suite ended */
+    outcome: Outcome.nullable(),
+    marginal: z.boolean(),
+    details: Details,
+    phases: z.array(LivePhase),
+  }),
+);
+export type LiveSuite = z.infer<typeof LiveSuite>;
 
-export interface LiveRun {
-  runId: string;
-  status: 'starting' | 'running' | 'stopping' | 'ended';
-  startedAt: string;
-  tStart: number;
-  trigger: Trigger;
-  abortRequested: boolean;
-  outcome: Outcome | null;
-  suites: LiveSuite[];
-  /** open drivers' latest snapshot */
-  snapshots: Record<string, JsonObject>;
-  samples: Sample[];
-  logs: LogEntry[];
-  /** The run's files once it ended with a record (as in run.ended); null before, or without a record. */
-  links: RunLinks | null;
-}
+export const SampleQuantity = z.enum(['power', 'current', 'latency']);
+export type SampleQuantity = z.infer<typeof SampleQuantity>;
 
-export interface RunLinks {
-  record: string;
-  report: string;
-  junit: string;
-}
+export const Sample = def(
+  'sample',
+  z.strictObject({
+    t: Time,
+    quantity: SampleQuantity,
+    unit: z.enum(['W', 'A', 'ms']),
+    value: z.number(),
+    /** Where it came from: `<driver>.<path>`, `measurement <name>` or `<protocol> <message> <direction>`. */
+    source: z.string(),
+  }),
+);
+export type Sample = z.infer<typeof Sample>;
 
-type Stamped<T> = T & { seq: number; t: number };
+export const LogEntry = def(
+  'logEntry',
+  z.strictObject({
+    t: Time,
+    phase: z.number().int().nullable(),
+    level: LogLine.shape.level,
+    msg: z.string(),
+    source: z.enum(['run', 'simulator', 'server']),
+  }),
+);
+export type LogEntry = z.infer<typeof LogEntry>;
 
-export type ServerEvent = Stamped<
-  | { type: 'hello'; schema: typeof EVENTS_SCHEMA_ID; rig: RigStatus; run: LiveRun | null }
-  | { type: 'rig.status'; rig: RigStatus }
-  | { type: 'run.started'; runId: string; startedAt: string; trigger: Trigger; plan: { name: string; file: string }[] }
-  | { type: 'run.abort'; runId: string; level: 'cancel' | 'force'; reason: string }
-  | {
-      type: 'run.ended';
-      runId: string;
-      outcome: Outcome;
-      marginal: boolean;
-      durationMs: number;
-      details: OutcomeDetail[];
-      /** false when the run failed before a record existed (its simulated hardware did not start) */
-      recorded: boolean;
-      links: RunLinks | null;
-    }
-  | { type: 'suite.started'; runId: string; suite: number; name: string; version: string; file: string }
-  | { type: 'suite.ended'; runId: string; suite: number; outcome: Outcome; marginal: boolean; details: OutcomeDetail[] }
-  | { type: 'phase.started'; runId: string; suite: number; phase: number; name: string; group: PhaseGroup; attempt: number }
-  | { type: 'phase.ended'; runId: string; suite: number; phase: number; name: string; outcome: Outcome; marginal: boolean; reason?: string }
-  | { type: 'measurement'; runId: string; suite: number; phase: number; measurement: MeasurementView }
-  | ({ type: 'sample'; runId: string } & Omit<Sample, 't'>)
-  | { type: 'driver.snapshot'; runId: string; driver: string; when: 'open' | 'periodic' | 'close'; snapshot: JsonObject }
-  | ({ type: 'driver.health'; runId: string | null; driver: string } & Omit<DriverHealth, 't'>)
-  | ({ type: 'log'; runId: string | null } & Omit<LogEntry, 't'>)
->;
+export const RunLinks = z.strictObject({ record: z.string(), report: z.string(), junit: z.string() });
+export type RunLinks = z.infer<typeof RunLinks>;
+const Links = def(
+  'links',
+  RunLinks.nullable(),
+  "API paths of a run's record.json, report.html and junit.xml; null when the run has no record (yet: in liveRun, until it ended).",
+);
+
+export const LiveRun = def(
+  'liveRun',
+  z.strictObject({
+    runId: RunId,
+    status: z.enum(['starting', 'running', 'stopping', 'ended']),
+    startedAt: z.string(),
+    tStart: Time,
+    trigger: Trigger,
+    abortRequested: z.boolean(),
+    outcome: Outcome.nullable(),
+    suites: z.array(LiveSuite),
+    /** open drivers' latest snapshot */
+    snapshots: z.record(z.string(), JsonObjectSchema),
+    samples: z.array(Sample).max(KEEP_SAMPLES),
+    logs: z.array(LogEntry).max(KEEP_LOGS),
+    /** The run's files once it ended with a record (as in run.ended); null before, or without a record. */
+    links: Links,
+  }),
+);
+export type LiveRun = z.infer<typeof LiveRun>;
+
+/** A stream message: `type`, then `seq` and `t` (stamped by the broadcaster), then its members. */
+const message = <T extends string, S extends z.core.$ZodLooseShape>(type: T, shape: S) =>
+  z.strictObject({ type: z.literal(type), seq: Seq, t: Time, ...shape });
+
+export const ServerEvent = z
+  .discriminatedUnion('type', [
+    def(
+      'hello',
+      message('hello', { schema: z.literal(EVENTS_SCHEMA_ID), rig: RigStatus, run: LiveRun.nullable() }),
+      'First message of every connection: the rig status and the run in progress (or the last run this server ran; null if none).',
+    ),
+    def('rigStatusEvent', message('rig.status', { rig: RigStatus }), 'The rig status changed: a health probe started or ended, a run took or released the rig.'),
+    def('runStarted', message('run.started', { runId: RunId, startedAt: z.string(), trigger: Trigger, plan: Plan })),
+    def(
+      'runAbort',
+      message('run.abort', { runId: RunId, level: z.enum(['cancel', 'force']), reason: z.string() }),
+      'An abort was requested: cancel (running phases end ABORTED, teardown runs) or force (teardown cut short).',
+    ),
+    def(
+      'runEnded',
+      message('run.ended', {
+        runId: RunId,
+        outcome: Outcome,
+        marginal: z.boolean(),
+        durationMs: z.number().nonnegative(),
+        details: Details,
+        /** false when the run failed before a record existed (its simulated hardware did not start) */
+        recorded: z.boolean(),
+        links: Links,
+      }),
+      'The run is over and its files are written (links), or it failed before a record existed (recorded false, links null).',
+    ),
+    def('suiteStarted', message('suite.started', { runId: RunId, suite: Index, name: z.string(), version: z.string(), file: z.string() })),
+    def('suiteEnded', message('suite.ended', { runId: RunId, suite: Index, outcome: Outcome, marginal: z.boolean(), details: Details })),
+    def('phaseStarted', message('phase.started', { runId: RunId, suite: Index, phase: Index, name: z.string(), group: PhaseGroup, attempt: Attempt })),
+    def(
+      'phaseEnded',
+      message('phase.ended', { runId: RunId, suite: Index, phase: Index, name: z.string(), outcome: Outcome, marginal: z.boolean(), reason: z.string().optional() }),
+    ),
+    def(
+      'measurementEvent',
+      message('measurement', { runId: RunId, suite: Index, phase: Index, measurement: MeasurementView }),
+      'A measurement was set and validated against its limits.',
+    ),
+    def(
+      'sampleEvent',
+      message('sample', { runId: RunId, ...Sample.omit({ t: true }).shape }),
+      'A point for the live plots: power (W) and current (A) from driver snapshots (powerW/currentA fields) and from measurements in W/kW/A/mA; latency (ms) from timing points.',
+    ),
+    def(
+      'driverSnapshot',
+      message('driver.snapshot', { runId: RunId, driver: z.string(), when: z.enum(['open', 'periodic', 'close']), snapshot: JsonObjectSchema }),
+      "A driver's snapshot(): when it opened, every snapshot interval while open (periodic), and before it closed.",
+    ),
+    def(
+      'driverHealthEvent',
+      message('driver.health', { runId: RunId.nullable(), driver: z.string(), ...DriverHealth.omit({ t: true }).shape }),
+      "A driver's health: from a run's preflight (runId set, check preflight:<suite>) or the server's own probe (runId null, check probe).",
+    ),
+    def(
+      'logEvent',
+      message('log', { runId: RunId.nullable(), ...LogEntry.omit({ t: true }).shape }),
+      "A log line: a phase's log (source run, phase set; driver lines prefixed [driver]), the simulated hardware (source simulator) or the server (source server).",
+    ),
+  ])
+  .register(wire, {
+    description:
+      'One message of the live event stream of `pnc-bench serve` (GET /api/events, WebSocket, JSON text frames). Every message has `type`, `seq` (increasing per server) and `t` (epoch ms, float). The first message of every connection is `hello` with the current state. Documented in docs/server.md; the TypeScript types are in src/server/events.ts.',
+  });
+export type ServerEvent = z.infer<typeof ServerEvent>;
 
 /** A ServerEvent before the broadcaster stamps it with seq and (when missing) t. */
 export type UnstampedEvent = ServerEvent extends infer E ? (E extends ServerEvent ? Omit<E, 'seq' | 't'> & { t?: number } : never) : never;
+
+/** The JSON Schema (draft-07) of every stream message; scripts/gen-schemas.ts writes it to src/server/events.schema.json. */
+export function eventsJsonSchema(): Record<string, unknown> {
+  const { $schema, description, ...rest } = z.toJSONSchema(ServerEvent, { target: 'draft-7', metadata: wire });
+  return { $schema, $id: 'https://pnc-bench.local/schema/events-1.schema.json', title: EVENTS_SCHEMA_ID, description, ...rest };
+}
 
 const POWER_UNITS: Record<string, number> = { W: 1, kW: 1000, MW: 1e6 };
 const CURRENT_UNITS: Record<string, number> = { A: 1, mA: 0.001, kA: 1000 };

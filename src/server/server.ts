@@ -30,7 +30,7 @@ import { RECORD_FILE } from '../report/outputs.ts';
 import type { OutcomeDetail, Trigger } from '../report/record.ts';
 import { PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
 import { formatRigIssue, loadRig, RigConfigError, type LoadedRig } from '../rig/load.ts';
-import { Rig } from '../rig/rig.ts';
+import { resolveUses, rigCapabilities, type RigCapabilities } from '../rig/roles.ts';
 import { ConfigError } from '../runner/errors.ts';
 import { nowMs as now } from '../../drivers/common/time.ts';
 import type { LoadedSuite } from '../runner/executor.ts';
@@ -130,15 +130,15 @@ const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
- * The rig's drivers, created (never opened) only to bind suites' roles with the rig's own
- * resolution (Rig.resolveUses), as the executor does; the error when the drivers cannot even be
- * created (then no suite could run).
+ * What each of the rig's drivers provides (from the rig file and the registry; no driver is
+ * created), to bind suites' roles with the executor's own resolution; the error when a driver's
+ * type is not registered (then no suite could run).
  */
-function resolver(rig: LoadedRig): Rig | string {
+function resolver(rig: LoadedRig): RigCapabilities | string {
   try {
-    return new Rig(rig, () => {});
+    return rigCapabilities(rig);
   } catch (e) {
-    return `the rig's drivers could not be created: ${msg(e)}`;
+    return `the rig's drivers cannot be bound: ${msg(e)}`;
   }
 }
 
@@ -146,15 +146,15 @@ function resolver(rig: LoadedRig): Rig | string {
  * Why the rig cannot run a suite (null: it can), as the executor will decide: a missing feature or
  * a role no driver fills (SKIPPED), or a role two drivers could fill (the run is refused).
  */
-function suiteFit(rig: LoadedRig, roles: Rig | string, s: LoadedSuite): string | null {
+function suiteFit(rig: LoadedRig, roles: RigCapabilities | string, s: LoadedSuite): string | null {
   const missing = (s.def.requires ?? []).filter((f) => !rig.config.features.includes(f));
   if (missing.length) return `rig ${rig.config.id} lacks feature(s) ${missing.join(', ')}`;
   if (typeof roles === 'string') return roles;
-  const r = roles.resolveUses(s.def.uses ?? {});
+  const r = resolveUses(roles, s.def.uses ?? {});
   return r.ok ? null : r.message;
 }
 
-function suiteInfo(rig: LoadedRig, roles: Rig | string, s: LoadedSuite): SuiteInfo {
+function suiteInfo(rig: LoadedRig, roles: RigCapabilities | string, s: LoadedSuite): SuiteInfo {
   const phases = (group: 'setup' | 'main' | 'teardown', list: readonly { name: string; description?: string }[] | undefined) =>
     (list ?? []).map((p) => ({ name: p.name, group, description: p.description ?? null }));
   const why = suiteFit(rig, roles, s);

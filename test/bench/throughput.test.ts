@@ -167,7 +167,9 @@ describe('throughput suites on the virtual rig', () => {
       expect(closed.txFrames + closed.rxFrames).toBeGreaterThanOrEqual(Math.floor(frames.low));
       expect(closed.txBytes + closed.rxBytes).toBeGreaterThanOrEqual(Math.floor(bytes.low));
       expect(closed.txBytes).toBe(closed.txFrames * (transport === 'tcp' ? 12 : 8)); // every request a register read
-      expect(closed.rxFrames).toBe(closed.txFrames - closed.timeouts);
+      // every request answered once, except those that timed out (whose answer may still come late on a loaded machine)
+      expect(closed.rxFrames).toBeLessThanOrEqual(closed.txFrames);
+      expect(closed.rxFrames).toBeGreaterThanOrEqual(closed.txFrames - closed.timeouts);
     }
   }, 120_000);
 });

@@ -1,5 +1,6 @@
-// The generated JSON Schemas: the checked-in files must equal what `npm run schemas` writes, and
-// the rig schema must constrain each driver entry by its `driver:` name and document every key.
+// The generated JSON Schemas: the checked-in files must equal what `npm run schemas` writes, the
+// rig schema must constrain each driver entry by its `driver:` name and document every key, and the
+// event stream schema must keep its id, title and one strict definition per message type.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,14 +8,15 @@ import { generatedSchemas, REPO_ROOT } from '../../scripts/gen-schemas.ts';
 import { DriverRegistry } from '../../src/rig/registry.ts';
 import { RESOURCE_TYPE_NAMES } from '../../src/rig/resources.ts';
 import { RESOURCE_DOCS, rigJsonSchema } from '../../src/rig/schema.ts';
+import { EVENTS_SCHEMA_ID, eventsJsonSchema } from '../../src/server/events.ts';
 import fakes from '../fakes/drivers.ts';
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => v as Json;
 
 describe('generated schema files', () => {
-  it('writes the rig schema and the record schema', () => {
-    expect(generatedSchemas().map((f) => f.path)).toEqual(['rigs/rig.schema.json', 'reports/schema/record-1.schema.json']);
+  it('writes the rig schema, the record schema and the event stream schema', () => {
+    expect(generatedSchemas().map((f) => f.path)).toEqual(['rigs/rig.schema.json', 'reports/schema/record-1.schema.json', 'src/server/events.schema.json']);
   });
 
   for (const f of generatedSchemas()) {
@@ -80,5 +82,41 @@ describe('rigJsonSchema', () => {
     const e = obj(obj(obj(empty.properties).drivers).additionalProperties);
     expect(e.allOf).toBeUndefined();
     expect(obj(obj(e.properties).driver).anyOf).toEqual([{ type: 'string', minLength: 1 }]);
+  });
+});
+
+describe('eventsJsonSchema', () => {
+  const schema = eventsJsonSchema();
+  const defs = obj(schema.definitions);
+  const messages = (schema.oneOf as Json[]).map((r) => obj(defs[String(r.$ref).replace('#/definitions/', '')]));
+
+  it('is draft-07 with the stream id and title', () => {
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
+    expect(schema.$id).toBe('https://pnc-bench.local/schema/events-1.schema.json');
+    expect(schema.title).toBe(EVENTS_SCHEMA_ID);
+    expect(obj(obj(messages[0]?.properties).schema).const).toBe(EVENTS_SCHEMA_ID);
+  });
+
+  it('has one strict definition per message type, each requiring type, seq and t', () => {
+    expect(messages.map((m) => obj(obj(m.properties).type).const)).toEqual([
+      'hello',
+      'rig.status',
+      'run.started',
+      'run.abort',
+      'run.ended',
+      'suite.started',
+      'suite.ended',
+      'phase.started',
+      'phase.ended',
+      'measurement',
+      'sample',
+      'driver.snapshot',
+      'driver.health',
+      'log',
+    ]);
+    for (const m of messages) {
+      expect(m.additionalProperties).toBe(false);
+      expect((m.required as string[]).slice(0, 3)).toEqual(['type', 'seq', 't']);
+    }
   });
 });

@@ -4,8 +4,9 @@
 // auth when bound elsewhere (decided by the matched route: a percent-encoded /%61pi path is the API),
 // the Host/Origin rules a TLS proxy must meet, the rig health suites added ahead of every run unless
 // "health": false, two simultaneous starts (one 202, one 409), 503 while shutting down, and every
-// stream message of real runs validated against src/server/events.schema.json with ajv. Also
-// RunStore reading only the newest runs, and `pnc-bench serve` as a command.
+// stream message of real runs validated against src/server/events.schema.json with ajv and against
+// the zod schema it is generated from. Also RunStore reading only the newest runs, and
+// `pnc-bench serve` as a command.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -15,7 +16,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveCommands } from '../../src/cli/serve.ts';
 import { RunRecord } from '../../src/report/record.ts';
-import { samplesFromSnapshot } from '../../src/server/events.ts';
+import { samplesFromSnapshot, ServerEvent } from '../../src/server/events.ts';
 import { RunStore } from '../../src/server/runs.ts';
 import { ServerConfigError, startBenchServer, type BenchServer } from '../../src/server/server.ts';
 import { ROOT, startCli } from '../helpers/cli.ts';
@@ -26,7 +27,11 @@ const schema = JSON.parse(readFileSync(path.join(ROOT, 'src/server/events.schema
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
 
 function expectValid(messages: readonly unknown[]): void {
-  const bad = messages.flatMap((m) => (validate(m) ? [] : [`${JSON.stringify(m).slice(0, 300)}\n  ${JSON.stringify(validate.errors?.slice(0, 3))}`]));
+  const bad = messages.flatMap((m) => {
+    const parsed = ServerEvent.safeParse(m);
+    if (validate(m) && parsed.success) return [];
+    return [`${JSON.stringify(m).slice(0, 300)}\n  ${JSON.stringify(validate.errors?.slice(0, 3) ?? parsed.error?.issues.slice(0, 3))}`];
+  });
   expect(bad, bad.join('\n')).toEqual([]);
 }
 
