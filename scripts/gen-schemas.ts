@@ -3,13 +3,12 @@
 //   reports/schema/record-1.schema.json  run records (src/report/record.ts)
 //   src/server/events.schema.json        messages of the live event stream (src/server/events.ts)
 // test/rig/schemas.test.ts fails when a checked-in file differs from what this script generates,
-// so run it after changing a schema or adding a driver. `--check` only compares (exit 1 on a diff).
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+// so run it after changing a schema or adding a driver.
+import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { z } from 'zod';
 import { builtinDrivers } from '../drivers/index.ts';
-import { RECORD_SCHEMA_ID, RunRecord } from '../src/report/record.ts';
+import { RECORD_SCHEMA_ID, recordJsonSchema } from '../src/report/record.ts';
 import { rigJsonSchema } from '../src/rig/schema.ts';
 import { eventsJsonSchema } from '../src/server/events.ts';
 
@@ -25,53 +24,21 @@ function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-/** `$schema` first, then the title, then the rest. */
-function withTitle(schema: Record<string, unknown>, title: string): Record<string, unknown> {
-  const { $schema, ...rest } = schema;
-  return { $schema, title, ...rest };
-}
-
 /** Every generated schema file with its content; add new schemas here. */
 export function generatedSchemas(): GeneratedFile[] {
   const recordVersion = RECORD_SCHEMA_ID.split('/')[1];
   return [
     { path: 'rigs/rig.schema.json', content: json(rigJsonSchema(builtinDrivers())) },
-    {
-      path: `reports/schema/record-${recordVersion}.schema.json`,
-      content: json(withTitle(z.toJSONSchema(RunRecord, { target: 'draft-7' }), `pnc-bench run record (${RECORD_SCHEMA_ID})`)),
-    },
+    { path: `reports/schema/record-${recordVersion}.schema.json`, content: json(recordJsonSchema()) },
     { path: 'src/server/events.schema.json', content: json(eventsJsonSchema()) },
   ];
 }
 
-/** Paths (relative to `root`) whose content on disk differs from the generated one. */
-export function staleSchemas(root = REPO_ROOT): string[] {
-  return generatedSchemas()
-    .filter((f) => {
-      try {
-        return readFileSync(path.join(root, f.path), 'utf8') !== f.content;
-      } catch {
-        return true;
-      }
-    })
-    .map((f) => f.path);
-}
-
-function main(argv: string[]): number {
-  if (argv.includes('--check')) {
-    const stale = staleSchemas();
-    for (const p of stale) console.error(`out of date: ${p} (run npm run schemas)`);
-    return stale.length > 0 ? 1 : 0;
-  }
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   for (const f of generatedSchemas()) {
     const abs = path.join(REPO_ROOT, f.path);
     mkdirSync(path.dirname(abs), { recursive: true });
     writeFileSync(abs, f.content);
     console.log(`wrote ${f.path}`);
   }
-  return 0;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  process.exitCode = main(process.argv.slice(2));
 }

@@ -298,6 +298,12 @@ export const RunRecord = z
   .strict();
 export type RunRecord = z.infer<typeof RunRecord>;
 
+/** The JSON Schema (draft-07) of run records; scripts/gen-schemas.ts writes it to reports/schema/. */
+export function recordJsonSchema(): Record<string, unknown> {
+  const { $schema, ...rest } = z.toJSONSchema(RunRecord, { target: 'draft-7' });
+  return { $schema, title: `pnc-bench run record (${RECORD_SCHEMA_ID})`, ...rest };
+}
+
 /**
  * The attempt of each phase that counts: the last one (phase names are unique within a suite).
  * Keeps the order in which the phases first ran.
