@@ -224,9 +224,11 @@ class RigFile {
    * placeholders behind the caller's own environment.
    */
   private async loadSimulator(): Promise<SimulatorDefinition | undefined> {
-    const module = this.doc.getIn(['simulator', 'module']);
-    if (typeof module !== 'string' || module.length === 0) return undefined; // the schema reports it
-    const def = await importSimulator(this.dir, module);
+    // resolved (aliases and merge keys followed), as the rest of the file is read
+    const pre = this.doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown> | null;
+    const section = pre?.simulator;
+    if (!isPlainObject(section) || typeof section.module !== 'string' || section.module.length === 0) return undefined; // the schema reports it
+    const def = await importSimulator(this.dir, section.module);
     if (typeof def === 'string') {
       this.issue(['simulator', 'module'], def);
       return undefined;

@@ -40,6 +40,20 @@ describe('rig simulator section', () => {
     expect(rig.config.resources.meter_link).toMatchObject({ host: '127.0.0.1', port: 40123 });
   });
 
+  it('finds the module through a YAML alias, as the rest of the file is read', async () => {
+    const sim = path.join(FIX, 'sim/tcp-sim.ts');
+    const text = readFileSync(path.join(FIX, 'simulated.yaml'), 'utf8')
+      .replace('plugins: [../../fakes/drivers.ts]', `plugins: [${path.join(ROOT, 'test/fakes/drivers.ts')}]`)
+      .replace('dut: { model: sim-dut }', `dut: { model: &m ${sim} }`)
+      .replace('module: ./sim/tcp-sim.ts', 'module: *m');
+    expect(text).toContain('module: *m');
+    const file = path.join(tmp(), 'alias.yaml');
+    writeFileSync(file, text);
+    const rig = await loadRig(file, { env: { HIL_SIM_MARKER: '/x' } });
+    expect(rig.simulator?.def.name).toBe('tcp-sim');
+    expect(rig.config.resources.meter_link).toMatchObject({ host: 'simulated', port: 1 });
+  });
+
   it('reports a bad option and a missing module at their keys', async () => {
     const dir = tmp();
     const bad = path.join(dir, 'bad.yaml');
