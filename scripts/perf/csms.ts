@@ -100,7 +100,7 @@ class RawWs {
   }
 
   private onData(d: Buffer): void {
-    let b = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    const b = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     let off = 0;
     for (;;) {
       if (b.length - off < 2) break;
@@ -120,7 +120,6 @@ class RawWs {
       off += hdr + len;
     }
     this.buf = off >= b.length ? Buffer.alloc(0) : Buffer.from(b.subarray(off));
-    b = this.buf;
   }
 
   close(): Promise<void> {
@@ -158,7 +157,8 @@ async function clientMain(): Promise<void> {
         idle = [];
         return { ready: 0 };
       }
-      const conns = await connectAll(m.url as string, m.n as number, `PERF${run}-`);
+      // the same charger ids every round, as chargers that reconnect (the mock CSMS keeps a charger's state)
+      const conns = await connectAll(m.url as string, m.n as number, 'PERF-');
       let measuring = false;
       let stop = false;
       let calls = 0;

@@ -16,7 +16,7 @@
 //   const conf = await cp.call('Reset', { type: 'Soft' }, { signal });
 import { LinkError, ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
 import { errorText, sleep, waitFor } from '../../drivers/common/abort.ts';
-import { nowMs } from '../../drivers/common/time.ts';
+import { nowMs, nowUs } from '../../drivers/common/time.ts';
 import type { BenchPki, OcspTransport } from '../pki/index.ts';
 import type { ConnectionHooks, Exchange, InboundCall, RpcConnection } from './connection.ts';
 import { certificateChainFor, type ChainOptions, type ChainVariant } from './chains.ts';
@@ -30,7 +30,6 @@ import { CP_ACTIONS, CSMS_ACTIONS, PNC_CP_MESSAGES, PNC_CSMS_MESSAGES, PNC_VENDO
 import { CallScript, type InboxPacker, type PackedCall, type RuleHandle, type RuleOptions } from './script.ts';
 import { checkRefusalStatus, type PeerCertificateInfo } from './security.ts';
 import { ChargePointState, type StoredCertificate } from './state.ts';
-import { toUs } from './transcript.ts';
 import type { AnswerRecord, ChargerConfig, ExpectOptions, ReceivedCall, ResponsePlan, TranscriptEvent, ViolationRecord } from './types.ts';
 
 /** What a ChargePoint needs from the server. */
@@ -109,8 +108,8 @@ const NO_VIOLATIONS: readonly ViolationRecord[] = Object.freeze([]);
 /**
  * A charger CALL as suites see it (ReceivedCall). Built for a busy CSMS: `answered` is created only when
  * someone asks, and once the call is answered the parsed payloads are dropped and re-parsed from the
- * frame text on the next read; a call kept in the inbox for a later expectCall goes there as its
- * texts (`packed`, rebuilt by `restore`), not as an object the garbage collector has to copy around.
+ * frame's bytes on the next read; a call kept in the inbox for a later expectCall goes there as the
+ * bytes of its frames (`packed`, rebuilt by `restore`), not as an object the garbage collector has to copy around.
  */
 class InboundCallRecord implements ReceivedCall {
   readonly chargePointId: string;
@@ -123,8 +122,7 @@ class InboundCallRecord implements ReceivedCall {
   innerPayload = false;
   /** the inner payload is in the has·to·be dialect (its field names are translated on every read) */
   has2be = false;
-  private readonly text: string;
-  /** the frame's UTF-8 as received */
+  /** the frame's UTF-8 as received (re-parsed when the payload is read after settle) */
   private readonly bytes: Buffer;
   private readonly wireAction: string;
   private cachedFrame: CallFrame | undefined;
@@ -138,12 +136,11 @@ class InboundCallRecord implements ReceivedCall {
   private promise: Promise<AnswerRecord> | undefined;
   private resolve: ((a: AnswerRecord) => void) | undefined;
 
-  constructor(chargePointId: string, frame: CallFrame, t: number, text: string, bytes: Buffer) {
+  constructor(chargePointId: string, frame: CallFrame, t: number, bytes: Buffer) {
     this.chargePointId = chargePointId;
     this.uniqueId = frame.uniqueId;
     this.action = frame.action;
     this.t = t;
-    this.text = text;
     this.bytes = bytes;
     this.wireAction = frame.action;
     this.cachedFrame = frame;
@@ -151,7 +148,7 @@ class InboundCallRecord implements ReceivedCall {
 
   get frame(): { action: string; payload: JsonObject } {
     if (this.cachedFrame === undefined) {
-      const r = parseFrame(this.text);
+      const r = parseFrame(this.bytes.toString('utf8'));
       this.cachedFrame = r.ok && r.frame.type === 2 ? r.frame : { type: 2, uniqueId: this.uniqueId, action: this.wireAction, payload: {} };
     }
     return this.cachedFrame;
@@ -221,10 +218,9 @@ class InboundCallRecord implements ReceivedCall {
 
   /** A call again from its inbox form (`action`: its key, e.g. DataTransfer.Authorize). */
   static restore(chargePointId: string, action: string, p: PackedCall): InboundCallRecord {
-    const inText = p.inBytes.toString('utf8');
-    const r = parseFrame(inText);
+    const r = parseFrame(p.inBytes.toString('utf8'));
     const frame: CallFrame = r.ok && r.frame.type === 2 ? r.frame : { type: 2, uniqueId: '', action, payload: {} };
-    const rec = new InboundCallRecord(chargePointId, frame, p.t, inText, p.inBytes);
+    const rec = new InboundCallRecord(chargePointId, frame, p.t, p.inBytes);
     rec.action = action;
     if (p.flags & PACKED_PNC) rec.pnc = { vendorId: String(frame.payload.vendorId), messageId: typeof frame.payload.messageId === 'string' ? frame.payload.messageId : '' };
     rec.innerPayload = (p.flags & PACKED_INNER) !== 0;
@@ -287,8 +283,8 @@ class ChargePointHooks implements ConnectionHooks {
   frame(dir: 'in' | 'out', text: string, t: number, json: boolean, bytes: Uint8Array): void {
     this.services.frame(this.cp.id, dir, text, t, json, bytes);
   }
-  call(frame: CallFrame, t: number, text: string, bytes: Buffer, conn: RpcConnection): void {
-    this.cp.onCall(frame, t, text, bytes, conn);
+  call(frame: CallFrame, t: number, bytes: Buffer, conn: RpcConnection): void {
+    this.cp.onCall(frame, t, bytes, conn);
   }
   violation(rule: string, message: string, uniqueId?: string): void {
     this.cp.violate(rule, message, uniqueId);
@@ -476,7 +472,7 @@ export class ChargePoint {
   }
 
   event(name: string, detail?: JsonObject | string): void {
-    this.services.entry({ tUs: toUs(nowMs()), cp: this.id, event: name, ...(detail !== undefined ? { detail } : {}) });
+    this.services.entry({ tUs: nowUs(), cp: this.id, event: name, ...(detail !== undefined ? { detail } : {}) });
   }
 
   // ------------------------------------------------------------------ scripting
@@ -515,9 +511,9 @@ export class ChargePoint {
    * @internal a charger CALL from `conn`, answered on that connection (a replaced connection's CALL is
    * not answered on its successor)
    */
-  onCall(frame: CallFrame, t: number, text: string, bytes: Buffer, conn: RpcConnection): void {
+  onCall(frame: CallFrame, t: number, bytes: Buffer, conn: RpcConnection): void {
     const inbound = conn.track(frame, t);
-    const call = new InboundCallRecord(this.id, frame, t, text, bytes);
+    const call = new InboundCallRecord(this.id, frame, t, bytes);
     const schemas = this.services.schemas;
     const action = frame.action;
     if (!schemas.has16(action)) return this.refuse(call, inbound, conn, RULES.unknownAction, 'NotImplemented', `action ${action} is not an OCPP 1.6 action`);

@@ -58,6 +58,14 @@ export const ChargerSettingsSchema = z
   })
   .strict();
 
+// ChargerSettings (from ChargerConfig) and the schema name the same keys, nested ones too: a setting
+// added to one of them only does not compile.
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
+type SettingsInput = z.input<typeof ChargerSettingsSchema>;
+const settingsKeysMatch: SameKeys<ChargerSettings, SettingsInput> &
+  SameKeys<NonNullable<ChargerSettings['pnc']>, NonNullable<SettingsInput['pnc']>> &
+  SameKeys<NonNullable<ChargerSettings['security']>, NonNullable<SettingsInput['security']>> = true;
+
 export const DEFAULT_CHARGER_CONFIG: Readonly<ChargerConfig> = Object.freeze({
   securityProfile: 0,
   password: undefined,

@@ -38,8 +38,8 @@ export interface Exchange {
 export interface ConnectionHooks {
   /** every frame; `json` is false when the text is not JSON (or a binary frame); `bytes` as on the wire (unmasked payload) */
   frame(dir: FrameDirection, text: string, t: number, json: boolean, bytes: Uint8Array): void;
-  /** a charger CALL; `text` and `bytes` are the frame as received, `conn` the connection it came on (answer it there) */
-  call(frame: CallFrame, t: number, text: string, bytes: Buffer, conn: RpcConnection): void;
+  /** a charger CALL; `bytes` is the frame as received, `conn` the connection it came on (answer it there) */
+  call(frame: CallFrame, t: number, bytes: Buffer, conn: RpcConnection): void;
   violation(rule: string, message: string, uniqueId?: string): void;
   /** a finished exchange (positional, so the hot path allocates no object) */
   exchange(direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void;
@@ -238,7 +238,7 @@ export class RpcConnection {
     const text = bytes.toString('utf8');
     if (isBinary) {
       this.hooks.frame('in', text, t, false, bytes);
-      this.hooks.violation(RULES.frame, `binary WebSocket frame (${text.length} bytes); OCPP-J uses text frames`);
+      this.hooks.violation(RULES.frame, `binary WebSocket frame (${bytes.length} bytes); OCPP-J uses text frames`);
       return;
     }
     const r = parseFrame(text);
@@ -265,7 +265,7 @@ export class RpcConnection {
         const open = [...(this.openCall ? [this.openCall] : []), ...(this.moreOpenCalls?.values() ?? [])].map((c) => `${c.action} (${c.uniqueId})`).join(', ');
         this.hooks.violation(RULES.concurrency, `CALL ${f.action} (${f.uniqueId}) sent while ${open} is unanswered; OCPP-J allows one outstanding CALL`, f.uniqueId);
       }
-      this.hooks.call(f, t, text, bytes, this);
+      this.hooks.call(f, t, bytes, this);
       return;
     }
     const p = this.inflight.get(f.uniqueId);

@@ -61,6 +61,10 @@ export class ExchangeLog {
   }
 
   push(chargePointId: string, direction: Exchange['direction'], message: string, uniqueId: string, t: number, latencyMs: number, outcome: Exchange['outcome'], errorCode: string | undefined): void {
+    if (this.max <= 0) {
+      this.dropped++;
+      return;
+    }
     let c = this.chunks[this.chunks.length - 1];
     if (c === undefined || c.n === EXCHANGE_CHUNK) {
       c = this.spare.pop() ?? newChunk();
@@ -77,11 +81,7 @@ export class ExchangeLog {
     this.count++;
     // full: the oldest goes (a chunk is recycled once all of it went), no shifting of columns
     if (this.count > this.max) {
-      let old = this.chunks[0] as Chunk;
-      if (old.start === old.n && this.chunks.length > 1) {
-        this.recycle(this.chunks.shift() as Chunk);
-        old = this.chunks[0] as Chunk;
-      }
+      const old = this.chunks[0] as Chunk;
       old.start++;
       this.count--;
       this.dropped++;

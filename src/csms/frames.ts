@@ -63,7 +63,9 @@ export function isPlainObject(v: unknown): v is JsonObject {
 
 const LEADING_ID = /^\s*\[\s*\d+\s*,\s*"([^"\\]{1,36})"/;
 
-function fail(code: Ocpp16ErrorCode, message: string, extra: Omit<Extract<ParseResult, { ok: false }>, 'ok' | 'code' | 'message'> = {}): ParseResult {
+type FailureFacts = Omit<Extract<ParseResult, { ok: false }>, 'ok' | 'code' | 'message'>;
+
+function fail(code: Ocpp16ErrorCode, message: string, extra: FailureFacts = {}): ParseResult {
   return { ok: false, code, message, ...extra };
 }
 
@@ -76,56 +78,47 @@ export function parseFrame(text: string): ParseResult {
     const id = LEADING_ID.exec(text)?.[1];
     return fail('FormationViolation', `not valid JSON: ${(e as Error).message}`, id !== undefined ? { uniqueId: id } : {});
   }
-  // the well-formed frames first, without building anything but the result (the hot path)
-  if (Array.isArray(value)) {
-    const type: unknown = value[0];
-    const uniqueId: unknown = value[1];
-    if (typeof uniqueId === 'string' && uniqueId.length > 0 && uniqueId.length <= MAX_UNIQUE_ID_LENGTH) {
-      if (type === CALL && value.length === 4) {
-        const action: unknown = value[2];
-        const payload: unknown = value[3];
-        if (typeof action === 'string' && action.length > 0 && isPlainObject(payload)) return { ok: true, frame: { type: CALL, uniqueId, action, payload }, value };
-      } else if (type === CALLRESULT && value.length === 3) {
-        const payload: unknown = value[2];
-        if (isPlainObject(payload)) return { ok: true, frame: { type: CALLRESULT, uniqueId, payload }, value };
-      }
-    }
-  }
   return classify(value);
 }
 
-/** Everything but a well-formed CALL or CALLRESULT: a CALLERROR, or what is wrong with the frame. */
+/** What a broken frame still tells: its JSON, message type, usable uniqueId and action. */
+function facts(value: unknown[], messageType: number, uniqueId: unknown, action?: string): FailureFacts {
+  const f: FailureFacts = { value, messageType };
+  if (typeof uniqueId === 'string' && uniqueId.length > 0) f.uniqueId = uniqueId;
+  if (action !== undefined) f.action = action;
+  return f;
+}
+
+/** The frame, or what is wrong with it. A well-formed frame builds nothing but its result (the hot path). */
 function classify(value: unknown): ParseResult {
   if (!Array.isArray(value)) return fail('FormationViolation', `an OCPP-J frame is a JSON array, got ${value === null ? 'null' : typeof value}`, { value });
   const type: unknown = value[0];
   const uniqueId: unknown = value[1];
   if (typeof type !== 'number') return fail('FormationViolation', `element 0 (message type id) must be a number, got ${JSON.stringify(type) ?? 'nothing'}`, { value });
   const idOk = typeof uniqueId === 'string' && uniqueId.length > 0;
-  const base = { value, messageType: type, ...(idOk ? { uniqueId } : {}) };
   if (type !== CALL && type !== CALLRESULT && type !== CALLERROR) {
-    return fail('ProtocolError', `message type id ${type} is not defined (2 CALL, 3 CALLRESULT, 4 CALLERROR); ignored`, { ...base, ignore: true });
+    return fail('ProtocolError', `message type id ${type} is not defined (2 CALL, 3 CALLRESULT, 4 CALLERROR); ignored`, { ...facts(value, type, uniqueId), ignore: true });
   }
-  if (!idOk) return fail('FormationViolation', `element 1 (uniqueId) must be a non-empty string, got ${JSON.stringify(uniqueId) ?? 'nothing'}`, base);
-  if (uniqueId.length > MAX_UNIQUE_ID_LENGTH) return fail('FormationViolation', `uniqueId is ${uniqueId.length} characters; OCPP-J allows at most ${MAX_UNIQUE_ID_LENGTH}`, base);
+  if (!idOk) return fail('FormationViolation', `element 1 (uniqueId) must be a non-empty string, got ${JSON.stringify(uniqueId) ?? 'nothing'}`, facts(value, type, uniqueId));
+  if (uniqueId.length > MAX_UNIQUE_ID_LENGTH) return fail('FormationViolation', `uniqueId is ${uniqueId.length} characters; OCPP-J allows at most ${MAX_UNIQUE_ID_LENGTH}`, facts(value, type, uniqueId));
   if (type === CALL) {
     const action: unknown = value[2];
-    if (typeof action !== 'string' || action.length === 0) return fail('FormationViolation', `CALL element 2 (action) must be a non-empty string, got ${JSON.stringify(action) ?? 'nothing'}`, base);
-    const withAction = { ...base, action };
-    if (value.length < 4) return fail('ProtocolError', `CALL ${action} is incomplete: the payload (element 3) is missing`, withAction);
-    if (value.length > 4) return fail('FormationViolation', `CALL has ${value.length} elements; OCPP-J defines 4`, withAction);
-    if (!isPlainObject(value[3])) return fail('FormationViolation', `CALL ${action} payload must be a JSON object, got ${Array.isArray(value[3]) ? 'an array' : JSON.stringify(value[3])}`, withAction);
+    if (typeof action !== 'string' || action.length === 0) return fail('FormationViolation', `CALL element 2 (action) must be a non-empty string, got ${JSON.stringify(action) ?? 'nothing'}`, facts(value, type, uniqueId));
+    if (value.length < 4) return fail('ProtocolError', `CALL ${action} is incomplete: the payload (element 3) is missing`, facts(value, type, uniqueId, action));
+    if (value.length > 4) return fail('FormationViolation', `CALL has ${value.length} elements; OCPP-J defines 4`, facts(value, type, uniqueId, action));
+    if (!isPlainObject(value[3])) return fail('FormationViolation', `CALL ${action} payload must be a JSON object, got ${Array.isArray(value[3]) ? 'an array' : JSON.stringify(value[3])}`, facts(value, type, uniqueId, action));
     return { ok: true, frame: { type: CALL, uniqueId, action, payload: value[3] }, value };
   }
   if (type === CALLRESULT) {
-    if (value.length !== 3) return fail('FormationViolation', `CALLRESULT has ${value.length} elements; OCPP-J defines 3`, base);
-    if (!isPlainObject(value[2])) return fail('FormationViolation', `CALLRESULT payload must be a JSON object, got ${JSON.stringify(value[2])}`, base);
+    if (value.length !== 3) return fail('FormationViolation', `CALLRESULT has ${value.length} elements; OCPP-J defines 3`, facts(value, type, uniqueId));
+    if (!isPlainObject(value[2])) return fail('FormationViolation', `CALLRESULT payload must be a JSON object, got ${JSON.stringify(value[2])}`, facts(value, type, uniqueId));
     return { ok: true, frame: { type: CALLRESULT, uniqueId, payload: value[2] }, value };
   }
-  if (value.length !== 5) return fail('FormationViolation', `CALLERROR has ${value.length} elements; OCPP-J defines 5`, base);
+  if (value.length !== 5) return fail('FormationViolation', `CALLERROR has ${value.length} elements; OCPP-J defines 5`, facts(value, type, uniqueId));
   const [, , errorCode, errorDescription, errorDetails] = value;
-  if (typeof errorCode !== 'string') return fail('FormationViolation', 'CALLERROR element 2 (errorCode) must be a string', base);
-  if (typeof errorDescription !== 'string') return fail('FormationViolation', 'CALLERROR element 3 (errorDescription) must be a string', base);
-  if (!isPlainObject(errorDetails)) return fail('FormationViolation', 'CALLERROR element 4 (errorDetails) must be a JSON object', base);
+  if (typeof errorCode !== 'string') return fail('FormationViolation', 'CALLERROR element 2 (errorCode) must be a string', facts(value, type, uniqueId));
+  if (typeof errorDescription !== 'string') return fail('FormationViolation', 'CALLERROR element 3 (errorDescription) must be a string', facts(value, type, uniqueId));
+  if (!isPlainObject(errorDetails)) return fail('FormationViolation', 'CALLERROR element 4 (errorDetails) must be a JSON object', facts(value, type, uniqueId));
   return { ok: true, frame: { type: CALLERROR, uniqueId, errorCode, errorDescription, errorDetails }, value };
 }
 

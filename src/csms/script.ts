@@ -75,7 +75,7 @@ export interface PackedCall {
 /**
  * How the inbox keeps answered calls as bytes instead of objects (the mock CSMS's call records). On a
  * busy CSMS the calls kept for a later expectCall are most of what outlives a minor GC; as bytes in
- * reused buffers they cost the garbage collector nothing. Without a packer calls stay objects.
+ * reused buffers they cost the garbage collector nothing.
  */
 export interface InboxPacker {
   /** the call's texts and facts when it can be rebuilt from them (answered, nothing unusual), else undefined */
@@ -116,7 +116,7 @@ class KeyInbox {
   }
 
   /** Entry i as a call (a packed call is rebuilt; the entry stays). */
-  call(i: number, action: string, packer: InboxPacker | undefined): ReceivedCall {
+  call(i: number, action: string, packer: InboxPacker): ReceivedCall {
     const e = this.entries[i] as ReceivedCall | number;
     if (typeof e !== 'number') return e;
     const buf = this.bufs[e] as Buffer;
@@ -129,7 +129,7 @@ class KeyInbox {
       doneT: this.doneT[e] as number,
       flags: this.flags[e] as number,
     };
-    return (packer as InboxPacker).unpack(action, p);
+    return packer.unpack(action, p);
   }
 
   /** Removes entry i (its slot is reused). */
@@ -162,8 +162,8 @@ export class CallScript {
   private waiters: Waiter[] = [];
 
   constructor(
-    private readonly inboxLimit = DEFAULT_INBOX_PER_ACTION,
-    private readonly packer?: InboxPacker,
+    private readonly inboxLimit: number,
+    private readonly packer: InboxPacker,
   ) {}
 
   addRule(key: string, plan: ResponsePlan, opts: RuleOptions = {}, onMatch?: (call: ReceivedCall) => void): RuleHandle {
@@ -222,7 +222,7 @@ export class CallScript {
     if (this.inboxLimit <= 0) return;
     let box = this.inbox.get(call.action);
     if (!box) this.inbox.set(call.action, (box = new KeyInbox()));
-    else if (this.packer) box.pack(this.packer);
+    else box.pack(this.packer);
     box.entries.push(call);
     if (box.entries.length > this.inboxLimit) box.remove(0);
   }

@@ -21,7 +21,7 @@ import { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LinkError, type JsonObject, type TimingPoint } from '../../drivers/capabilities.ts';
 import { abortReason, settleWithin } from '../../drivers/common/abort.ts';
-import { nowMs } from '../../drivers/common/time.ts';
+import { nowMs, nowUs } from '../../drivers/common/time.ts';
 import { generatePki, OcspResponder, type BenchPki, type OcspTransport } from '../pki/index.ts';
 import { ChargePoint, keepRecent, type CallOptions, type ConnectionInfo, type CsmsServices } from './chargepoint.ts';
 import { resolveChargerConfig, type ChargerSettings } from './config.ts';
@@ -256,7 +256,7 @@ export class MockCsms {
   private readonly lineHeads = new Map<string, FrameLineHeads>();
 
   private event(cp: string, name: string, detail?: JsonObject | string): void {
-    this.entry({ tUs: toUs(nowMs()), cp, event: name, ...(detail !== undefined ? { detail } : {}) });
+    this.entry({ tUs: nowUs(), cp, event: name, ...(detail !== undefined ? { detail } : {}) });
   }
 
   // ------------------------------------------------------------------ chargers
