@@ -11,6 +11,7 @@ import { generatePki, pemToDer, privateKeyPem, writePkiDir, type P256KeyPair } f
 import { defineSimulator, type RunningSimulator } from '../../src/rig/simulator.ts';
 import { startBroker } from './broker.ts';
 import { startCcu } from './ccu.ts';
+import { checkValue, CONFIG_KEY_NAMES, isConfigKey } from './charger/config.ts';
 import { VirtualCharger } from './charger/index.ts';
 import { FAULT_NAMES, type FaultName } from './charger/faults.ts';
 import { startConsole } from './console.ts';
@@ -38,7 +39,17 @@ export const VirtualRigOptions = z
       .default('VIRTUAL-CP1')
       .describe('OCPP charge point id of the simulated charger'),
     password: z.string().min(1).optional().describe('Basic-auth AuthorizationKey of the charger (security profile 1); none by default'),
-    chargerConfig: z.record(z.string(), z.string()).default({}).describe('Factory values of the charger\'s configuration keys (README table)'),
+    chargerConfig: z
+      .record(z.string(), z.string())
+      .superRefine((cfg, ctx) => {
+        // the charger's own rules (ConfigStore), so `rig check` reports what the start would refuse
+        for (const [key, value] of Object.entries(cfg)) {
+          const why = isConfigKey(key) ? checkValue(key, value) : `unknown configuration key; known keys: ${CONFIG_KEY_NAMES.join(', ')}`;
+          if (why) ctx.addIssue({ code: 'custom', path: [key], message: why });
+        }
+      })
+      .default({})
+      .describe('Factory values of the charger\'s configuration keys (README table)'),
     renewalCheckDelayMs: z.number().int().nonnegative().default(1_000).describe('Delay after BootNotification Accepted before the SECC leaf renewal check (A03)'),
     ev: z
       .object({
@@ -134,31 +145,31 @@ export default defineSimulator({
         else if ((await settleWithin(stopping, leftMs)) === 'timeout') log('warn', `${s.name}: stop did not settle within the time left of the ${deadlineMs} ms deadline`);
       }
     };
-    // start-up ends at once when the run gives up (timeouts.openMs, SIGINT): the catch below stops what started
-    const started = (): void => signal.throwIfAborted();
+    // each device started is added to `stops`; start-up ends there at once when the run gives up
+    // (timeouts.openMs, SIGINT): the catch below stops what started, that device included
+    const add = (name: string, stop: () => Promise<void>): void => {
+      stops.push({ name, stop });
+      signal.throwIfAborted();
+    };
     try {
+      signal.throwIfAborted(); // given up before the start: not even the PKI is made
       const pkiDir = mkdtempSync(path.join(os.tmpdir(), 'pnc-bench-virtual-pki-'));
-      stops.push({ name: 'pki', stop: async () => rmSync(pkiDir, { recursive: true, force: true }) });
+      add('pki', async () => rmSync(pkiDir, { recursive: true, force: true }));
       // an OCSP URL in every CA and contract certificate: the charger builds OCSP request data from it (the mock CSMS answers OCSP in-process)
       const pki = generatePki({ seed: o.pkiSeed, ocspUrl: 'http://127.0.0.1/ocsp' });
       writePkiDir(pki, pkiDir, { force: true });
       log('info', `bench PKI (seed ${o.pkiSeed}) in ${pkiDir}`);
-      started();
 
       const bus = new PowerBus();
       const broker = await startBroker({ host: HOST, port: 0 });
-      stops.push({ name: 'mqtt broker', stop: () => broker.stop() });
-      started();
+      add('mqtt broker', () => broker.stop());
       const ccu = await startCcu({ bus, slcan: true, socketcand: { host: HOST, port: 0, iface: o.socketcandIface }, log: (l) => log('debug', `ccu: ${l}`) });
-      stops.push({ name: 'ccu', stop: () => ccu.stop() });
-      started();
+      add('ccu', () => ccu.stop());
       const meter = await startMeter({ bus, tcp: { host: HOST, port: 0 }, rtu: true, map: 'SDM630' });
-      stops.push({ name: 'meter', stop: () => meter.stop() });
-      started();
+      add('meter', () => meter.stop());
       let chargerForStatus: VirtualCharger | undefined; // made after the console, which it logs to
       const console = await startConsole({ status: () => chargerForStatus?.statusLines() ?? ['charger: starting'] });
-      stops.push({ name: 'console', stop: () => console.stop() });
-      started();
+      add('console', () => console.stop());
 
       const csmsPort = await csmsPortCandidate();
       const der = (c: { der: Uint8Array }) => Buffer.from(c.der);
@@ -178,8 +189,7 @@ export default defineSimulator({
       });
       chargerForStatus = charger;
       await charger.start();
-      stops.push({ name: 'charger', stop: () => charger.stop(2_000) });
-      started();
+      add('charger', () => charger.stop(2_000));
 
       const oemKey = pki.get('oem-prov').key as P256KeyPair;
       const ev = new VirtualEv({
@@ -191,8 +201,7 @@ export default defineSimulator({
         log: (l) => log('debug', `ev: ${l}`),
       });
       await ev.start();
-      stops.push({ name: 'ev', stop: () => ev.stop() });
-      started();
+      add('ev', () => ev.stop());
 
       const env: Record<string, string> = {
         HIL_VIRTUAL_CSMS_PORT: String(csmsPort),

@@ -9,23 +9,23 @@
 //   socket.on('data', (chunk) => { for (const m of dec.push(chunk)) handle(m.payload); }); // throws V2gtpError on a bad header
 //   physicalValue(400, 'V') → { Multiplier: -1, Unit: 'V', Value: 4000 };  physicalNumber(pv) → 400
 
-export const V2GTP_VERSION = 0x01;
-export const V2GTP_INVERSE_VERSION = 0xfe;
-export const V2GTP_HEADER_BYTES = 8;
+const V2GTP_VERSION = 0x01;
+const V2GTP_INVERSE_VERSION = 0xfe;
+const V2GTP_HEADER_BYTES = 8;
 
 /** Payload type of an EXI-encoded V2G message. */
-export const V2GTP_PAYLOAD_EXI = 0x8001;
+const V2GTP_PAYLOAD_EXI = 0x8001;
 
 /** Largest payload accepted unless told otherwise (a CertificateInstallationRes is ~5 KB). */
-export const V2GTP_DEFAULT_MAX_PAYLOAD_BYTES = 65536;
+const V2GTP_DEFAULT_MAX_PAYLOAD_BYTES = 65536;
 
 /** A bad V2GTP header; the message names the bytes and their offset from the start of the stream. */
 export class V2gtpError extends Error {
   override readonly name = 'V2gtpError';
 }
 
+/** One message: the payload (always EXI, payload type 0x8001 — the only type the decoder accepts). */
 export interface V2gtpMessage {
-  payloadType: number;
   payload: Uint8Array;
 }
 
@@ -83,7 +83,7 @@ export class V2gtpDecoder {
         throw this.failed;
       }
       if (this.buf.length < V2GTP_HEADER_BYTES + len) break;
-      out.push({ payloadType: type, payload: new Uint8Array(this.buf.subarray(V2GTP_HEADER_BYTES, V2GTP_HEADER_BYTES + len)) });
+      out.push({ payload: new Uint8Array(this.buf.subarray(V2GTP_HEADER_BYTES, V2GTP_HEADER_BYTES + len)) });
       this.buf = this.buf.subarray(V2GTP_HEADER_BYTES + len);
       this.consumed += V2GTP_HEADER_BYTES + len;
     }

@@ -155,6 +155,21 @@ describe('M01 forwarding and transactions', () => {
     expect(await h.charger.exchangeCertificate({ action: 'Install', iso15118SchemaVersion: 'urn:iso:15118:2:2013:MsgDef', exiRequest }, sig())).toEqual({ kind: 'none', reason: 'offline' });
   });
 
+  it('the authorization cache takes Start/StopTransaction idTagInfo as PnC Authorize does: a status outside AuthorizationStatus goes in as Unknown', async () => {
+    const h = await startRig(pki);
+    await h.booted();
+    h.cp.respond('StartTransaction', { status: 'Bogus', unchecked: true });
+    const expiryDate = '2099-01-01T00:00:00.000Z';
+    h.cp.respond('StopTransaction', { payload: { idTagInfo: { status: 'AlsoBogus', expiryDate, benchExtra: 1 } }, unchecked: true });
+    await h.charger.startCharging({ idTag: 'RFID-CACHE-1', connectorId: 1 });
+    await h.line(/tx: transaction id assigned local=1 transactionId=\d+ idTagInfo=Bogus/);
+    expect(h.charger.localAuth.lookupCache('RFID-CACHE-1')).toEqual({ status: 'Unknown' });
+    // StopTransactionOnInvalidId: the charger ends it; the StopTransaction answer replaces the entry
+    await h.cp.expectCall('StopTransaction', { timeoutMs: 3_000, signal: sig() });
+    await until(() => h.charger.localAuth.lookupCache('RFID-CACHE-1')?.expiryDate !== undefined, 3_000, 'StopTransaction idTagInfo cached');
+    expect(h.charger.localAuth.lookupCache('RFID-CACHE-1')).toEqual({ status: 'Unknown', expiryDate });
+  });
+
   it('StartTransaction idTag is the eMAID; the regular Authorize is never sent for PnC', async () => {
     const h = await startRig(pki);
     await h.booted();

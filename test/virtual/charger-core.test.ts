@@ -63,6 +63,26 @@ describe('connection and boot', () => {
     expect(h.csms.refusals().some((r) => r.status === 503)).toBe(true);
   });
 
+  it('an answer that is not JSON fails the CALL it answers at once and gets no CALLERROR; the next CALL goes out', async () => {
+    const h = await startRig(pki, { callTimeoutMs: 10_000 });
+    await h.booted();
+    const fromCharger: string[] = [];
+    h.csms.on('frame', (f) => {
+      if (f.dir === 'in') fromCharger.push(f.text);
+    });
+    h.cp.respond('Heartbeat', { action: 'malformed', malformed: 'not-json' }); // [3,"<id>",{
+    const t0 = Date.now();
+    await h.csms.call(CP_ID, 'TriggerMessage', { requestedMessage: 'Heartbeat' }, { signal: sig() });
+    await h.line(/ocpp: Heartbeat failed: Heartbeat: the CSMS's answer is broken \(FormationViolation: not valid JSON/, 3_000);
+    expect(Date.now() - t0).toBeLessThan(3_000); // not the 10 s call timeout
+    const since = Date.now();
+    await h.csms.call(CP_ID, 'TriggerMessage', { requestedMessage: 'Heartbeat' }, { signal: sig() });
+    await (await h.cp.expectCall('Heartbeat', { timeoutMs: 3_000, signal: sig(), since })).answered;
+    expect(h.count(/Heartbeat failed/)).toBe(1);
+    expect(fromCharger.filter((t) => t.startsWith('[4'))).toEqual([]);
+    h.cp.assertNoViolations();
+  });
+
   it('Basic auth with the password; a wrong one is refused (401) and retried with back-off', async () => {
     const h = await startRig(pki, { password: 'sixteen-chars-pw', csms: { defaults: { securityProfile: 1, password: 'sixteen-chars-pw' } } });
     await h.booted();

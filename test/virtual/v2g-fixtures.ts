@@ -11,9 +11,9 @@ import type {
   ChargingSessionInfo,
   ContractChain,
   PncAuthorizationResult,
-  PncAuthorizationStatus,
   SeccBackend,
 } from '../../rigs/virtual/charger/backend.ts';
+import type { AuthorizationStatus201 } from '../../src/csms/messages.ts';
 import {
   answerGet15118EVCertificate,
   benchAnswerOptions,
@@ -42,7 +42,7 @@ export type ExchangeMode = 'real' | 'none' | 'session-id' | 'failed-empty' | 'wr
 
 export class FakeBackend implements SeccBackend {
   exchangeMode: ExchangeMode = 'real';
-  authorizeStatus: PncAuthorizationStatus = 'Accepted';
+  authorizeStatus: AuthorizationStatus201 = 'Accepted';
   authorizeDelayMs = 0;
   readonly exchanges: CertificateExchangeRequest[] = [];
   readonly authorizations: ContractChain[] = [];

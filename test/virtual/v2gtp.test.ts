@@ -24,7 +24,7 @@ describe('V2GTP framing', () => {
     const d = new V2gtpDecoder();
     const out = [];
     for (const byte of stream) out.push(...d.push(Uint8Array.of(byte)));
-    expect(out.map((m) => m.payloadType)).toEqual([0x8001, 0x8001, 0x8001]);
+    expect(out.map((m) => Buffer.from(m.payload).toString('hex'))).toEqual([Buffer.from(a).toString('hex'), '8000', '']);
   });
 
   it('rejects a wrong version or inverse version, naming the bytes and offset, and stays failed', () => {

@@ -105,10 +105,10 @@ export async function authorizeContract(host: PncHost, local: LocalAuth, chain: 
   if (host.faults.has('regular-authorize-for-pnc')) {
     try {
       const conf = await host.sendCore('Authorize', { idTag: chain.emaid.slice(0, 20) }, { signal });
-      const info = (isPlainObject(conf.idTagInfo) ? conf.idTagInfo : {}) as Partial<IdTagInfo>;
-      const status = asStatus(info.status);
-      if (typeof info.status === 'string') cacheResult(host, local, chain.emaid, { ...info, status });
-      return done({ status, decidedBy: 'csms' }, `OCPP Authorize answered ${String(info.status)}`);
+      const info: unknown = conf.idTagInfo;
+      const status = isPlainObject(info) ? info.status : undefined;
+      cacheIdTagInfo(host, local, chain.emaid, info);
+      return done({ status: asStatus(status), decidedBy: 'csms' }, `OCPP Authorize answered ${String(status)}`);
     } catch (e) {
       return done({ status: 'Unknown', decidedBy: 'csms-error' }, e instanceof Error ? e.message : String(e));
     }
@@ -122,16 +122,25 @@ export async function authorizeContract(host: PncHost, local: LocalAuth, chain: 
     }
     const status = asStatus(info.status);
     const certificateStatus = typeof a.data.certificateStatus === 'string' ? a.data.certificateStatus : undefined;
-    const exp = info.cacheExpiryDateTime;
-    cacheResult(host, local, chain.emaid, { status, ...(typeof exp === 'string' ? { expiryDate: exp } : {}) });
+    cacheIdTagInfo(host, local, chain.emaid, { status: info.status, expiryDate: info.cacheExpiryDateTime });
     return done({ status, ...(certificateStatus ? { certificateStatus } : {}), decidedBy: 'csms' }, reason);
   } catch (e) {
     return done({ status: 'Unknown', decidedBy: 'csms-error' }, e instanceof Error ? e.message : String(e));
   }
 }
 
-function cacheResult(host: PncHost, local: LocalAuth, emaid: string, info: IdTagInfo): void {
-  if (host.config.bool('AuthorizationCacheEnabled')) local.updateCache(emaid, info);
+/**
+ * Puts the idTagInfo of a CSMS answer (Authorize, StartTransaction, StopTransaction; a PnC Authorize's
+ * idTokenInfo as `{ status, expiryDate: cacheExpiryDateTime }`) into the authorization cache when
+ * AuthorizationCacheEnabled is true. A status that is not an AuthorizationStatus goes in as Unknown;
+ * expiryDate and parentIdTag only when they are strings; no string status → nothing is cached.
+ */
+export function cacheIdTagInfo(host: Pick<PncHost, 'config'>, local: LocalAuth, idTag: string, info: unknown): void {
+  if (!isPlainObject(info) || typeof info.status !== 'string' || !host.config.bool('AuthorizationCacheEnabled')) return;
+  const entry: IdTagInfo = { status: asStatus(info.status) };
+  if (typeof info.expiryDate === 'string') entry.expiryDate = info.expiryDate;
+  if (typeof info.parentIdTag === 'string') entry.parentIdTag = info.parentIdTag;
+  local.updateCache(idTag, entry);
 }
 
 async function offline(

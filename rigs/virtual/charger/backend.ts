@@ -12,11 +12,9 @@ export interface ContractChain {
   certificatesDer: Buffer[];
 }
 
-/** OCPP 2.0.1 AuthorizationStatusEnumType, what a PnC Authorize decides. */
-export type PncAuthorizationStatus = AuthorizationStatus201;
-
 export interface PncAuthorizationResult {
-  status: PncAuthorizationStatus;
+  /** OCPP 2.0.1 AuthorizationStatusEnumType, what a PnC Authorize decides */
+  status: AuthorizationStatus201;
   /** from the CSMS's AuthorizeResponse or the local decision (Accepted, CertificateExpired, …) */
   certificateStatus?: string;
   /** how it was decided, for the console log: `csms`, `local-list`, `cache`, `offline-rule`, `pnc-disabled`, … */

@@ -26,7 +26,7 @@ import { CSMS_ACTIONS, OcppSchemas, PNC_VENDOR_ID, type CsmsAction } from '../..
 import { decodeV2GMessage, encodeV2GMessage } from '../../../src/exi/index.ts';
 import type { PowerBus } from '../physics.ts';
 import { settleWithin } from '../settle.ts';
-import { authorizeContract } from './authorize.ts';
+import { authorizeContract, cacheIdTagInfo } from './authorize.ts';
 import type {
   CertificateExchangeRequest,
   CertificateExchangeResult,
@@ -38,7 +38,7 @@ import type {
 import type { CertificateStores } from './certstore.ts';
 import type { ConfigStore } from './config.ts';
 import type { FaultName } from './faults.ts';
-import { LocalAuth, type IdTagInfo } from './localauth.ts';
+import { LocalAuth } from './localauth.ts';
 import { q, type ConsoleLog, type LogTag } from './log.ts';
 import { OcspCache } from './ocsp.ts';
 import { CertSigning, PncMessages, WRONG_PNC_VENDOR_ID, type PncAnswer, type PncHost } from './pnc.ts';
@@ -53,10 +53,8 @@ export interface ChargePointOptions {
   certs: CertificateStores;
   bus: PowerBus;
   log: ConsoleLog;
-  /** first SECC-leaf check after BootNotification Accepted (default 1 s) */
+  /** first SECC-leaf check after BootNotification Accepted (default 1 s; then every RENEWAL_CHECK_INTERVAL_MS) */
   renewalCheckDelayMs?: number;
-  /** then every … (default 1 h) */
-  renewalCheckIntervalMs?: number;
   /** reconnect back-off (default 200 ms → 5 s) */
   reconnect?: { minMs: number; maxMs: number };
   /** OCPP CALL timeout (default 30 s) */
@@ -87,6 +85,8 @@ interface QueueItem {
 }
 
 const RENEWAL_THRESHOLD_MS = 30 * 86_400_000;
+/** the SECC-leaf renewal check after the first one */
+const RENEWAL_CHECK_INTERVAL_MS = 3_600_000;
 const MAX_QUEUE = 1_000;
 /**
  * The CSMS-initiated 1.6 actions this charge point handles; the rest of CSMS_ACTIONS (reservations,
@@ -260,11 +260,10 @@ export class ChargePointController implements SeccBackend, PncHost {
     this.scheduleHeartbeat();
     clearTimeout(this.renewalTimer);
     const first = this.o.renewalCheckDelayMs ?? 1_000;
-    const every = this.o.renewalCheckIntervalMs ?? 3_600_000;
     const tick = (delay: number): void => {
       this.renewalTimer = setTimeout(() => {
         this.renewalCheck();
-        tick(every);
+        tick(RENEWAL_CHECK_INTERVAL_MS);
       }, delay);
     };
     tick(first);
@@ -440,16 +439,17 @@ export class ChargePointController implements SeccBackend, PncHost {
       build: () => ({ connectorId, idTag, meterStart: meterStartWh, timestamp: tx.startedAt.toISOString() }),
       onConf: (conf) => {
         const id = conf.transactionId;
-        const info = (isPlainObject(conf.idTagInfo) ? conf.idTagInfo : {}) as Partial<IdTagInfo>;
+        const info: unknown = conf.idTagInfo;
+        const status = isPlainObject(info) ? info.status : undefined;
         if (!Number.isInteger(id)) {
           this.logLine('tx', `StartTransaction answer without transactionId for local=${tx.localId}`);
           return;
         }
         this.txIds.set(tx.localId, id as number);
-        this.logLine('tx', `transaction id assigned local=${tx.localId} transactionId=${String(id)} idTagInfo=${String(info.status)}`);
-        if (this.config.bool('AuthorizationCacheEnabled') && typeof info.status === 'string') this.localAuth.updateCache(idTag, info as IdTagInfo);
-        if (info.status !== 'Accepted' && this.tx === tx && this.config.bool('StopTransactionOnInvalidId')) {
-          this.logLine('tx', `StartTransaction idTagInfo ${String(info.status)}: stopping transaction ${String(id)}`);
+        this.logLine('tx', `transaction id assigned local=${tx.localId} transactionId=${String(id)} idTagInfo=${String(status)}`);
+        cacheIdTagInfo(this, this.localAuth, idTag, info);
+        if (status !== 'Accepted' && this.tx === tx && this.config.bool('StopTransactionOnInvalidId')) {
+          this.logLine('tx', `StartTransaction idTagInfo ${String(status)}: stopping transaction ${String(id)}`);
           this.haltPower();
           void this.stopTransaction('DeAuthorized');
         }
@@ -497,10 +497,7 @@ export class ChargePointController implements SeccBackend, PncHost {
         const id = this.txIds.get(tx.localId);
         return id === undefined ? undefined : { transactionId: id, idTag: tx.idTag, meterStop: meterStopWh, timestamp: stoppedAt.toISOString(), reason };
       },
-      onConf: (conf) => {
-        const info = isPlainObject(conf.idTagInfo) ? (conf.idTagInfo as Partial<IdTagInfo>) : undefined;
-        if (info && this.config.bool('AuthorizationCacheEnabled') && typeof info.status === 'string') this.localAuth.updateCache(tx.idTag, info as IdTagInfo);
-      },
+      onConf: (conf) => cacheIdTagInfo(this, this.localAuth, tx.idTag, conf.idTagInfo),
     });
     if (this.pendingInoperative) {
       this.pendingInoperative = false;

@@ -18,7 +18,7 @@ import type { FaultName } from './faults.ts';
 import { ConsoleLog } from './log.ts';
 import { SeccServer } from './secc.ts';
 
-export { FAULT_NAMES, FAULT_DESCRIPTIONS, type FaultName } from './faults.ts';
+export { FAULT_NAMES, type FaultName } from './faults.ts';
 export { CONFIG_KEYS, CONFIG_KEY_NAMES, type ConfigKey } from './config.ts';
 
 export interface VirtualChargerOptions {
@@ -42,7 +42,6 @@ export interface VirtualChargerOptions {
   secc: { host: string; port: number };
   /** ms ≥ 0 */
   renewalCheckDelayMs?: number;
-  renewalCheckIntervalMs?: number;
   /** 0 < minMs ≤ maxMs (checked by the OCPP client) */
   reconnect?: { minMs: number; maxMs: number };
 }
@@ -84,7 +83,6 @@ export class VirtualCharger {
       bus: o.bus,
       log,
       ...(o.renewalCheckDelayMs !== undefined ? { renewalCheckDelayMs: o.renewalCheckDelayMs } : {}),
-      ...(o.renewalCheckIntervalMs !== undefined ? { renewalCheckIntervalMs: o.renewalCheckIntervalMs } : {}),
       ...(o.reconnect ? { reconnect: o.reconnect } : {}),
       requestSeccStop: () => this.seccServer.requestStop(),
     });

@@ -1,6 +1,7 @@
 // The simulated charger's local authorization: the Local Authorization List (SendLocalList /
 // GetLocalListVersion, Full and Differential updates with versions) and the Authorization Cache
-// (filled from CSMS answers: PnC Authorize, StartTransaction; ClearCache empties it). Used by the
+// (filled from CSMS answers — PnC Authorize, Start/StopTransaction — through cacheIdTagInfo in
+// authorize.ts; ClearCache empties it). Used by the
 // offline rules of PnC authorization (C07): an eMAID may charge offline only when it is in the list
 // (Accepted) or the cache. idTags compare case-insensitively; eMAIDs also without separators.
 //

@@ -17,7 +17,7 @@
 import { isPlainObject } from '../../../src/csms/frames.ts';
 import type { PncCalls } from '../../../src/csms/messages.ts';
 import { OcppSchemas, PNC_CSMS_MESSAGES, type PncCsmsMessage } from '../../../src/csms/schemas.ts';
-import { buildCsrPem, generateP256KeyPair, parseCertificateChainPem, pemToDer, privateKeyPem, spkiDer, validateCertificateChain, type P256KeyPair, type PkiCert } from '../../../src/pki/index.ts';
+import { buildCsrPem, bytesEqual, generateP256KeyPair, parseCertificateChainPem, pemToDer, privateKeyPem, spkiDer, validateCertificateChain, type P256KeyPair, type PkiCert } from '../../../src/pki/index.ts';
 import type { CertificateStores } from './certstore.ts';
 import type { ConfigStore } from './config.ts';
 import type { FaultName } from './faults.ts';
@@ -174,7 +174,7 @@ export class CertSigning {
       return fail(e instanceof Error ? e.message : String(e));
     }
     const leaf = chain[0] as PkiCert;
-    if (Buffer.compare(Buffer.from(leaf.spki), Buffer.from(spkiDer(s.key))) !== 0) return fail(`leaf "${leaf.subject}" does not carry the public key of the outstanding CSR`);
+    if (!bytesEqual(leaf.spki, spkiDer(s.key))) return fail(`leaf "${leaf.subject}" does not carry the public key of the outstanding CSR`);
     const withoutRoot = chain.filter((c, i) => i === 0 || !c.isSelfIssued);
     // path to an installed V2G root, signatures, validity (root included), SECC profile (leaf DC=CPO, sub-CAs DC=V2G)
     const v = validateCertificateChain({ chain: withoutRoot, trustAnchors: this.host.certs.v2gRoots, domain: 'SECC' });

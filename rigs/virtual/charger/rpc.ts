@@ -24,14 +24,13 @@ export class OcppRpcError extends Error {
   constructor(
     readonly code: Ocpp16ErrorCode,
     readonly description: string,
-    readonly details: JsonObject = {},
   ) {
     super(`${code}: ${description}`);
   }
 }
 
 /** The CSMS answered a CALL with a CALLERROR (or with a frame that is not a valid answer). */
-export class CallErrorReceived extends Error {
+class CallErrorReceived extends Error {
   override readonly name = 'CallErrorReceived';
 }
 
@@ -69,6 +68,8 @@ interface Pending {
 }
 
 const OCPP16 = 'ocpp1.6';
+/** The message type id at the start of a frame that is not JSON (`[3,"5",{` cut short). */
+const LEADING_TYPE = /^\s*\[\s*(\d+)\s*,/;
 
 export class OcppClient {
   private ws: WebSocket | undefined;
@@ -245,7 +246,9 @@ export class OcppClient {
     const r = parseFrame(text);
     if (!r.ok) {
       if (r.ignore) return; // an unknown message type id is ignored (OCPP-J 1.6 §4.1.3)
-      if (r.messageType === 3 || r.messageType === 4) {
+      // not JSON: parseFrame recovers the uniqueId, the message type id is read here
+      const type = r.messageType ?? Number(LEADING_TYPE.exec(text)?.[1]);
+      if (type === 3 || type === 4) {
         // a broken answer: fails the CALL it answers (a charger does not CALLERROR an answer)
         const p = r.uniqueId === undefined ? undefined : this.answered(r.uniqueId);
         if (p) {
@@ -287,12 +290,12 @@ export class OcppClient {
       if (this.ws === ws && this.open) this.send(resultText(id, result));
     } catch (e) {
       const err = e instanceof OcppRpcError ? e : new OcppRpcError('InternalError', e instanceof Error ? e.message : String(e));
-      if (this.ws === ws && this.open) this.sendError(id, err.code, err.description, err.details);
+      if (this.ws === ws && this.open) this.sendError(id, err.code, err.description);
     }
   }
 
-  private sendError(id: string, code: Ocpp16ErrorCode, description: string, details: JsonObject = {}): void {
+  private sendError(id: string, code: Ocpp16ErrorCode, description: string): void {
     if (!this.open) return;
-    this.send(errorText(id, code, description, details));
+    this.send(errorText(id, code, description, {}));
   }
 }
