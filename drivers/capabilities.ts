@@ -174,11 +174,11 @@ export interface EvEmulator extends Lifecycle {
    */
   updateCertificate?(signal: AbortSignal): Promise<void>;
   /**
-   * Resolves with the first event of `state` at or after `since` (epoch ms; default: now, except
-   * that the latest event counts when it already is `state`). Timeout → ProtocolViolation (the
-   * charger did not get the EV there); link down → LinkError.
+   * Resolves with the first event of `state` (or of any of the states given) at or after `since`
+   * (epoch ms; default: now, except that the latest event counts when it already is one of them).
+   * Timeout → ProtocolViolation (the charger did not get the EV there); link down → LinkError.
    */
-  waitForState(state: string, opts: { timeoutMs: number; signal: AbortSignal; since?: number }): Promise<EvStateEvent>;
+  waitForState(state: string | readonly string[], opts: { timeoutMs: number; signal: AbortSignal; since?: number }): Promise<EvStateEvent>;
   /** Every state event since open, oldest first. */
   events(): readonly EvStateEvent[];
 }
@@ -271,4 +271,22 @@ export class ProtocolViolation extends Error {
     super(`[${rule}] ${message}`, options);
     this.rule = rule;
   }
+}
+
+// The guards below also match an error of the same name from another copy of this module (a lab
+// driver package bundling its own): what counts is the kind, not the class object.
+
+/** A LinkError (the rig failed). */
+export function isLinkError(e: unknown): e is Error {
+  return e instanceof LinkError || (e instanceof Error && e.name === 'LinkError');
+}
+
+/** A ProtocolViolation (the device under test broke a rule). */
+export function isViolation(e: unknown): e is Error {
+  return e instanceof ProtocolViolation || (e instanceof Error && e.name === 'ProtocolViolation');
+}
+
+/** A NotSupportedError (an optional capability member the rig cannot do as configured). */
+export function isNotSupported(e: unknown): e is Error {
+  return e instanceof NotSupportedError || (e instanceof Error && e.name === 'NotSupportedError');
 }

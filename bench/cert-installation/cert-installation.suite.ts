@@ -4,7 +4,9 @@
 // M02 when the EV can), and the charger's certificate store (M03 list, M04 delete, M05 install,
 // M06 status). Every change to the store or the configuration is undone before the suite ends.
 // Phases and rule ids: bench/README.md "cert-installation".
-import { ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import { isNotSupported, ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import { errorText } from '../../drivers/common/abort.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import type { ChainVariant, ChargePoint, ReceivedCall } from '../../src/csms/index.ts';
 import { decodeV2GMessage, exiBytes, parseCertificateUpdateReq, type ParsedCertificateUpdateReq } from '../../src/exi/index.ts';
 import {
@@ -32,11 +34,7 @@ import {
   evEmaid,
   evTrail,
   installContract,
-  isNotSupported,
-  limitNumber,
-  nowMs,
   pncCall,
-  pollUntil,
   recordCalls,
   recording,
   sendValidChain,
@@ -46,6 +44,7 @@ import {
   type CallRecorder,
   type InstallResult,
 } from '../lib/pnc.ts';
+import { limitNumber, pollUntil } from '../lib/wait.ts';
 
 const uses = { csms: 'Csms', ev: 'EvEmulator' } as const;
 type D = Drivers<typeof uses>;
@@ -73,7 +72,7 @@ async function bestEffort(ctx: Ctx, what: string, fn: () => Promise<unknown>): P
   try {
     await fn();
   } catch (e) {
-    ctx.warn(`${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+    ctx.warn(`${what} failed: ${errorText(e)}`);
   }
 }
 
@@ -318,7 +317,7 @@ function updateExchange(request: ReceivedCall, exiResponse: unknown): { oldLeaf:
   try {
     req = parseCertificateUpdateReq(String(request.payload.exiRequest));
   } catch (e) {
-    throw new ProtocolViolation('pnc.M02.exi-request', `the forwarded exiRequest of an Update is not the EV's CertificateUpdateReq: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ProtocolViolation('pnc.M02.exi-request', `the forwarded exiRequest of an Update is not the EV's CertificateUpdateReq: ${errorText(e)}`);
   }
   const res = decodeV2GMessage(exiBytes(String(exiResponse))).Body.CertificateUpdateRes;
   if (!res) throw new Error('the CSMS answered the Update without a CertificateUpdateRes');
@@ -681,7 +680,7 @@ const restore = phase<D>(
     const cp = await chargePoint(ctx);
     if (state.certificateSignedBefore !== undefined) cp.configure({ pnc: { certificateSigned: state.certificateSignedBefore } });
     for (const x of state.extraRoots) {
-      const st = await deleteCertificate(ctx, x.hash).catch((e: unknown) => `error: ${e instanceof Error ? e.message : String(e)}`);
+      const st = await deleteCertificate(ctx, x.hash).catch((e: unknown) => `error: ${errorText(e)}`);
       ctx.log(`removed extra ${x.type}: ${st}`);
     }
     state.extraRoots = [];

@@ -6,7 +6,7 @@ import { linkThroughput, type ChargeController } from '../../drivers/capabilitie
 import { nowMs } from '../../drivers/common/time.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
-import { limitNumber } from '../lib/pnc.ts';
+import { limitNumber } from '../lib/wait.ts';
 import { check, distinct, driverHealth } from './rig-checks.ts';
 
 const uses = { ccu: 'ChargeController', ccu_sock: 'ChargeController' } as const;

@@ -6,7 +6,7 @@ import type { JsonObject } from '../../drivers/capabilities.ts';
 import { asScriptableCsms } from '../../src/csms/driver.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers } from '../../src/runner/suite.ts';
-import { limitNumber, pollUntil } from '../lib/pnc.ts';
+import { limitNumber, pollUntil } from '../lib/wait.ts';
 import { check, driverHealth } from './rig-checks.ts';
 
 const uses = { csms: 'Csms' } as const;

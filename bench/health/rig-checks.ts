@@ -10,7 +10,7 @@
 //   const drivers = distinct(ctx, ['meter', 'meter_rtu']);   // roles bound to the same driver once
 //   await check(ctx, 'meter', 'meter_answers', async (signal) => ({ ok: true, detail: '…' }));
 import { LinkError, type Lifecycle } from '../../drivers/capabilities.ts';
-import { abortable } from '../../drivers/common/abort.ts';
+import { abortable, errorText } from '../../drivers/common/abort.ts';
 import type { PhaseContext } from '../../src/runner/suite.ts';
 
 export interface CheckResult {
@@ -18,8 +18,6 @@ export interface CheckResult {
   detail: string;
   reconnects?: number;
 }
-
-const text = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** How long one check may take unless its caller says otherwise (a health() or status() call, a read). */
 export const CHECK_TIMEOUT_MS = 4_000; // below the shortest health phase timeout (5 s), so the check, not the phase, reports it
@@ -44,7 +42,7 @@ export async function check<D>(
     r = await abortable(Promise.resolve().then(() => fn(bound)), bound);
   } catch (e) {
     if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : e;
-    r = { ok: false, detail: bound.aborted ? `no answer within ${timeoutMs} ms` : text(e) };
+    r = { ok: false, detail: bound.aborted ? `no answer within ${timeoutMs} ms` : errorText(e) };
   }
   ctx.health({ resource, check: name, ok: r.ok, detail: r.detail, ...(r.reconnects !== undefined ? { reconnects: r.reconnects } : {}) });
   if (!r.ok) throw new LinkError(resource, `${name}: ${r.detail}`);

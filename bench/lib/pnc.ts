@@ -16,15 +16,14 @@
 //   await keeper.restore(ctx);                          // in teardown
 //
 // Waits are limit values (bench/limits/pnc.yaml, `pnc.wait.*`), so a lab raises them per DUT model.
-import { LinkError, NotSupportedError, ProtocolViolation, type Csms, type EnergyMeter, type EvEmulator, type MeterPollSummary, type EvStateEvent, type JsonObject } from '../../drivers/capabilities.ts';
-import { waitFor } from '../../drivers/common/abort.ts';
+import { isLinkError, isViolation, LinkError, ProtocolViolation, type Csms, type EnergyMeter, type EvEmulator, type MeterPollSummary, type EvStateEvent, type JsonObject } from '../../drivers/capabilities.ts';
+import { errorText, waitFor } from '../../drivers/common/abort.ts';
 import { nowMs } from '../../drivers/common/time.ts';
 import { asScriptableCsms, type ScriptableCsms } from '../../src/csms/driver.ts';
 import { CsmsUsageError, PNC_CP_MESSAGES, PNC_VENDOR_ID, type ChainOptions, type ChainVariant, type ChargePoint, type PncCallMessage, type PncCalls, type ReceivedCall } from '../../src/csms/index.ts';
 import type { PhaseContext, SeriesHandle } from '../../src/runner/suite.ts';
 import { asInRange, asNumber, configMap, evDetailText, meterPollProblem, outOfRange } from './checks.ts';
-
-export { nowMs };
+import { limitNumber, pollUntil } from './wait.ts';
 
 /** The drivers these helpers use (a suite's `uses` may have more). */
 export interface PncDrivers {
@@ -34,11 +33,6 @@ export interface PncDrivers {
 }
 export type PncContext = PhaseContext<PncDrivers>;
 
-/** A numeric limit value the suite itself uses (a wait, a threshold). */
-export function limitNumber(ctx: Pick<PncContext, 'limitValue'>, key: string): number {
-  return asNumber(key, ctx.limitValue(key), { min: 0 });
-}
-
 /**
  * Throws ProtocolViolation(rule) when `value` is outside the inRange limit `key` (after the phase
  * set the measurement of the same limit, so the record has both the number and the rule).
@@ -46,22 +40,6 @@ export function limitNumber(ctx: Pick<PncContext, 'limitValue'>, key: string): n
 export function enforceLimit(ctx: Pick<PncContext, 'limitValue'>, key: string, value: number, rule: string, what: string): void {
   const why = outOfRange(value, asInRange(key, ctx.limitValue(key)));
   if (why) throw new ProtocolViolation(rule, `${what}: ${why} (limit ${key})`);
-}
-
-/**
- * Calls `probe` at once and then every `intervalMs` until it returns something other than undefined, or
- * `timeoutMs` passed: its value, or undefined. For conditions no event announces (counts, a meter
- * figure, a charger list); a call or an EV state has its own wait (waitForRecorded, waitForEv).
- */
-export async function pollUntil<T>(ctx: Pick<PhaseContext<unknown>, 'sleep'>, timeoutMs: number, probe: () => T | undefined, intervalMs = 20): Promise<T | undefined> {
-  const end = nowMs() + timeoutMs;
-  for (;;) {
-    const hit = probe();
-    if (hit !== undefined) return hit;
-    const left = end - nowMs();
-    if (left <= 0) return undefined;
-    await ctx.sleep(Math.min(intervalMs, left));
-  }
 }
 
 export function scriptable(ctx: PncContext): ScriptableCsms {
@@ -269,32 +247,19 @@ export function checkPncTraffic(rec: CallRecorder, since: number): void {
 
 // ------------------------------------------------------------------ EV states
 
-const isViolation = (e: unknown): boolean => e instanceof ProtocolViolation || (e instanceof Error && e.name === 'ProtocolViolation');
-
 /**
  * The first EV event of one of `states` at or after `since`, waiting up to `timeoutMs` for it
- * (EvEmulator.waitForState per state); undefined when none came. The EV link going down meanwhile is
- * the driver's LinkError (the rig's fault), not "nothing came".
+ * (EvEmulator.waitForState); undefined when none came. The EV link going down meanwhile is the
+ * driver's LinkError (the rig's fault), not "nothing came".
  */
 export async function waitForEv(ctx: PncContext, states: readonly string[], since: number, timeoutMs: number): Promise<EvStateEvent | undefined> {
-  const e = ev(ctx);
-  const done = new AbortController();
-  const signal = AbortSignal.any([ctx.signal, done.signal]);
+  if (states.length === 0) return undefined;
   try {
-    return await new Promise<EvStateEvent | undefined>((resolve, reject) => {
-      let waiting = states.length;
-      if (waiting === 0) resolve(undefined);
-      for (const state of states) {
-        e.waitForState(state, { since, timeoutMs, signal }).then(resolve, (err: unknown) => {
-          // waitForState's timeout is a ProtocolViolation: here it only means this state did not come
-          if (done.signal.aborted) return;
-          if (ctx.signal.aborted || !isViolation(err)) reject(err);
-          else if (--waiting === 0) resolve(undefined);
-        });
-      }
-    });
-  } finally {
-    done.abort(); // the waits for the other states end here
+    return await ev(ctx).waitForState(states, { since, timeoutMs, signal: ctx.signal });
+  } catch (err) {
+    // waitForState's timeout is a ProtocolViolation: here it only means none of the states came
+    if (!ctx.signal.aborted && isViolation(err)) return undefined;
+    throw err;
   }
 }
 
@@ -323,11 +288,6 @@ export function evEmaid(ctx: PncContext): string | undefined {
   const list = [...ev(ctx).events()].reverse();
   const hit = list.find((x) => x.state === 'ContractInstalled' || x.state === 'Authorized');
   return evDetailText(hit?.detail);
-}
-
-/** An optional capability member the rig cannot do (NotSupportedError, also across module copies). */
-export function isNotSupported(e: unknown): e is Error {
-  return e instanceof NotSupportedError || (e instanceof Error && e.name === 'NotSupportedError');
 }
 
 export interface InstallResult {
@@ -364,7 +324,7 @@ export async function installContract(ctx: PncContext, rec: CallRecorder, reques
     };
     await waitForEv(ctx, ['V2G_Session_Finished'], since, limitNumber(ctx, 'pnc.wait.session_end_ms'));
   } finally {
-    await e.unplug(ctx.signal).catch((err: unknown) => ctx.warn(`unplug after certificate installation failed: ${err instanceof Error ? err.message : String(err)}`));
+    await e.unplug(ctx.signal).catch((err: unknown) => ctx.warn(`unplug after certificate installation failed: ${errorText(err)}`));
   }
   return result;
 }
@@ -561,8 +521,8 @@ export async function runContractSession(ctx: PncContext, plan: SessionPlan): Pr
  */
 export function checkMeterPoll(ctx: Pick<PncContext, 'limitValue'>, summary: MeterPollSummary | undefined, pollError: unknown): void {
   if (pollError !== undefined) {
-    if (pollError instanceof LinkError || (pollError instanceof Error && pollError.name === 'LinkError')) throw pollError;
-    throw new LinkError('meter', `polling during the session failed: ${pollError instanceof Error ? pollError.message : String(pollError)}`, { cause: pollError });
+    if (isLinkError(pollError)) throw pollError;
+    throw new LinkError('meter', `polling during the session failed: ${errorText(pollError)}`, { cause: pollError });
   }
   const why = meterPollProblem(summary, asNumber('pnc.meter_max_failed_share', ctx.limitValue('pnc.meter_max_failed_share'), { min: 0, max: 1 }));
   if (why) throw new LinkError('meter', `${why} (limit pnc.meter_max_failed_share)`);
@@ -585,7 +545,7 @@ export function anyCharging(ctx: PncContext, s: SessionResult): string | undefin
 }
 
 /** StartTransaction / StopTransaction of one session, as the CSMS received them. */
-interface TransactionPair {
+export interface TransactionPair {
   start: ReceivedCall;
   /** the transactionId the CSMS gave */
   transactionId: number | undefined;
@@ -608,7 +568,8 @@ async function transactionOf(ctx: PncContext, rec: CallRecorder, since: number):
 export interface TransactionCheckOptions {
   /**
    * The transaction was queued while offline and sent after reconnecting: messages call it queued, and a
-   * missing StopTransaction breaks pnc.offline.queue (else pnc.C07.stop-transaction).
+   * missing StartTransaction or StopTransaction breaks pnc.offline.queue (else pnc.C07.start-transaction
+   * / pnc.C07.stop-transaction).
    */
   queued?: boolean;
   /** a measurement set to meterStop − meterStart, Wh */
@@ -619,11 +580,12 @@ export interface TransactionCheckOptions {
  * The transaction of a session that charged, as the CSMS received it: a StartTransaction with idTag =
  * `emaid`, its StopTransaction, and meterStop − meterStart within pnc.meter_stop_deviation_wh of the
  * bench meter's energy delta (measurement `meter_stop_deviation_wh`, set before it is judged).
+ * Resolves with the pair, for checks of the caller's own.
  */
-export async function checkTransaction(ctx: PncContext, rec: CallRecorder, s: SessionResult, emaid: string, opts: TransactionCheckOptions = {}): Promise<void> {
+export async function checkTransaction(ctx: PncContext, rec: CallRecorder, s: SessionResult, emaid: string, opts: TransactionCheckOptions = {}): Promise<TransactionPair> {
   const queued = opts.queued ? 'queued ' : '';
   const tx = await transactionOf(ctx, rec, s.since);
-  if (!tx) throw new ProtocolViolation(opts.queued ? 'pnc.offline.queue' : 'pnc.C07.start-transaction', `no ${queued}StartTransaction reached the CSMS for a session that charged; EV: ${evTrail(ctx, s.since)}`);
+  if (!tx) throw new ProtocolViolation(opts.queued ? 'pnc.offline.queue' : 'pnc.C07.start-transaction', `no ${queued}StartTransaction reached the CSMS within ${limitNumber(ctx, 'pnc.wait.transaction_ms')} ms for a session that charged; EV: ${evTrail(ctx, s.since)}`);
   const idTag = tx.start.payload.idTag;
   if (idTag !== emaid) throw new ProtocolViolation('pnc.C07.start-idtag', `${queued}StartTransaction idTag ${JSON.stringify(idTag)} is not the eMAID ${JSON.stringify(emaid)} the session was authorized with`);
   if (!tx.stop) throw new ProtocolViolation(opts.queued ? 'pnc.offline.queue' : 'pnc.C07.stop-transaction', `no ${queued}StopTransaction for transaction ${String(tx.transactionId)} after the session ended`);
@@ -634,4 +596,5 @@ export async function checkTransaction(ctx: PncContext, rec: CallRecorder, s: Se
   if (opts.energyMeasure !== undefined) ctx.m.set(opts.energyMeasure, txWh);
   ctx.m.set('meter_stop_deviation_wh', Number(deviation.toFixed(3)));
   enforceLimit(ctx, 'pnc.meter_stop_deviation_wh', deviation, 'pnc.meter-stop', `${queued}StopTransaction meterStop − meterStart is ${txWh} Wh, the bench meter counted ${meterWh.toFixed(3)} Wh`);
+  return tx;
 }

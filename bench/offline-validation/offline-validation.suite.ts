@@ -6,6 +6,8 @@
 // queued while offline. Each row is one phase; the default rows are the most discriminating ones,
 // `pnc.offline.rows: all` in a limit file runs the rest too. Phases and rule ids: bench/README.md.
 import { ProtocolViolation } from '../../drivers/capabilities.ts';
+import { errorText } from '../../drivers/common/abort.ts';
+import { nowMs } from '../../drivers/common/time.ts';
 import type { ChargePoint } from '../../src/csms/index.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext, type PhaseDef } from '../../src/runner/suite.ts';
@@ -19,8 +21,6 @@ import {
   ConfigKeeper,
   ensureContract,
   evTrail,
-  limitNumber,
-  nowMs,
   recordCalls,
   recording,
   runContractSession,
@@ -29,6 +29,7 @@ import {
   type CallRecorder,
   type PncContext,
 } from '../lib/pnc.ts';
+import { limitNumber } from '../lib/wait.ts';
 
 const uses = { csms: 'Csms', ev: 'EvEmulator', meter: 'EnergyMeter' } as const;
 type D = Drivers<typeof uses>;
@@ -190,25 +191,24 @@ function rowPhase(row: OfflineRow): PhaseDef<D> {
         if (expectCharge && !didCharge) throw new ProtocolViolation(row.rule, `offline with ${keys}: the charger must charge (${row.source}${fixed ? '' : `; ${String(row.expectCharge)} is true`}); EV: ${evTrail(ctx, s.since)}, meter max ${Math.round(s.maxPowerW)} W`);
 
         // back online: what the charger queued
-        const waitMs = limitNumber(ctx, 'pnc.wait.transaction_ms');
-        const start = await waitForRecorded(ctx, rec, 'StartTransaction', s.since, expectCharge ? waitMs : limitNumber(ctx, 'pnc.wait.no_transaction_ms'));
-        checkPncTraffic(rec, s.since);
         if (!expectCharge) {
+          const start = await waitForRecorded(ctx, rec, 'StartTransaction', s.since, limitNumber(ctx, 'pnc.wait.no_transaction_ms'));
+          checkPncTraffic(rec, s.since);
           if (start) throw new ProtocolViolation(row.rule, `offline with ${keys}: no transaction may start, but after reconnect a StartTransaction (idTag ${JSON.stringify(start.payload.idTag)}) arrived`);
           return undefined;
         }
-        if (!start) throw new ProtocolViolation('pnc.offline.queue', `the offline transaction's StartTransaction did not arrive within ${waitMs} ms of reconnecting`);
+        // the queued StartTransaction (idTag = eMAID) and StopTransaction, meterStop against the bench meter
+        const { start } = await checkTransaction(ctx, rec, s, state.emaid, { queued: true });
         ctx.m.set('offline_queue_delay_ms', Math.max(0, Math.round(start.t - reconnectedAt)));
+        checkPncTraffic(rec, s.since);
         const startedAt = Date.parse(String(start.payload.timestamp));
         if (!(startedAt >= s.since - 2_000 && startedAt <= s.endedAt + 2_000)) {
           throw new ProtocolViolation('pnc.offline.queue', `queued StartTransaction timestamp ${String(start.payload.timestamp)} is not the time the offline session started (between ${new Date(s.since).toISOString()} and ${new Date(s.endedAt).toISOString()})`);
         }
-        // idTag = eMAID, the queued StopTransaction, meterStop against the bench meter
-        await checkTransaction(ctx, rec, s, state.emaid, { queued: true });
         return undefined;
       } finally {
         rec.stop();
-        if (cp.offline) await backOnline(ctx, cp).catch((e: unknown) => ctx.warn(`the charger did not come back online: ${e instanceof Error ? e.message : String(e)}`));
+        if (cp.offline) await backOnline(ctx, cp).catch((e: unknown) => ctx.warn(`the charger did not come back online: ${errorText(e)}`));
       }
     },
   );
@@ -249,7 +249,7 @@ const restore = phase<D>(
       await sendLocalList(ctx, cp, []);
       state.listChanged = false;
     }
-    await clearCache(ctx, cp).catch((e: unknown) => ctx.warn(`ClearCache: ${e instanceof Error ? e.message : String(e)}`));
+    await clearCache(ctx, cp).catch((e: unknown) => ctx.warn(`ClearCache: ${errorText(e)}`));
     const done = await state.keeper.restore(ctx);
     if (done.length) ctx.log(`restored ${done.join(', ')}`);
   },

@@ -5,6 +5,7 @@
 // on Accepted, starts the transaction with the eMAID and reports meter values that agree with the
 // bench meter. Phases and rule ids: bench/README.md "pnc-authorization".
 import { ProtocolViolation, type JsonObject } from '../../drivers/capabilities.ts';
+import { errorText } from '../../drivers/common/abort.ts';
 import type { ReceivedCall } from '../../src/csms/index.ts';
 import { hashDataMatches, parseCertificateChainPem, type CertificateHashData } from '../../src/pki/index.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
@@ -276,7 +277,7 @@ const centralValidation = phase<D>(
         try {
           n = parseCertificateChainPem(cert).length;
         } catch (e) {
-          throw new ProtocolViolation('pnc.C07.central-certificate', `Authorize certificate is not a PEM chain: ${e instanceof Error ? e.message : String(e)}`);
+          throw new ProtocolViolation('pnc.C07.central-certificate', `Authorize certificate is not a PEM chain: ${errorText(e)}`);
         }
         ctx.m.set('central_chain_certificates', n);
         if (Array.isArray(auth.payload.iso15118CertificateHashData)) ctx.warn('Authorize carries hash data as well as the certificate');

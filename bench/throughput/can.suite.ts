@@ -8,8 +8,8 @@
 import { linkThroughput, type ChargeController } from '../../drivers/capabilities.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
-import { limitNumber } from '../lib/pnc.ts';
-import { round } from './stats.ts';
+import { limitNumber } from '../lib/wait.ts';
+import { round, roundRates } from './stats.ts';
 
 const uses = { ccu: 'ChargeController', ccu_sock: 'ChargeController' } as const;
 type D = Drivers<typeof uses>;
@@ -41,7 +41,7 @@ async function window(ctx: Ctx, role: Role, ccu: ChargeController, windowMs: num
   const w = linkThroughput(a, b);
   const seconds = (b.tMs - a.tMs) / 1000;
   const transport = b.link.split(':')[0] || 'can';
-  ctx.throughput({ ...w, link: `can:${role}:${transport}`, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS) });
+  ctx.throughput({ ...roundRates(w), link: `can:${role}:${transport}` });
   ctx.log(`${role} ${b.link}: rx ${b.rxFrames - a.rxFrames}, tx ${b.txFrames - a.txFrames} frames in ${w.window}`);
   ctx.m.set(`${role}_frames_per_s`, round(w.framesPerS, 1));
   ctx.m.set(`${role}_bytes_per_s`, round(w.bytesPerS, 1));

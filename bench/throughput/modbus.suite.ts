@@ -12,9 +12,9 @@ import { linkThroughput, type EnergyMeter } from '../../drivers/capabilities.ts'
 import { nowMs } from '../../drivers/common/time.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
-import { limitNumber } from '../lib/pnc.ts';
+import { limitNumber } from '../lib/wait.ts';
 import { modbusLinkStats } from './modbus-wire.ts';
-import { round } from './stats.ts';
+import { round, roundRates } from './stats.ts';
 
 const uses = { meter: 'EnergyMeter', meter_rtu: 'EnergyMeter' } as const;
 type D = Drivers<typeof uses>;
@@ -43,7 +43,7 @@ async function pollRate(ctx: Ctx, role: Role, meter: EnergyMeter): Promise<void>
     ctx.m.set('overruns', summary.overruns);
     if (before && after) {
       const w = linkThroughput(before, after);
-      ctx.throughput({ ...w, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS) });
+      ctx.throughput(roundRates(w));
       ctx.log(
         `${after.link} in ${w.window}: ${after.txFrames - before.txFrames} requests (${after.txBytes - before.txBytes} bytes) sent, ` +
           `${after.rxFrames - before.rxFrames} responses (${after.rxBytes - before.rxBytes} bytes) received, ${w.dropped} unanswered, ${w.errors} reads given up`,

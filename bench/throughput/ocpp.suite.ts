@@ -9,8 +9,9 @@
 import { LinkError, linkThroughput, ProtocolViolation } from '../../drivers/capabilities.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
-import { chargePoint, limitNumber, scriptable } from '../lib/pnc.ts';
-import { countOcppFrames, percentile, round } from './stats.ts';
+import { chargePoint, scriptable } from '../lib/pnc.ts';
+import { limitNumber } from '../lib/wait.ts';
+import { countOcppFrames, percentile, round, roundRates } from './stats.ts';
 
 const uses = { csms: 'Csms' } as const;
 type D = Drivers<typeof uses>;
@@ -62,7 +63,7 @@ async function roundTrips(ctx: Ctx, send: () => Promise<unknown>): Promise<void>
     const after = counter.stats();
     counter.stop();
     const w = linkThroughput(before, after);
-    ctx.throughput({ ...w, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS) });
+    ctx.throughput(roundRates(w));
     ctx.log(`${after.rxFrames + after.txFrames - before.rxFrames - before.txFrames} frames, ${after.rxBytes + after.txBytes - before.rxBytes - before.txBytes} bytes in ${w.window} (${w.errors} errors, ${w.dropped} unanswered)`);
   }
   const seconds = (performance.now() - t0) / 1000;

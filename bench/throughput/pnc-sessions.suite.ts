@@ -11,8 +11,9 @@ import { linkThroughput, ProtocolViolation, type JsonObject } from '../../driver
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers } from '../../src/runner/suite.ts';
 import { ensureRootInstalled } from '../lib/certs.ts';
-import { chargePoint, charged, checkPncTraffic, ensureContract, evTrail, limitNumber, recording, runContractSession, scriptable } from '../lib/pnc.ts';
-import { countOcppFrames, round } from './stats.ts';
+import { chargePoint, charged, checkPncTraffic, ensureContract, evTrail, recording, runContractSession, scriptable } from '../lib/pnc.ts';
+import { limitNumber } from '../lib/wait.ts';
+import { countOcppFrames, round, roundRates } from './stats.ts';
 
 const uses = { csms: 'Csms', ev: 'EvEmulator', meter: 'EnergyMeter' } as const;
 type D = Drivers<typeof uses>;
@@ -66,7 +67,7 @@ const sessions = phase<D>(
       } finally {
         const w = linkThroughput(before, counter.stats());
         counter.stop();
-        ctx.throughput({ ...w, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS) });
+        ctx.throughput(roundRates(w));
       }
       const minutes = (performance.now() - t0) / 60_000;
       ctx.m.set('sessions', done);

@@ -4,7 +4,7 @@
 //
 //   const counter = countOcppFrames(csms, 'CP1');
 //   const a = counter.stats();  … calls …  const b = counter.stats();  counter.stop();
-//   ctx.throughput(linkThroughput(a, b));        // link `ocpp:CP1`
+//   ctx.throughput(roundRates(linkThroughput(a, b)));        // link `ocpp:CP1`
 //   percentile(sortedAscending, 95)
 import type { LinkStats } from '../../drivers/capabilities.ts';
 import { nowMs } from '../../drivers/common/time.ts';
@@ -19,6 +19,11 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export const round = (v: number, digits = 3): number => Number(v.toFixed(digits));
+
+/** A throughput point (linkThroughput) with its frame and byte rates rounded as every suite writes them. */
+export function roundRates<T extends { framesPerS: number; bytesPerS: number }>(w: T): T {
+  return { ...w, framesPerS: round(w.framesPerS), bytesPerS: round(w.bytesPerS) };
+}
 
 export interface OcppFrameCounter {
   /**

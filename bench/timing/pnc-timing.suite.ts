@@ -12,7 +12,8 @@ import type { ReceivedCall } from '../../src/csms/index.ts';
 import { limit, measure } from '../../src/runner/measure.ts';
 import { defineSuite, phase, type Drivers, type PhaseContext } from '../../src/runner/suite.ts';
 import { ensureRootInstalled } from '../lib/certs.ts';
-import { chainFor, chargePoint, charged, checkInstalled, checkPncTraffic, evTrail, installContract, limitNumber, recording, runContractSession, sendValidChain, triggerSignCertificate } from '../lib/pnc.ts';
+import { chainFor, chargePoint, charged, checkInstalled, checkPncTraffic, evTrail, installContract, recording, runContractSession, sendValidChain, triggerSignCertificate } from '../lib/pnc.ts';
+import { limitNumber } from '../lib/wait.ts';
 
 const uses = { csms: 'Csms', ev: 'EvEmulator', meter: 'EnergyMeter' } as const;
 type D = Drivers<typeof uses>;

@@ -341,18 +341,21 @@ export class EverestCarSimDriver implements EvEmulator {
     );
   }
 
-  async waitForState(state: string, opts: { timeoutMs: number; signal: AbortSignal; since?: number }): Promise<EvStateEvent> {
+  async waitForState(state: string | readonly string[], opts: { timeoutMs: number; signal: AbortSignal; since?: number }): Promise<EvStateEvent> {
+    const states: readonly string[] = typeof state === 'string' ? [state] : [...state];
+    if (states.length === 0) throw new RangeError('waitForState: no state to wait for');
     const started = nowMs();
     const last = this.history.at(-1);
-    const since = opts.since ?? (last?.state === state ? last.t : started);
+    const since = opts.since ?? (last && states.includes(last.state) ? last.t : started);
     try {
-      return await this.waitInternal([state], since, opts.timeoutMs, opts.signal);
+      return await this.waitInternal(states, since, opts.timeoutMs, opts.signal);
     } catch (e) {
       if (opts.signal.aborted) throw e;
+      const what = states.length === 1 ? `state "${states[0]}"` : `any of the states ${states.map((x) => `"${x}"`).join(', ')}`;
       const seen = this.history.filter((x) => x.t >= since).map((x) => `${x.state}@+${Math.round(x.t - since)}ms`);
       const down = this.downMsSince(started);
-      if (down > 0) throw new LinkError(this.ctx.name, `waiting for EV state "${state}": the MQTT link was down for ${Math.round(down)} ms of the ${opts.timeoutMs} ms wait`);
-      throw new ProtocolViolation('ev.state.timeout', `EV did not reach state "${state}" within ${opts.timeoutMs} ms; states seen: ${seen.join(', ') || 'none'}`);
+      if (down > 0) throw new LinkError(this.ctx.name, `waiting for EV ${what}: the MQTT link was down for ${Math.round(down)} ms of the ${opts.timeoutMs} ms wait`);
+      throw new ProtocolViolation('ev.state.timeout', `EV did not reach ${what} within ${opts.timeoutMs} ms; states seen: ${seen.join(', ') || 'none'}`);
     }
   }
 

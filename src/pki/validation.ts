@@ -212,8 +212,9 @@ export interface ChainValidationResult {
  * The static checks of an ISO 15118 leaf chain, without revocation: a path to a trust anchor by
  * name and key identifier, every link's signature, every certificate's validity period (root
  * included) at `now`, and the V2G profile of the branch (leaf CA:false with critical keyUsage
- * digitalSignature, DC = `domain`, P-256 key; sub-CAs of the same DC, CA:true with keyCertSign and
- * pathLen respected; at most 2 sub-CAs; ≤ 800-byte certificates; no unknown critical extension).
+ * digitalSignature, DC = `domain`, P-256 key; sub-CAs with DC = `domain` too, CA:true with keyCertSign
+ * and pathLen respected — except SECC, whose leaf has DC=CPO and its sub-CAs DC=V2G (BRANCH_DC); at
+ * most 2 sub-CAs; ≤ 800-byte certificates; no unknown critical extension).
  * Never throws for bad certificates.
  */
 export function validateCertificateChain(opts: ChainValidationOptions): ChainValidationResult {

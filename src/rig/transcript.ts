@@ -8,8 +8,8 @@
 //   const segment = t.cut();   // Buffer with both lines; the next segment starts empty
 //   const b = t.reserve(n); let at = t.end; ...fill b from at...; t.commit(at - t.end);  // bytes in place
 //
-// Text is gathered in a string and copied into large blocks (4 KiB at first, growing to 256 KiB while
-// the link is busy) a few kilobytes at a time; nothing is kept as one Buffer per write. A busy link (the
+// Text is gathered in a string and copied into large blocks (4 KiB at first, growing up to 256 KiB
+// while the link is busy) a few kilobytes at a time; nothing is kept as one Buffer per write. A busy link (the
 // mock CSMS writes tens of thousands of lines a second) would otherwise pay a native call per write and
 // leave that many small objects for the garbage collector until the next cut; a writer that has the
 // bytes already (the mock CSMS's frames) assembles its line in the block itself (reserve/commit).

@@ -1,13 +1,13 @@
 // The pure checks behind the PnC suites' rule verdicts (bench/lib/checks.ts, bench/lib/certs.ts
 // pkiSerialOracle): hash data format, decimal serials found against a real bench PKI, the back-off
-// analysis, limits, EV detail parsing, the meter-poll verdict (a dead meter is the rig's fault) and the
-// exact-entries check (hash data of a contract chain, V2GCertificateChain children). Each rule has a
-// passing and a failing case.
+// analysis, limits, EV detail parsing, the meter-poll verdict (a dead meter is the rig's fault), the
+// exact-entries check (hash data of a contract chain, V2GCertificateChain children) and waitForEv (the
+// EV's timeout is "nothing came", its LinkError the rig's). Each rule has a passing and a failing case.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freshV2gRoot, hashDataOf, pkiSerialOracle } from '../../bench/lib/certs.ts';
 import { analyzeBackoff, asInRange, asNumber, configMap, decimalSerialProblems, evDetailText, exactEntriesProblems, hashDataProblems, meterPollProblem, outOfRange, type ExpectedEntry } from '../../bench/lib/checks.ts';
-import { checkMeterPoll } from '../../bench/lib/pnc.ts';
-import { LinkError } from '../../drivers/capabilities.ts';
+import { checkMeterPoll, waitForEv, type PncContext } from '../../bench/lib/pnc.ts';
+import { LinkError, ProtocolViolation, type EvEmulator, type EvStateEvent } from '../../drivers/capabilities.ts';
 import { generatePki, hashDataMatches, ocspRequestData, type BenchPki, type CertificateHashData, type PkiCert } from '../../src/pki/index.ts';
 
 let pki: BenchPki;
@@ -170,6 +170,40 @@ describe('meterPollProblem / checkMeterPoll', () => {
 
   it('names a bad limit value', () => {
     expect(() => checkMeterPoll(limits(2), { readings: 3, failures: 0, overruns: 0 }, undefined)).toThrow(/limit pnc.meter_max_failed_share: must be <= 1, got 2/);
+  });
+});
+
+describe('waitForEv', () => {
+  type Wait = EvEmulator['waitForState'];
+  const ctxWith = (waitForState: Wait, signal: AbortSignal = new AbortController().signal): PncContext => ({ signal, d: { ev: { waitForState } } }) as unknown as PncContext;
+  const ev: EvStateEvent = { state: 'AuthorizationFailed', t: 1_000, detail: 'contract revoked' };
+
+  it('waits once for any of the states and resolves with the event that came', async () => {
+    const calls: Parameters<Wait>[] = [];
+    const ctx = ctxWith((state, opts) => {
+      calls.push([state, opts]);
+      return Promise.resolve(ev);
+    });
+    expect(await waitForEv(ctx, ['Authorized', 'AuthorizationFailed'], 900, 5_000)).toBe(ev);
+    expect(calls).toEqual([[['Authorized', 'AuthorizationFailed'], { since: 900, timeoutMs: 5_000, signal: ctx.signal }]]);
+    expect(await waitForEv(ctxWith(() => Promise.reject(new Error('not called'))), [], 900, 5_000)).toBeUndefined();
+  });
+
+  it('the EV timeout (a ProtocolViolation, also one from another copy of the module) is "nothing came"', async () => {
+    expect(await waitForEv(ctxWith(() => Promise.reject(new ProtocolViolation('ev.state.timeout', 'EV did not reach …'))), ['C'], 0, 10)).toBeUndefined();
+    const foreign = Object.assign(new Error('[ev.state.timeout] …'), { name: 'ProtocolViolation' });
+    expect(await waitForEv(ctxWith(() => Promise.reject(foreign)), ['C'], 0, 10)).toBeUndefined();
+  });
+
+  it('the EV link going down, any other error, or a wait ended by the phase is thrown', async () => {
+    const down = new LinkError('ev', 'the MQTT link was down');
+    await expect(waitForEv(ctxWith(() => Promise.reject(down)), ['C'], 0, 10)).rejects.toBe(down);
+    const bug = new TypeError('bad');
+    await expect(waitForEv(ctxWith(() => Promise.reject(bug)), ['C'], 0, 10)).rejects.toBe(bug);
+    const phase = new AbortController();
+    phase.abort();
+    const late = new ProtocolViolation('ev.state.timeout', 'EV did not reach …');
+    await expect(waitForEv(ctxWith(() => Promise.reject(late), phase.signal), ['C'], 0, 10)).rejects.toBe(late);
   });
 });
 

@@ -67,6 +67,9 @@ describe('EverestCarSim on aedes', () => {
     await d.unplug(caller);
     expect(peer.cp).toBe('A');
     expect(getEventListeners(caller, 'abort')).toHaveLength(0);
+    // a list of states: the first event of any of them; by default the latest event counts when it is one of them
+    expect(await d.waitForState(['DC_PowerOn', 'C'], { timeoutMs: 100, signal: signal(), since: c.t })).toEqual(c);
+    expect((await d.waitForState(['Disconnected', 'A'], { timeoutMs: 100, signal: signal() })).state).toBe('A');
 
     expect(peer.received.map((r) => r.kind)).toEqual(['enable', 'execute_charging_session', 'modify_charging_session', 'modify_charging_session', 'modify_charging_session']);
     expect(peer.received[2]?.payload).toBe('iso_wait_slac_matched;iso_start_v2g_session dc,contract;iso_wait_pwr_ready;iso_dc_power_on;iso_wait_for_stop 36000;iso_wait_v2g_session_stopped');
@@ -119,6 +122,10 @@ describe('EverestCarSim on aedes', () => {
     expect(e).toBeInstanceOf(ProtocolViolation);
     expect((e as ProtocolViolation).rule).toBe('ev.state.timeout');
     expect((e as Error).message).toMatch(/^\[ev\.state\.timeout\] EV did not reach state "C" within 300 ms; states seen: Enabled@\+\d+ms, B@\+\d+ms$/);
+    const any = await d.waitForState(['C', 'DC_PowerOn'], { timeoutMs: 100, signal: signal() }).catch((x: unknown) => x);
+    expect(any).toBeInstanceOf(ProtocolViolation);
+    expect((any as Error).message).toBe('[ev.state.timeout] EV did not reach any of the states "C", "DC_PowerOn" within 100 ms; states seen: none');
+    await expect(d.waitForState([], { timeoutMs: 100, signal: signal() })).rejects.toThrow(RangeError);
   });
 
   it('reports a plug-in the simulator ignores (disabled) as LinkError with a hint', async () => {
