@@ -91,7 +91,7 @@ async function runCommand(suitePaths: string[], flags: RunFlags, io: Io): Promis
   for (const d of record.outcomeDetails) say(`  ${d.code}: ${d.message}`);
   const rel = path.relative(process.cwd(), runDir);
   say(`record: ${rel && !rel.startsWith('..') ? rel : runDir}/record.json, junit.xml, report.html`);
-  if (result.reportError !== undefined) io.err(`warning: ${result.reportError} (a bug: the page written says so; record.json and junit.xml are complete)`);
+  if (result.reportError !== undefined) io.err(`warning: ${result.reportError}`);
   if (flags.influx) {
     if (result.influxError !== undefined) throw result.influxError;
     const r = result.influx;
@@ -177,7 +177,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     .action(async (runDir: string) => {
       const { record, truncatedTail, files, reportError } = rebuildRun(runDir);
       if (truncatedTail) io.err('warning: the journal\'s last line was cut short (crash mid-write); it was dropped');
-      if (reportError !== undefined) io.err(`warning: ${reportError} (a bug: the page written says so; record.json and junit.xml are complete)`);
+      if (reportError !== undefined) io.err(`warning: ${reportError}`);
       const phases = record.suites.reduce((n, s) => n + s.phases.length, 0);
       io.out(`${record.outcome}${record.recovered ? ' (recovered from an unfinished journal)' : ''}  run ${record.runId}: ${record.suites.length} suite(s), ${phases} phase(s)`);
       io.out(`wrote ${files.map((f) => path.join(runDir, f)).join(', ')}`);

@@ -233,29 +233,19 @@ export function sortItems(items: readonly SeqItem[]): SeqItem[] {
 
 /**
  * How many messages each of several charts may draw: at most `perChart` each and at most `total`
- * together. Small charts keep all their messages; the budget left is shared evenly by the large
- * ones (the first of them get one more when it does not divide), so every phase stays visible and
- * a run with many long phases still gives a page of bounded size.
+ * together. Smallest first, each chart takes what it has, up to an even share of the budget left, so
+ * small charts keep all their messages and the large ones share the rest evenly: every phase stays
+ * visible and a run with many long phases still gives a page of bounded size.
  */
 export function sequenceCaps(counts: readonly number[], perChart: number, total: number): number[] {
-  const drawn = (c: number): number => counts.reduce((sum, n) => sum + Math.min(n, c), 0);
-  if (drawn(perChart) <= total) return counts.map((n) => Math.min(n, perChart));
-  let lo = 0; // drawn(lo) <= total
-  let hi = perChart; // drawn(hi) > total
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (drawn(mid) <= total) lo = mid;
-    else hi = mid;
-  }
-  let spare = total - drawn(lo);
-  return counts.map((n) => {
-    if (n <= lo) return n;
-    if (spare > 0) {
-      spare--;
-      return lo + 1;
-    }
-    return lo;
+  const caps = counts.map(() => 0);
+  const order = counts.map((n, i) => ({ n, i })).sort((a, b) => a.n - b.n);
+  let left = total;
+  order.forEach(({ n, i }, k) => {
+    caps[i] = Math.min(n, perChart, Math.floor(left / (order.length - k)));
+    left -= caps[i] as number;
   });
+  return caps;
 }
 
 /**

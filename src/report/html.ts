@@ -13,6 +13,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { clip, esc, fmtNum, linePlot, stripPlot, summarize, type LineSeries, type RefLine, type RowLimits } from './html-svg.ts';
 import { parseTraffic, SEQUENCE_CSS, sequenceCaps, sequenceChart, sortItems, type SeqItem } from './html-traffic.ts';
+import { limitsText, limitText } from './limits-text.ts';
 import {
   lastAttempts,
   OUTCOMES,
@@ -86,40 +87,6 @@ function value(v: MeasurementRecord['value']): string {
   return String(v);
 }
 
-const scalar = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
-
-/** A limit in words and symbols: `≤ 2000 ms, marginal > 1500`, `= "Accepted"`, `1000 Wh ± 2 %`. */
-export function limitText(v: ValidatorSpec, unit?: string): string {
-  const u = unit ? ` ${unit}` : '';
-  switch (v.kind) {
-    case 'inRange': {
-      const hard =
-        v.min !== undefined && v.max !== undefined
-          ? `${fmtNum(v.min)} … ${fmtNum(v.max)}${u}`
-          : v.min !== undefined
-            ? `≥ ${fmtNum(v.min)}${u}`
-            : v.max !== undefined
-              ? `≤ ${fmtNum(v.max)}${u}`
-              : 'any number';
-      const marg: string[] = [];
-      if (v.marginalMin !== undefined) marg.push(`< ${fmtNum(v.marginalMin)}`);
-      if (v.marginalMax !== undefined) marg.push(`> ${fmtNum(v.marginalMax)}`);
-      return marg.length ? `${hard}, marginal ${marg.join(' or ')}` : hard;
-    }
-    case 'equals':
-      return `= ${scalar(v.value)}`;
-    case 'oneOf':
-      return `one of ${v.values.map(scalar).join(', ')}`;
-    case 'matches':
-      return `matches /${v.pattern}/${v.flags ?? ''}`;
-    case 'withinPercent':
-      return `${fmtNum(v.target)}${u} ± ${fmtNum(v.percent)} %${v.marginalPercent !== undefined ? `, marginal beyond ± ${fmtNum(v.marginalPercent)} %` : ''}`;
-  }
-}
-
-/** All limits of a measurement or series in words (`limitText` each, `; `-separated); also the live server's measurement view. */
-export const limitsText = (validators: readonly ValidatorSpec[], unit?: string): string =>
-  validators.length ? validators.map((v) => limitText(v, unit)).join('; ') : 'none (recorded only)';
 
 const rowClass = (x: { outcome: 'PASS' | 'FAIL'; marginal: boolean }): string => (x.outcome === 'FAIL' ? 'r-FAIL' : x.marginal ? 'r-marginal' : 'r-PASS');
 const outcomeCell = (x: { outcome: 'PASS' | 'FAIL'; marginal: boolean }): string => (x.outcome === 'FAIL' ? 'FAIL' : x.marginal ? 'PASS (marginal)' : 'PASS');

@@ -42,7 +42,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
  * Validates the record against its schema, then writes record.json, junit.xml and report.html (in
  * that order: the record is never held up by a derived output). report.html reads the run's
  * attachments; it does not throw for missing or corrupt ones (the page lists them), and should
- * building it fail anyway, a page saying why is written and the error returned in `reportError`.
+ * building it fail anyway, a page saying why is written and the error returned in `reportError`, a
+ * sentence that explains itself (callers print it as `warning: ${reportError}`).
  */
 export function writeRunOutputs(runDir: string, record: RunRecord): { files: string[]; reportError?: string } {
   const checked = RunRecord.parse(record);
@@ -53,7 +54,7 @@ export function writeRunOutputs(runDir: string, record: RunRecord): { files: str
   try {
     html = renderReport(checked, { runDir });
   } catch (e) {
-    reportError = `report.html could not be built: ${e instanceof Error ? e.message : String(e)}`;
+    reportError = `report.html could not be built: ${e instanceof Error ? e.message : String(e)} (a bug: the page written says so; record.json and junit.xml are complete)`;
     html = renderReportFailure(checked, e);
   }
   writeFileAtomic(path.join(runDir, REPORT_FILE), html);

@@ -1,11 +1,11 @@
 // The rig at run time: the drivers a loaded rig file describes, created from the registry, opened
 // on demand (only the ones a suite uses), probed, emergency-stopped and closed under deadlines.
 // The runner talks to hardware only through this object and the capability interfaces.
-import type { CapabilityName, ChargeController, HealthResult, Lifecycle } from '../../drivers/capabilities.ts';
+import type { ChargeController, HealthResult, Lifecycle } from '../../drivers/capabilities.ts';
 import { LinkError } from '../../drivers/capabilities.ts';
 import type { DriverDefinition, DriverRegistry } from './registry.ts';
 import type { Resource } from './resources.ts';
-import { driverDefinition, resolveUses, type UsesResolution } from './roles.ts';
+import { driverDefinition, rigCapabilities, type RigCapabilities } from './roles.ts';
 import { Transcript } from './transcript.ts';
 
 /** What the runtime needs of a loaded rig file (src/rig/load.ts gives more). */
@@ -42,12 +42,15 @@ export async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | 't
 
 export class Rig {
   readonly id: string;
+  /** Its drivers and what each provides, to bind suites' roles (suiteFit in src/rig/roles.ts). */
+  readonly capabilities: RigCapabilities;
   private readonly slots = new Map<string, DriverSlot>();
 
   constructor(spec: RigSpec, log: (driver: string, level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void) {
     this.id = spec.config.id;
+    this.capabilities = rigCapabilities(spec);
     for (const [name, d] of Object.entries(spec.config.drivers)) {
-      const def = driverDefinition(spec, name, d.driver);
+      const def = driverDefinition(spec, name);
       const resources: Record<string, Resource> = {};
       for (const [slot, res] of Object.entries(d.bind)) {
         const r = spec.config.resources[res];
@@ -79,11 +82,6 @@ export class Rig {
 
   openSlots(): DriverSlot[] {
     return [...this.slots.values()].filter((s) => s.opened);
-  }
-
-  /** Binds a suite's roles to this rig's drivers (src/rig/roles.ts). */
-  resolveUses(uses: Readonly<Record<string, CapabilityName>>): UsesResolution {
-    return resolveUses({ id: this.id, drivers: new Map([...this.slots].map(([name, s]) => [name, s.def.provides])) }, uses);
   }
 
   /** Opens the named drivers that are not open yet; any failure is a LinkError (outcome INFRA). */

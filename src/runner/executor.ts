@@ -1,6 +1,8 @@
 // The executor: runs suites on a rig and journals every event as it happens. Semantics (see
 // docs/event-sequence.md):
-//  - a suite whose `requires` features the rig lacks, or whose roles no driver provides, is SKIPPED;
+//  - a run with a suite whose role two drivers could fill is refused (ConfigError) before it starts;
+//  - a suite whose `requires` features the rig lacks, or whose roles no driver provides, is SKIPPED
+//    (suiteFit in src/rig/roles.ts, which the live server asks too);
 //  - the drivers a suite uses are opened (once per run) and probed; a failure is INFRA;
 //  - setup phases, then main phases, then teardown phases, which always run, each under its own
 //    deadline and a signal that run cancellation does not abort (a cancelled run still de-energises);
@@ -16,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { LinkError, ProtocolViolation } from '../../drivers/capabilities.ts';
+import { isLinkError, isViolation, LinkError, ProtocolViolation } from '../../drivers/capabilities.ts';
 import { nowMs as now } from '../../drivers/common/time.ts';
 import { foldJournal, summarizeSuite, type PhaseSummary } from '../report/fold.ts';
 import { Journal, JOURNAL_FILE, type JournalEvent } from '../report/journal.ts';
@@ -43,6 +45,7 @@ import {
   type ValidatorSpec,
 } from '../report/record.ts';
 import { Rig, type RigSpec } from '../rig/rig.ts';
+import { ambiguousRoles, suiteFit } from '../rig/roles.ts';
 import { ConfigError } from './errors.ts';
 import { isHealthSuiteFile } from './load-suites.ts';
 import type { LimitSet } from './limits.ts';
@@ -86,8 +89,12 @@ export interface RunOptions {
   onEvent?: (ev: JournalEvent) => void;
   /** Gets the run's Rig as soon as it exists (a live view of its open drivers); it is done with it when runBench settles. */
   onRig?: (rig: Rig) => void;
-  /** Gets what writing record.json, junit.xml and report.html gave (a `reportError` is a bug in the report page). */
-  onOutputs?: (o: ReturnType<typeof writeRunOutputs>) => void;
+}
+
+export interface BenchResult {
+  record: RunRecord;
+  /** report.html could not be built (a bug in the report page; writeRunOutputs in src/report/outputs.ts). */
+  reportError?: string;
 }
 
 interface ResolvedMeasure {
@@ -166,8 +173,6 @@ function errorInfo(e: unknown, withStack: boolean): ErrorInfo {
   return { type: e === null ? 'null' : typeof e, message: text(e) };
 }
 
-const isLinkError = (e: unknown): boolean => e instanceof LinkError || (e instanceof Error && e.name === 'LinkError');
-const isViolation = (e: unknown): boolean => e instanceof ProtocolViolation || (e instanceof Error && e.name === 'ProtocolViolation');
 const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
 
 /** Parses what a suite hands in; a bad value is the suite's bug, thrown into its phase (ERROR). */
@@ -182,7 +187,7 @@ interface PhaseOutcome extends PhaseSummary {
   abnormal: boolean;
 }
 
-export async function runBench(opts: RunOptions): Promise<RunRecord> {
+export async function runBench(opts: RunOptions): Promise<BenchResult> {
   const resolved = resolveLimits(opts.suites, opts.limits);
   const { rig: spec, runDir } = opts;
 
@@ -192,10 +197,7 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
     if (currentPhase !== null) emit({ type: 'log', phase: currentPhase, line: { t: now(), level, msg: `[${driver}] ${msg}` } });
   });
   // A role two drivers could fill is a rig/suite mismatch the user must resolve before running.
-  const ambiguous = opts.suites.flatMap((s) => {
-    const r = rig.resolveUses(s.def.uses ?? {});
-    return !r.ok && r.kind === 'ambiguous' ? [`${s.file}: ${r.message}`] : [];
-  });
+  const ambiguous = ambiguousRoles(rig.capabilities, spec.config.features, opts.suites);
   if (ambiguous.length) throw new ConfigError(ambiguous.join('\n'));
   opts.onRig?.(rig);
 
@@ -581,10 +583,8 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
   const runSuite = async (suiteIdx: number, suite: LoadedSuite): Promise<Outcome> => {
     const def = suite.def;
     if (runSignal.aborted) return skipSuite(suiteIdx, suite, 'NOT_STARTED', 'the run was cancelled before this suite started');
-    const missing = (def.requires ?? []).filter((f) => !spec.config.features.includes(f));
-    if (missing.length) return skipSuite(suiteIdx, suite, 'MISSING_FEATURE', `rig ${spec.config.id} lacks feature(s) ${missing.join(', ')}`);
-    const uses = rig.resolveUses(def.uses ?? {});
-    if (!uses.ok) return skipSuite(suiteIdx, suite, 'MISSING_DRIVER', uses.message);
+    const uses = suiteFit(rig.capabilities, spec.config.features, def); // never 'ambiguous' here: refused above
+    if (!uses.ok) return skipSuite(suiteIdx, suite, uses.kind === 'feature' ? 'MISSING_FEATURE' : 'MISSING_DRIVER', uses.message);
     emit({ type: 'suite.start', t: now(), suite: suiteIdx, name: def.name, version: def.version, file: suite.file, sha256: suite.sha256, requires: [...(def.requires ?? [])] });
     const phases: PhaseSummary[] = [];
     const extra: Outcome[] = [];
@@ -711,7 +711,6 @@ export async function runBench(opts: RunOptions): Promise<RunRecord> {
   emit({ type: 'run.end', t: now(), outcome: outcomes.length ? aggregateOutcome(outcomes) : 'SKIPPED', details: runDetails });
   journal.close();
   const record = foldJournal(events);
-  const outputs = writeRunOutputs(runDir, record);
-  opts.onOutputs?.(outputs);
-  return record;
+  const { reportError } = writeRunOutputs(runDir, record);
+  return reportError === undefined ? { record } : { record, reportError };
 }

@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { JsonObject } from '../../drivers/capabilities.ts';
+import { errorText } from '../../drivers/common/abort.ts';
 import { nowMs as now } from '../../drivers/common/time.ts';
 import { exportRunToInflux, parseInfluxUrl, type ExportResult } from '../report/influx.ts';
 import type { JournalEvent } from '../report/journal.ts';
@@ -28,7 +29,7 @@ import { hostInfo, PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
 import { formatRigIssue, loadRig, type LoadedRig } from '../rig/load.ts';
 import type { Rig } from '../rig/rig.ts';
 import { startSimulator, type RunningSimulator } from '../rig/simulator.ts';
-import { runBench, type LoadedSuite } from './executor.ts';
+import { runBench, type BenchResult, type LoadedSuite } from './executor.ts';
 import { loadLimits, type LimitSet } from './limits.ts';
 import { findSuiteFiles, loadSuites } from './load-suites.ts';
 
@@ -78,7 +79,7 @@ export interface SessionResult {
   influx?: ExportResult;
   /** Only with `influxUrl`: the export threw (the record is written regardless). */
   influxError?: unknown;
-  /** report.html could not be built (a bug: the page written says so; record.json and junit.xml are complete). */
+  /** report.html could not be built: why, and what that means (a bug; record.json and junit.xml are complete). */
   reportError?: string;
 }
 
@@ -229,17 +230,16 @@ export class RunSession {
           // No run folder exists yet: the simulator's own lines go into the error, so nothing it said is lost.
           const tail = simLog.slice(-20);
           const said = tail.length ? `\nsimulator log (last ${tail.length} of ${simLog.length} lines):\n  ${tail.join('\n  ')}` : '';
-          if (!this.cancel.signal.aborted) throw new SimulatorError(`the rig's simulated hardware (${simulator.def.name}) did not start: ${e instanceof Error ? e.message : String(e)}${said}`);
+          if (!this.cancel.signal.aborted) throw new SimulatorError(`the rig's simulated hardware (${simulator.def.name}) did not start: ${errorText(e)}${said}`);
         }
       }
       this.stateNow = 'running';
       const interval = this.opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
       const timer = interval > 0 ? setInterval(() => this.snapshotTick(), interval) : undefined;
       timer?.unref();
-      let record: RunRecord;
-      let reportError: string | undefined;
+      let bench: BenchResult;
       try {
-        record = await runBench({
+        bench = await runBench({
           runId: this.runId,
           runDir: this.runDir,
           rig,
@@ -256,17 +256,16 @@ export class RunSession {
             this.emit({ type: 'journal', event: ev });
           },
           onRig: (r) => (this.liveRig = r),
-          onOutputs: (o) => (reportError = o.reportError),
         });
       } finally {
         clearInterval(timer);
         this.liveRig = undefined;
       }
       this.stateNow = 'stopping';
-      const result: SessionResult = { runId: this.runId, runDir: this.runDir, record, ...(reportError !== undefined ? { reportError } : {}) };
+      const result: SessionResult = { runId: this.runId, runDir: this.runDir, ...bench };
       if (this.opts.influxUrl) {
         try {
-          result.influx = await exportRunToInflux(this.runDir, record, this.opts.influxUrl);
+          result.influx = await exportRunToInflux(this.runDir, bench.record, this.opts.influxUrl);
         } catch (e) {
           result.influxError = e;
         }
@@ -280,10 +279,10 @@ export class RunSession {
         try {
           simLog.push(`${new Date().toISOString()} info final state: ${JSON.stringify(sim.snapshot())}`);
         } catch (e) {
-          simLog.push(`snapshot failed: ${e instanceof Error ? e.message : String(e)}`);
+          simLog.push(`snapshot failed: ${errorText(e)}`);
         }
         await sim.stop(rig.config.timeouts.closeMs).catch((e: unknown) => {
-          error = e instanceof Error ? e.message : String(e);
+          error = errorText(e);
           simLog.push(`stop failed: ${error}`);
         });
         if (existsSync(this.runDir)) writeFileSync(path.join(this.runDir, 'simulator.log'), simLog.join('\n') + '\n');

@@ -11,7 +11,7 @@
 //   ... tracker.state()  // the LiveRun a new client gets in its hello
 import { z } from 'zod';
 import type { JsonObject } from '../../drivers/capabilities.ts';
-import { limitsText } from '../report/html.ts';
+import { limitsText } from '../report/limits-text.ts';
 import {
   DutInfo,
   LogLine,
@@ -29,8 +29,8 @@ import type { SessionEvent } from '../runner/session.ts';
 
 export const EVENTS_SCHEMA_ID = 'pnc-bench-events/1';
 /** How many plot samples and log lines a run keeps for clients that connect late. */
-export const KEEP_SAMPLES = 600;
-export const KEEP_LOGS = 200;
+const KEEP_SAMPLES = 600;
+const KEEP_LOGS = 200;
 
 // ---------------------------------------------------------------------------------------------
 // Wire schemas. `wire` holds their JSON Schema metadata: a schema registered with an `id` becomes
@@ -105,7 +105,7 @@ export const RigStatus = def(
 );
 export type RigStatus = z.infer<typeof RigStatus>;
 
-export const MeasurementView = def(
+const MeasurementView = def(
   'measurement',
   z.strictObject({
     name: z.string(),
@@ -122,9 +122,9 @@ export const MeasurementView = def(
     detail: z.string().optional(),
   }),
 );
-export type MeasurementView = z.infer<typeof MeasurementView>;
+type MeasurementView = z.infer<typeof MeasurementView>;
 
-export const LivePhase = def(
+const LivePhase = def(
   'livePhase',
   z.strictObject({
     id: Index,
@@ -139,9 +139,9 @@ export const LivePhase = def(
     measurements: z.array(MeasurementView),
   }),
 );
-export type LivePhase = z.infer<typeof LivePhase>;
+type LivePhase = z.infer<typeof LivePhase>;
 
-export const LiveSuite = def(
+const LiveSuite = def(
   'liveSuite',
   z.strictObject({
     index: Index,
@@ -155,10 +155,8 @@ export const LiveSuite = def(
     phases: z.array(LivePhase),
   }),
 );
-export type LiveSuite = z.infer<typeof LiveSuite>;
 
-export const SampleQuantity = z.enum(['power', 'current', 'latency']);
-export type SampleQuantity = z.infer<typeof SampleQuantity>;
+const SampleQuantity = z.enum(['power', 'current', 'latency']);
 
 export const Sample = def(
   'sample',
@@ -173,7 +171,7 @@ export const Sample = def(
 );
 export type Sample = z.infer<typeof Sample>;
 
-export const LogEntry = def(
+const LogEntry = def(
   'logEntry',
   z.strictObject({
     t: Time,
@@ -183,7 +181,7 @@ export const LogEntry = def(
     source: z.enum(['run', 'simulator', 'server']),
   }),
 );
-export type LogEntry = z.infer<typeof LogEntry>;
+type LogEntry = z.infer<typeof LogEntry>;
 
 export const RunLinks = z.strictObject({ record: z.string(), report: z.string(), junit: z.string() });
 export type RunLinks = z.infer<typeof RunLinks>;

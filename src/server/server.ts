@@ -29,14 +29,14 @@ import { InfluxUrlError, parseInfluxUrl } from '../report/influx.ts';
 import { RECORD_FILE } from '../report/outputs.ts';
 import type { OutcomeDetail, Trigger } from '../report/record.ts';
 import { PACKAGE_ROOT, softwareInfo } from '../report/software.ts';
-import { formatRigIssue, loadRig, RigConfigError, type LoadedRig } from '../rig/load.ts';
-import { resolveUses, rigCapabilities, type RigCapabilities } from '../rig/roles.ts';
+import { formatRigIssue, loadRig, RigConfigError } from '../rig/load.ts';
+import { ambiguousRoles, rigCapabilities, suiteFit } from '../rig/roles.ts';
 import { ConfigError } from '../runner/errors.ts';
 import { nowMs as now } from '../../drivers/common/time.ts';
 import type { LoadedSuite } from '../runner/executor.ts';
 import { LimitFileError } from '../runner/limits.ts';
-import { findSuiteFiles, loadSuites } from '../runner/load-suites.ts';
-import { DEFAULT_SUITES, HEALTH_SUITES, prepareSession, SimulatorError, type RunSession } from '../runner/session.ts';
+import { loadSuites } from '../runner/load-suites.ts';
+import { DEFAULT_SUITES, prepareSession, sessionSuiteFiles, SimulatorError, type RunSession } from '../runner/session.ts';
 import { EVENTS_SCHEMA_ID, LiveRunTracker, type DriverHealth, type LiveRun, type RigStatus, type RunLinks, type ServerEvent, type UnstampedEvent } from './events.ts';
 import { DEFAULT_HOST, DEFAULT_PORT, LOOPBACK_HOSTS } from './defaults.ts';
 import { ServerConfigError, ServerListenError } from './errors.ts';
@@ -106,8 +106,9 @@ interface SuiteInfo {
   uses: Record<string, string>;
   phases: { name: string; group: 'setup' | 'main' | 'teardown'; description: string | null }[];
   /**
-   * false when the rig lacks a required feature or a used capability (the run would SKIP it) or two
-   * drivers could fill one of its roles (the run would be refused until the rig file names one).
+   * false when the rig lacks a required feature or a used capability (the run would SKIP it) or a
+   * run of it with the rig health suites would be refused: two drivers could fill a role of it or
+   * of a health suite (until the rig file names one after the role).
    */
   runnable: boolean;
   skipReason: string | null;
@@ -129,35 +130,10 @@ const FILE_TYPES: Record<RunFileName, string> = {
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
-/**
- * What each of the rig's drivers provides (from the rig file and the registry; no driver is
- * created), to bind suites' roles with the executor's own resolution; the error when a driver's
- * type is not registered (then no suite could run).
- */
-function resolver(rig: LoadedRig): RigCapabilities | string {
-  try {
-    return rigCapabilities(rig);
-  } catch (e) {
-    return `the rig's drivers cannot be bound: ${msg(e)}`;
-  }
-}
-
-/**
- * Why the rig cannot run a suite (null: it can), as the executor will decide: a missing feature or
- * a role no driver fills (SKIPPED), or a role two drivers could fill (the run is refused).
- */
-function suiteFit(rig: LoadedRig, roles: RigCapabilities | string, s: LoadedSuite): string | null {
-  const missing = (s.def.requires ?? []).filter((f) => !rig.config.features.includes(f));
-  if (missing.length) return `rig ${rig.config.id} lacks feature(s) ${missing.join(', ')}`;
-  if (typeof roles === 'string') return roles;
-  const r = resolveUses(roles, s.def.uses ?? {});
-  return r.ok ? null : r.message;
-}
-
-function suiteInfo(rig: LoadedRig, roles: RigCapabilities | string, s: LoadedSuite): SuiteInfo {
+/** `why`: why the rig cannot run it (null: it can). */
+function suiteInfo(s: LoadedSuite, why: string | null): SuiteInfo {
   const phases = (group: 'setup' | 'main' | 'teardown', list: readonly { name: string; description?: string }[] | undefined) =>
     (list ?? []).map((p) => ({ name: p.name, group, description: p.description ?? null }));
-  const why = suiteFit(rig, roles, s);
   return {
     id: s.file,
     name: s.def.name,
@@ -194,15 +170,27 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
   for (const w of rig.warnings) log(`warning: ${formatRigIssue(w)}`);
   const suitePaths = opts.suitePaths?.length ? [...opts.suitePaths] : [DEFAULT_SUITES];
   // Every suite a run may import, loaded once: the rig health suites each run adds first and the
-  // offered ones (findSuiteFiles drops a file named twice). A run is refused when one of them changed
-  // on disk since (its hash would not be the code that runs).
-  const allFiles = findSuiteFiles([HEALTH_SUITES, ...suitePaths]);
+  // offered ones, listed as a session lists them. A run is refused when one of them changed on disk
+  // since (its hash would not be the code that runs).
+  const allFiles = sessionSuiteFiles(suitePaths, true);
   const loaded = await loadSuites(allFiles, PACKAGE_ROOT);
   const byFile = new Map(allFiles.map((f, i) => [f, loaded[i] as LoadedSuite]));
-  const files = findSuiteFiles(suitePaths);
+  const files = sessionSuiteFiles(suitePaths, false);
   const suites = files.map((f) => byFile.get(f) as LoadedSuite);
-  const roles = resolver(rig);
-  const catalogue = suites.map((s) => suiteInfo(rig, roles, s));
+  const caps = rigCapabilities(rig);
+  /**
+   * Why the rig cannot run a suite started alone with the rig health suites first (the default), as
+   * runBench decides (null: it can): a role two drivers could fill in it or in a health suite refuses
+   * the run; a missing feature or capability SKIPS it.
+   */
+  const whyNot = (file: string, s: LoadedSuite): string | null => {
+    const fit = suiteFit(caps, rig.config.features, s.def);
+    if (!fit.ok && fit.kind === 'ambiguous') return fit.message;
+    const refused = ambiguousRoles(caps, rig.config.features, sessionSuiteFiles([file], true).map((f) => byFile.get(f) as LoadedSuite));
+    if (refused.length) return `a run with the rig health suites is refused ("health": false leaves them out): ${refused.join('; ')}`;
+    return fit.ok ? null : fit.message;
+  };
+  const catalogue = suites.map((s, i) => suiteInfo(s, whyNot(files[i] as string, s)));
   /** suite id (its recorded path) → the file to run */
   const suiteFiles = new Map(suites.map((s, i) => [s.file, files[i] as string]));
   const loadedHashes = new Map(loaded.map((s) => [s.file, s.sha256]));
@@ -327,6 +315,9 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
     } finally {
       preparing = null;
     }
+    // runBench would refuse it (ConfigError) once started: say so now, not with a run that ends ERROR
+    const refused = ambiguousRoles(rigCapabilities(session.rig), session.rig.config.features, session.suites);
+    if (refused.length) throw new HttpError(400, refused.join('\n'));
     // Suite modules stay as the server first imported them: a suite file edited since would be
     // recorded with a hash that is not the code that runs.
     const changed = session.suites.filter((x) => loadedHashes.get(x.file) !== x.sha256).map((x) => x.file);
@@ -344,6 +335,10 @@ export async function startBenchServer(opts: BenchServerOptions): Promise<BenchS
         const r = await session.run();
         if (r.influx) tracker.log('info', 'written' in r.influx ? `influx: ${r.influx.written} points written` : `influx: server unavailable (${r.influx.reason}); ${r.influx.spooled} points spooled to ${r.influx.spoolFile}`, 'server');
         if (r.influxError !== undefined) tracker.log('error', `influx export failed: ${msg(r.influxError)}`, 'server');
+        if (r.reportError !== undefined) {
+          tracker.log('warn', r.reportError, 'server');
+          log(`run ${runId}: warning: ${r.reportError}`);
+        }
         tracker.ended(r.record.outcome, r.record.marginal, r.record.outcomeDetails, links(runId));
         log(`run ${runId} ended ${r.record.outcome}`);
       } catch (e) {

@@ -18,7 +18,7 @@ const executable = (p: string): boolean => {
 };
 
 /** The Chromium executable; throws with the paths it looked at and how to install one. */
-export function findChromium(): string {
+function findChromium(): string {
   const fix = 'run ./scripts/test (it installs chromium) or `apt-get install chromium`, or set PNC_BENCH_CHROMIUM to its path; the browser tests need a real browser';
   const env = process.env.PNC_BENCH_CHROMIUM;
   if (env) {

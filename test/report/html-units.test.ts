@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { limitText, renderReport, renderReportFailure } from '../../src/report/html.ts';
+import { renderReport, renderReportFailure } from '../../src/report/html.ts';
+import { limitText } from '../../src/report/limits-text.ts';
 import { decimate, esc, escText, linePlot, niceTicks, percentile, stripPlot, summarize } from '../../src/report/html-svg.ts';
 import { parseTraffic, sequenceCaps, sequenceChart, sortItems } from '../../src/report/html-traffic.ts';
 import { JOURNAL_FILE, type JournalEvent } from '../../src/report/journal.ts';
@@ -196,8 +197,9 @@ describe('transcript reader', () => {
 
   it('shares a page-wide message budget among the charts, small ones first', () => {
     expect(sequenceCaps([5, 300, 300, 10], 150, 1000)).toEqual([5, 150, 150, 10]);
-    // 5 + 10 kept whole; 85 left for the two large ones, the first gets the odd one
-    expect(sequenceCaps([5, 300, 300, 10], 150, 100)).toEqual([5, 43, 42, 10]);
+    // 5 + 10 kept whole; 85 left for the two large ones, shared evenly (the odd one to the last)
+    expect(sequenceCaps([5, 300, 300, 10], 150, 100)).toEqual([5, 42, 43, 10]);
+    expect(sequenceCaps([300, 1, 300, 300], 150, 301)).toEqual([100, 1, 100, 100]);
     expect(sequenceCaps([3, 3, 3], 150, 0)).toEqual([0, 0, 0]);
     expect(sequenceCaps([], 150, 600)).toEqual([]);
   });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { limitText } from '../../src/report/html.ts';
+import { limitText } from '../../src/report/limits-text.ts';
 import { writeRunOutputs } from '../../src/report/outputs.ts';
 import type { RunRecord } from '../../src/report/record.ts';
 import { launchChromium } from '../helpers/chromium.ts';

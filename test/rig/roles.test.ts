@@ -1,11 +1,12 @@
 // Role binding (src/rig/roles.ts): a role goes to the driver named like it when that driver provides
 // the capability, else to the only driver providing it; none is 'missing', several 'ambiguous'.
 // rigCapabilities reads what drivers provide from the rig config and the registry, creating none.
+// suiteFit / ambiguousRoles: whether a rig can run a suite (the executor's and the live server's rule).
 import { describe, expect, it } from 'vitest';
 import type { CapabilityName } from '../../drivers/capabilities.ts';
 import { DriverRegistry, type DriverDefinition } from '../../src/rig/registry.ts';
 import { Rig } from '../../src/rig/rig.ts';
-import { resolveUses, rigCapabilities, type RigCapabilities } from '../../src/rig/roles.ts';
+import { ambiguousRoles, resolveUses, rigCapabilities, suiteFit, type RigCapabilities, type SuiteNeeds } from '../../src/rig/roles.ts';
 import { fakeRig } from '../helpers/fake-rig.ts';
 
 const rig = (drivers: Record<string, CapabilityName[]>): RigCapabilities => ({ id: 'r1', drivers: new Map(Object.entries(drivers)) });
@@ -72,12 +73,42 @@ describe('rigCapabilities', () => {
     expect(() => new Rig(bad, () => {})).toThrow(message);
   });
 
-  it('resolves as Rig.resolveUses does', () => {
+  it('is what the created Rig binds with, with fixed results', () => {
     const spec = fakeRig({ drivers: { meter_a: { driver: 'FakeMeter' }, meter_b: { driver: 'FakeMeter' }, ccu: { driver: 'FakeCcu' } } });
-    const created = new Rig(spec, () => {});
-    const cases: Record<string, CapabilityName>[] = [{ ccu: 'ChargeController' }, { meter: 'EnergyMeter' }, { meter_b: 'EnergyMeter' }, { ev: 'EvEmulator' }];
-    for (const uses of cases) {
-      expect(resolveUses(rigCapabilities(spec), uses)).toEqual(created.resolveUses(uses));
-    }
+    const caps = rigCapabilities(spec);
+    expect(new Rig(spec, () => {}).capabilities).toEqual(caps);
+    expect(resolveUses(caps, { ccu: 'ChargeController' })).toEqual({ ok: true, bound: { ccu: 'ccu' } });
+    expect(resolveUses(caps, { meter: 'EnergyMeter' })).toMatchObject({ ok: false, kind: 'ambiguous' });
+    expect(resolveUses(caps, { meter_b: 'EnergyMeter' })).toEqual({ ok: true, bound: { meter_b: 'meter_b' } });
+    expect(resolveUses(caps, { ev: 'EvEmulator' })).toEqual({ ok: false, kind: 'missing', message: 'rig fake-rig has no driver providing EvEmulator (role "ev")' });
+  });
+});
+
+describe('suiteFit and ambiguousRoles: what the executor and the live server decide', () => {
+  const caps = rig({ meter_a: ['EnergyMeter'], meter_b: ['EnergyMeter'], ccu: ['ChargeController'] });
+  const ambiguous = 'role "meter" needs EnergyMeter, which meter_a, meter_b all provide: name one of them "meter" in the rig file';
+
+  it('binds the roles of a suite the rig has every feature for', () => {
+    expect(suiteFit(caps, ['dc'], { requires: ['dc'], uses: { ccu: 'ChargeController' } })).toEqual({ ok: true, bound: { ccu: 'ccu' } });
+    expect(suiteFit(caps, [], {})).toEqual({ ok: true, bound: {} });
+  });
+
+  it("is 'feature' for a missing feature before a role no driver fills", () => {
+    expect(suiteFit(caps, ['ac'], { requires: ['dc', 'pnc'], uses: { ev: 'EvEmulator' } })).toEqual({ ok: false, kind: 'feature', message: 'rig r1 lacks feature(s) dc, pnc' });
+    expect(suiteFit(caps, ['dc'], { requires: ['dc'], uses: { ev: 'EvEmulator' } })).toMatchObject({ ok: false, kind: 'missing' });
+  });
+
+  it("is 'ambiguous' even when a feature is missing too: the run is refused either way", () => {
+    expect(suiteFit(caps, [], { requires: ['dc'], uses: { meter: 'EnergyMeter' } })).toEqual({ ok: false, kind: 'ambiguous', message: ambiguous });
+  });
+
+  it('ambiguousRoles names every suite of the run with an ambiguous role, and only those', () => {
+    const suites: { file: string; def: SuiteNeeds }[] = [
+      { file: 'bench/health/m.suite.ts', def: { uses: { meter: 'EnergyMeter' } } },
+      { file: 'a.suite.ts', def: { requires: ['dc'], uses: { ev: 'EvEmulator' } } },
+      { file: 'b.suite.ts', def: { requires: ['dc'], uses: { meter: 'EnergyMeter' } } },
+    ];
+    expect(ambiguousRoles(caps, [], suites)).toEqual([`bench/health/m.suite.ts: ${ambiguous}`, `b.suite.ts: ${ambiguous}`]);
+    expect(ambiguousRoles(caps, [], suites.slice(1, 2))).toEqual([]);
   });
 });

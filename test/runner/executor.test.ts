@@ -28,7 +28,7 @@ function loaded(def: SuiteDef<Uses>): LoadedSuite {
 
 async function run(suites: SuiteDef<Uses>[], o: { rig?: RunnableRig; limits?: LimitSet; signal?: AbortSignal; onEvent?: (ev: JournalEvent) => void } = {}) {
   const runDir = tempDir();
-  const record = await runBench({
+  const { record } = await runBench({
     runId: 'test-run',
     runDir,
     rig: o.rig ?? fakeRig(),
@@ -295,7 +295,7 @@ describe('executor: control flow and bad input', () => {
     const never = phase<D>({ name: 'never' }, () => {});
     const runDir = tempDir();
     const t0 = Date.now();
-    const record = await runBench({
+    const { record } = await runBench({
       runId: 'force',
       runDir,
       rig: fakeRig(),

@@ -45,7 +45,7 @@ async function runOnFakeRig(meterOptions: Record<string, unknown>) {
   const suites = await loadSuites(files, ROOT);
   const rig = fakeRig({ features: ['meter'], drivers: { meter: { driver: 'FakeMeter', options: meterOptions }, ccu: { driver: 'FakeCcu' } } });
   const limits = await loadLimits([path.join(ROOT, 'bench/limits/health.yaml')], rig.config.dut.model);
-  const record = await runBench({
+  const { record } = await runBench({
     runId: 'health-test',
     runDir: tempDir(),
     rig,
@@ -117,7 +117,7 @@ describe('rig health on a broken rig', () => {
     const files = findSuiteFiles([path.join(ROOT, FAIL), path.join(ROOT, 'test/fixtures/suites/health/slow-rig.suite.ts')]);
     const suites = await loadSuites(files, ROOT);
     const rig = fakeRig({ features: [], drivers: {} });
-    const record = await runBench({
+    const { record } = await runBench({
       runId: 'health-limit',
       runDir: tempDir(),
       rig,

@@ -5,15 +5,17 @@
 // the Host/Origin rules a TLS proxy must meet, the rig health suites added ahead of every run unless
 // "health": false, two simultaneous starts (one 202, one 409), 503 while shutting down, and every
 // stream message of real runs validated against src/server/events.schema.json with ajv and against
-// the zod schema it is generated from. Also RunStore reading only the newest runs, and
-// `pnc-bench serve` as a command.
+// the zod schema it is generated from. Suites the rig cannot run (a role two drivers could fill, in
+// the suite or in a rig health suite: not runnable, a start refused with 400) and a run whose
+// report.html cannot be built (a warning on the stream and in the log). Also RunStore reading only
+// the newest runs, and `pnc-bench serve` as a command.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { serveCommands } from '../../src/cli/serve.ts';
 import { RunRecord } from '../../src/report/record.ts';
 import { samplesFromSnapshot, ServerEvent } from '../../src/server/events.ts';
@@ -21,7 +23,10 @@ import { RunStore } from '../../src/server/runs.ts';
 import { ServerConfigError, startBenchServer, type BenchServer } from '../../src/server/server.ts';
 import { ROOT, startCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/fake-rig.ts';
-import { SIM_RIG, startTestServer, StreamClient, SUITES, until } from './helpers.ts';
+import { SIM_RIG, simRigVariant, startTestServer, StreamClient, SUITES, until } from './helpers.ts';
+import { brokenReport } from '../helpers/broken-report.ts';
+
+vi.mock('../../src/report/html.ts', (importOriginal) => import('../helpers/broken-report.ts').then((m) => m.brokenHtmlModule(importOriginal)));
 
 const schema = JSON.parse(readFileSync(path.join(ROOT, 'src/server/events.schema.json'), 'utf8')) as Record<string, unknown>;
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
@@ -513,15 +518,7 @@ describe('RunStore: past runs', () => {
 
 describe('pnc-bench serve: a rig whose simulated hardware does not start', () => {
   it('the probe marks every driver unhealthy and a run ends INFRA without a record', async () => {
-    const dir = tempDir();
-    const rigFile = path.join(dir, 'fail.yaml');
-    writeFileSync(
-      rigFile,
-      readFileSync(SIM_RIG, 'utf8')
-        .replace('plugins: [../../fakes/drivers.ts]', `plugins: [${path.join(ROOT, 'test/fakes/drivers.ts')}]`)
-        .replace('./sim/tcp-sim.ts', path.join(ROOT, 'test/fixtures/rigs/sim/tcp-sim.ts'))
-        .replace('options: { marker: "${HIL_SIM_MARKER}" }', 'options: { marker: "${HIL_SIM_MARKER}", failStart: true }'),
-    );
+    const rigFile = simRigVariant('fail.yaml', (y) => y.replace('options: { marker: "${HIL_SIM_MARKER}" }', 'options: { marker: "${HIL_SIM_MARKER}", failStart: true }'));
     const { server, reports } = await startTestServer({ rigFile });
     try {
       const rig = await until('the probe', async () => {
@@ -555,31 +552,64 @@ describe('pnc-bench serve: a rig whose simulated hardware does not start', () =>
 });
 
 describe('pnc-bench serve: suites the rig cannot run', () => {
-  it('says a suite is not runnable when two drivers could fill its role, as the executor decides', async () => {
-    const dir = tempDir();
-    const rigFile = path.join(dir, 'two-meters.yaml');
-    writeFileSync(
-      rigFile,
-      readFileSync(SIM_RIG, 'utf8')
-        .replace('plugins: [../../fakes/drivers.ts]', `plugins: [${path.join(ROOT, 'test/fakes/drivers.ts')}]`)
-        .replace('./sim/tcp-sim.ts', path.join(ROOT, 'test/fixtures/rigs/sim/tcp-sim.ts'))
-        .replace(/^ {2}meter: (.*)$/m, '  meter_a: $1\n  meter_b: $1'),
-    );
-    const { server } = await startTestServer({ rigFile, probeOnStart: false });
+  const twoMeters = (): string => simRigVariant('two-meters.yaml', (y) => y.replace(/^ {2}meter: (.*)$/m, '  meter_a: $1\n  meter_b: $1'));
+  const why = 'role "meter" needs EnergyMeter, which meter_a, meter_b all provide: name one of them "meter" in the rig file';
+
+  it('says a suite is not runnable when two drivers could fill its role, and refuses to start it, as the executor decides', async () => {
+    const { server, reports } = await startTestServer({ rigFile: twoMeters(), probeOnStart: false });
     try {
       const suites = (await call(server.url, 'GET', '/api/suites')).json.suites as { name: string; runnable: boolean; skipReason: string | null }[];
-      const meter = suites.find((s) => s.name === 'live-meter');
-      const why = 'role "meter" needs EnergyMeter, which meter_a, meter_b all provide: name one of them "meter" in the rig file';
-      expect(meter).toMatchObject({ runnable: false, skipReason: why });
-      expect(suites.find((s) => s.name === 'long')).toMatchObject({ runnable: true, skipReason: null });
-      // the executor says the same when the suite is run anyway
-      const ws = await StreamClient.open(server.url);
+      expect(suites.find((s) => s.name === 'live-meter')).toMatchObject({ runnable: false, skipReason: why });
+      // the executor would refuse the run (ConfigError): the start is refused with its reason, no run is made
       const start = await call(server.url, 'POST', '/api/runs', { body: { suites: ['live-meter'], health: false } });
+      expect(start.status).toBe(400);
+      expect(start.json.error).toBe(`${SUITES.meter}: ${why}`);
+      expect((await call(server.url, 'GET', '/api/rig')).json.busy).toBeNull();
+      expect(readdirSync(reports)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('with the rig health suites (the default), a health suite with such a role makes every suite not runnable', async () => {
+    const { server, reports } = await startTestServer({ rigFile: twoMeters(), probeOnStart: false });
+    try {
+      const healthWhy = `bench/health/rig-meter.suite.ts: ${why}`;
+      const suites = (await call(server.url, 'GET', '/api/suites')).json.suites as { name: string; runnable: boolean; skipReason: string | null }[];
+      for (const s of suites.filter((x) => x.name !== 'live-meter')) {
+        expect(s.runnable, s.name).toBe(false);
+        expect(s.skipReason, s.name).toBe(`a run with the rig health suites is refused ("health": false leaves them out): ${healthWhy}`);
+      }
+      const start = await call(server.url, 'POST', '/api/runs', { body: { suites: ['long'] } });
+      expect(start.status).toBe(400);
+      expect(start.json.error).toBe(healthWhy);
+      expect((await call(server.url, 'GET', '/api/rig')).json.busy).toBeNull();
+      expect(readdirSync(reports)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('pnc-bench serve: report.html cannot be built', () => {
+  it('the run ends as usual, with a warning on the stream and in the server log', async () => {
+    const lines: string[] = [];
+    const { server } = await startTestServer({ probeOnStart: false, log: (l) => lines.push(l) });
+    try {
+      const ws = await StreamClient.open(server.url);
+      brokenReport.on = true;
+      const start = await call(server.url, 'POST', '/api/runs', { body: { suites: ['fails'], health: false } });
       expect(start.status).toBe(202);
-      const ended = await ws.wait('run.ended');
-      expect(ended.details[0]?.message).toContain(why);
+      const runId = start.json.runId as string;
+      const ended = await ws.wait('run.ended', (e) => e.runId === runId, 30_000);
+      expect(ended).toMatchObject({ outcome: 'FAIL', recorded: true });
+      const warning = /^report\.html could not be built: boom in the page \(a bug: the page written says so; record\.json and junit\.xml are complete\)$/;
+      expect(ws.find('log', (e) => e.runId === runId && e.source === 'server' && e.level === 'warn' && warning.test(e.msg))).toBeDefined();
+      expect(lines).toContain(`run ${runId}: warning: report.html could not be built: boom in the page (a bug: the page written says so; record.json and junit.xml are complete)`);
+      expectValid(ws.raw);
       ws.close();
     } finally {
+      brokenReport.on = false;
       await server.close();
     }
   });

@@ -1,6 +1,7 @@
 // Shared by the live server tests: a real server (port 0, 127.0.0.1 unless asked) on the simulated
 // test rig (test/fixtures/rigs/simulated.yaml: tcp-sim simulator + FakeMeter) with fixture suites,
 // and a WebSocket client that collects every stream message and can wait for one.
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startBenchServer, type BenchServer, type BenchServerOptions } from '../../src/server/server.ts';
@@ -9,6 +10,16 @@ import { ROOT } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/fake-rig.ts';
 
 export const SIM_RIG = path.join(ROOT, 'test/fixtures/rigs/simulated.yaml');
+
+/** A copy of the simulated rig in a temp folder (its relative paths made absolute), changed by `edit`; returns its path. */
+export function simRigVariant(name: string, edit: (yaml: string) => string): string {
+  const file = path.join(tempDir(), name);
+  const yaml = readFileSync(SIM_RIG, 'utf8')
+    .replace('plugins: [../../fakes/drivers.ts]', `plugins: [${path.join(ROOT, 'test/fakes/drivers.ts')}]`)
+    .replace('./sim/tcp-sim.ts', path.join(ROOT, 'test/fixtures/rigs/sim/tcp-sim.ts'));
+  writeFileSync(file, edit(yaml));
+  return file;
+}
 export const SUITES = {
   host: 'bench/health/host.suite.ts',
   long: 'test/fixtures/suites/long.suite.ts',

@@ -126,7 +126,7 @@ function renderRunStatus() {
   el.dataset.status = run.status;
   el.dataset.outcome = run.outcome ?? '';
   const badge = h('span', { class: 'badge', 'data-outcome': run.outcome ?? '' }, run.outcome ?? (run.abortRequested ? 'ABORTING' : run.status.toUpperCase()));
-  const links = run.status === 'ended' && run.links ? [' ', reportLink(run.links.report, 'report'), ' ', reportLink(run.links.junit, 'junit.xml')] : [];
+  const links = run.links ? [' ', reportLink(run.links.report, 'report'), ' ', reportLink(run.links.junit, 'junit.xml')] : [];
   el.replaceChildren(badge, ` run ${run.runId}`, ...links);
   renderButtons();
 }

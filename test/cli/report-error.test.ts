@@ -8,22 +8,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { JOURNAL_FILE, type JournalEvent } from '../../src/report/journal.ts';
 import { sampleRecord } from '../helpers/sample-record.ts';
+import { brokenReport } from '../helpers/broken-report.ts';
 
-const broken = vi.hoisted(() => ({ on: false }));
-vi.mock('../../src/report/html.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/report/html.ts')>();
-  return {
-    ...real,
-    renderReport: (...args: Parameters<typeof real.renderReport>) => {
-      if (broken.on) throw new Error('boom in the page');
-      return real.renderReport(...args);
-    },
-  };
-});
+vi.mock('../../src/report/html.ts', (importOriginal) => import('../helpers/broken-report.ts').then((m) => m.brokenHtmlModule(importOriginal)));
 
 const dirs: string[] = [];
 afterEach(() => {
-  broken.on = false;
+  brokenReport.on = false;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -53,7 +44,7 @@ async function report(dir: string): Promise<{ code: number; out: string[]; err: 
 describe('pnc-bench report when report.html cannot be built', () => {
   it('warns on stderr with the error, and still writes the record and a page saying so', async () => {
     const dir = runDirWithJournal();
-    broken.on = true;
+    brokenReport.on = true;
     const r = await report(dir);
     expect(r.code).toBe(0);
     expect(r.err.join('\n')).toMatch(/^warning: report\.html could not be built: boom in the page/m);
@@ -68,12 +59,12 @@ describe('pnc-bench report when report.html cannot be built', () => {
     expect(r.out.join('\n')).toContain('report.html');
   });
 
-  it('pnc-bench run warns too, after the record line (the run result is unchanged)', async () => {
+  it('pnc-bench run warns too (the run result is unchanged)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pnc-report-error-run-'));
     dirs.push(dir);
     const rig = path.join(dir, 'rig.yaml');
     writeFileSync(rig, 'schema: pnc-bench-rig/1\nid: no-hardware\ndut: { model: x }\nresources: {}\ndrivers: {}\n');
-    broken.on = true;
+    brokenReport.on = true;
     const out: string[] = [];
     const err: string[] = [];
     const code = await main(['run', '--no-health', '--rig', rig, '--reports', path.join(dir, 'reports'), 'test/fixtures/suites/fail.suite.ts'], { out: (s) => out.push(s), err: (s) => err.push(s) });
